@@ -1,0 +1,106 @@
+//! Command-line interface (clap derive). The `///` comments are the help text.
+//!
+//! Every shortcut becomes plan overrides; nothing here runs load itself.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::plan::Overrides;
+use crate::report::OutSpec;
+
+/// Turn a YAML plan into HTTP load and report, honestly, whether the service holds up.
+///
+/// `loadtester --plan FILE` is the same as `loadtester run --plan FILE`.
+/// Exit codes: 0 ok, 1 nothing succeeded or an output could not be written,
+/// 2 invalid plan or usage, 130 interrupted (partial report written).
+#[derive(Debug, Parser)]
+#[command(name = "loadtester", version, args_conflicts_with_subcommands = true)]
+pub struct Cli {
+    /// What to do (default: run the plan given with --plan).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Run options for the default `run` command.
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a plan (the default command).
+    Run(RunArgs),
+    /// Check a plan without sending anything; lists every error with line:column.
+    Validate {
+        /// The plan file.
+        file: PathBuf,
+    },
+    /// Start the built-in target on a free loopback port and load it with the demo plan.
+    Demo(DemoArgs),
+    /// Run the built-in target server (what `demo` and the tests load).
+    Target {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+    },
+}
+
+/// Options of `run`.
+#[derive(Debug, Args, Clone, Default)]
+pub struct RunArgs {
+    /// The plan file (YAML).
+    #[arg(short, long, value_name = "FILE")]
+    pub plan: Option<PathBuf>,
+    #[command(flatten)]
+    /// Load overrides and outputs.
+    pub common: CommonArgs,
+    /// Replace the plan's base_url (e.g. http://127.0.0.1:8080).
+    #[arg(long, value_name = "URL")]
+    pub base_url: Option<String>,
+}
+
+/// Options of `demo`.
+#[derive(Debug, Args, Clone, Default)]
+pub struct DemoArgs {
+    #[command(flatten)]
+    /// Load overrides and outputs.
+    pub common: CommonArgs,
+}
+
+/// Options shared by `run` and `demo`.
+#[derive(Debug, Args, Clone, Default)]
+pub struct CommonArgs {
+    /// Virtual users (replaces defaults.concurrency).
+    #[arg(short, long, value_name = "N")]
+    pub concurrency: Option<u64>,
+    /// Exact total number of requests (replaces defaults.requests).
+    #[arg(short = 'n', long, value_name = "N")]
+    pub requests: Option<u64>,
+    /// Stop after this long, e.g. 30s or 2m (replaces defaults.duration).
+    #[arg(short, long, value_name = "DURATION", value_parser = parse_duration)]
+    pub duration: Option<Duration>,
+    /// Write the result: FORMAT=FILE, `-` for stdout; repeatable. Formats: json, text.
+    #[arg(long = "out", value_name = "FORMAT=FILE")]
+    pub outputs: Vec<OutSpec>,
+    /// Print nothing but errors (no progress bar, no report on stdout).
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    crate::plan::parse_duration(s)
+}
+
+impl CommonArgs {
+    /// The plan overrides these flags ask for.
+    pub fn overrides(&self, base_url: Option<String>) -> Overrides {
+        Overrides {
+            concurrency: self.concurrency,
+            requests: self.requests,
+            duration: self.duration,
+            base_url,
+        }
+    }
+}

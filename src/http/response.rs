@@ -1,0 +1,481 @@
+//! Reading one HTTP/1.1 response from a stream into a reused buffer.
+//!
+//! The engine's hot path: headers are parsed in place with `httparse` (no allocation), the
+//! body is framed by `Content-Length`, chunked encoding or connection close, and skipped
+//! unless a caller asks to keep it. Bodies are always read to the end so timings are honest
+//! and the connection can be reused.
+
+use tokio::io::{AsyncRead, AsyncReadExt};
+
+use super::HttpError;
+
+/// Largest response head accepted.
+pub const MAX_HEAD: usize = 64 * 1024;
+const READ_CHUNK: usize = 16 * 1024;
+const MAX_HEADERS: usize = 64;
+
+/// What the engine needs to know about a response.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Response {
+    /// HTTP status code.
+    pub status: u16,
+    /// Bytes received for this response: head plus body as framed on the wire.
+    pub wire_bytes: u64,
+    /// Whether the connection may carry another request.
+    pub keep_alive: bool,
+}
+
+/// A receive buffer owned by one connection; unread bytes stay between responses.
+#[derive(Debug)]
+pub struct RecvBuf {
+    data: Vec<u8>,
+    start: usize,
+}
+
+impl Default for RecvBuf {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl RecvBuf {
+    /// An empty buffer.
+    pub fn new() -> Self {
+        RecvBuf {
+            data: Vec::with_capacity(READ_CHUNK),
+            start: 0,
+        }
+    }
+
+    /// Drop everything (after the connection is closed).
+    pub fn clear(&mut self) {
+        self.data.clear();
+        self.start = 0;
+    }
+
+    fn unread(&self) -> &[u8] {
+        &self.data[self.start..]
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.start += n;
+        if self.start == self.data.len() {
+            self.data.clear();
+            self.start = 0;
+        }
+    }
+
+    /// Read more bytes from `io`; `Ok(0)` is end of stream.
+    async fn fill<R: AsyncRead + Unpin>(&mut self, io: &mut R) -> std::io::Result<usize> {
+        if self.start > 0 && self.data.capacity() - self.data.len() < READ_CHUNK / 2 {
+            self.data.drain(..self.start);
+            self.start = 0;
+        }
+        if self.data.capacity() - self.data.len() < READ_CHUNK / 2 {
+            self.data.reserve(READ_CHUNK);
+        }
+        io.read_buf(&mut self.data).await
+    }
+}
+
+struct Head {
+    status: u16,
+    len: usize,
+    framing: Framing,
+    keep_alive: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Framing {
+    Empty,
+    Length(u64),
+    Chunked,
+    UntilClose,
+}
+
+fn parse_head(bytes: &[u8], head_request: bool) -> Result<Option<Head>, HttpError> {
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut resp = httparse::Response::new(&mut headers);
+    let len = match resp.parse(bytes) {
+        Ok(httparse::Status::Complete(n)) => n,
+        Ok(httparse::Status::Partial) => return Ok(None),
+        Err(_) => return Err(HttpError::Malformed),
+    };
+    let status = resp.code.unwrap_or(0);
+    let http11 = resp.version == Some(1);
+    let mut keep_alive = http11;
+    let mut length: Option<u64> = None;
+    let mut chunked = false;
+    for h in resp.headers.iter() {
+        if h.name.eq_ignore_ascii_case("content-length") {
+            let n = std::str::from_utf8(h.value)
+                .ok()
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .ok_or(HttpError::Malformed)?;
+            if length.is_some_and(|l| l != n) {
+                return Err(HttpError::Malformed);
+            }
+            length = Some(n);
+        } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
+            chunked = h
+                .value
+                .rsplit(|b| *b == b',')
+                .next()
+                .is_some_and(|last| last.trim_ascii().eq_ignore_ascii_case(b"chunked"));
+        } else if h.name.eq_ignore_ascii_case("connection") {
+            for token in h.value.split(|b| *b == b',') {
+                let t = token.trim_ascii();
+                if t.eq_ignore_ascii_case(b"close") {
+                    keep_alive = false;
+                } else if t.eq_ignore_ascii_case(b"keep-alive") {
+                    keep_alive = true;
+                }
+            }
+        }
+    }
+    let framing = if head_request || (100..200).contains(&status) || status == 204 || status == 304
+    {
+        Framing::Empty
+    } else if chunked {
+        Framing::Chunked
+    } else if let Some(n) = length {
+        Framing::Length(n)
+    } else {
+        keep_alive = false;
+        Framing::UntilClose
+    };
+    Ok(Some(Head {
+        status,
+        len,
+        framing,
+        keep_alive,
+    }))
+}
+
+/// Read one complete response. Interim `1xx` responses are skipped. `body`, when given,
+/// receives the decoded body; otherwise the body is read and dropped.
+pub async fn read_response<R: AsyncRead + Unpin>(
+    io: &mut R,
+    buf: &mut RecvBuf,
+    head_request: bool,
+    mut body: Option<&mut Vec<u8>>,
+) -> Result<Response, HttpError> {
+    let mut wire: u64 = 0;
+    loop {
+        let head = loop {
+            if let Some(head) = parse_head(buf.unread(), head_request)? {
+                break head;
+            }
+            if buf.unread().len() >= MAX_HEAD {
+                return Err(HttpError::Malformed);
+            }
+            let fresh = wire == 0 && buf.unread().is_empty();
+            if buf.fill(io).await.map_err(HttpError::from_io)? == 0 {
+                return Err(if fresh {
+                    HttpError::ClosedBeforeResponse
+                } else {
+                    HttpError::ClosedMidResponse
+                });
+            }
+        };
+        buf.consume(head.len);
+        wire += head.len as u64;
+        if (100..200).contains(&head.status) && head.status != 101 {
+            continue;
+        }
+        wire += match head.framing {
+            Framing::Empty => 0,
+            Framing::Length(n) => read_exact_body(io, buf, n, body.as_deref_mut()).await?,
+            Framing::Chunked => read_chunked(io, buf, body.as_deref_mut()).await?,
+            Framing::UntilClose => read_to_close(io, buf, body.as_deref_mut()).await?,
+        };
+        return Ok(Response {
+            status: head.status,
+            wire_bytes: wire,
+            keep_alive: head.keep_alive,
+        });
+    }
+}
+
+async fn read_exact_body<R: AsyncRead + Unpin>(
+    io: &mut R,
+    buf: &mut RecvBuf,
+    len: u64,
+    mut sink: Option<&mut Vec<u8>>,
+) -> Result<u64, HttpError> {
+    let mut left = len;
+    while left > 0 {
+        if buf.unread().is_empty() && buf.fill(io).await.map_err(HttpError::from_io)? == 0 {
+            return Err(HttpError::ClosedMidResponse);
+        }
+        let take = buf
+            .unread()
+            .len()
+            .min(usize::try_from(left).unwrap_or(usize::MAX));
+        if let Some(s) = sink.as_deref_mut() {
+            s.extend_from_slice(&buf.unread()[..take]);
+        }
+        buf.consume(take);
+        left -= take as u64;
+    }
+    Ok(len)
+}
+
+async fn read_to_close<R: AsyncRead + Unpin>(
+    io: &mut R,
+    buf: &mut RecvBuf,
+    mut sink: Option<&mut Vec<u8>>,
+) -> Result<u64, HttpError> {
+    let mut total = 0u64;
+    loop {
+        let n = buf.unread().len();
+        if let Some(s) = sink.as_deref_mut() {
+            s.extend_from_slice(buf.unread());
+        }
+        buf.consume(n);
+        total += n as u64;
+        if buf.fill(io).await.map_err(HttpError::from_io)? == 0 {
+            return Ok(total);
+        }
+    }
+}
+
+/// States of the chunked-body decoder.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Chunk {
+    Size { acc: u64, digits: u8, ext: bool },
+    SizeLf { size: u64 },
+    Data(u64),
+    DataCr,
+    DataLf,
+    TrailerStart,
+    Trailer,
+    TrailerLf,
+    Done,
+}
+
+/// Advance the chunked decoder over `input`; returns bytes consumed. Data bytes go to `sink`.
+fn step_chunked(
+    state: &mut Chunk,
+    input: &[u8],
+    mut sink: Option<&mut Vec<u8>>,
+) -> Result<usize, HttpError> {
+    let mut i = 0;
+    while i < input.len() && *state != Chunk::Done {
+        if let Chunk::Data(left) = *state {
+            let take = (input.len() - i).min(usize::try_from(left).unwrap_or(usize::MAX));
+            if let Some(s) = sink.as_deref_mut() {
+                s.extend_from_slice(&input[i..i + take]);
+            }
+            i += take;
+            *state = if left == take as u64 {
+                Chunk::DataCr
+            } else {
+                Chunk::Data(left - take as u64)
+            };
+            continue;
+        }
+        let b = input[i];
+        i += 1;
+        *state = match *state {
+            Chunk::Size { acc, digits, ext } => match b {
+                b'\r' if digits > 0 => Chunk::SizeLf { size: acc },
+                b'\n' if digits > 0 => end_of_size(acc),
+                _ if ext => Chunk::Size { acc, digits, ext },
+                b';' | b' ' | b'\t' if digits > 0 => Chunk::Size {
+                    acc,
+                    digits,
+                    ext: true,
+                },
+                _ => {
+                    let d = (b as char).to_digit(16).ok_or(HttpError::Malformed)?;
+                    if digits >= 15 {
+                        return Err(HttpError::Malformed);
+                    }
+                    Chunk::Size {
+                        acc: acc * 16 + u64::from(d),
+                        digits: digits + 1,
+                        ext: false,
+                    }
+                }
+            },
+            Chunk::SizeLf { size } if b == b'\n' => end_of_size(size),
+            Chunk::DataCr if b == b'\r' => Chunk::DataLf,
+            Chunk::DataCr | Chunk::DataLf if b == b'\n' => Chunk::Size {
+                acc: 0,
+                digits: 0,
+                ext: false,
+            },
+            Chunk::TrailerStart if b == b'\r' => Chunk::TrailerLf,
+            Chunk::TrailerStart | Chunk::TrailerLf if b == b'\n' => Chunk::Done,
+            Chunk::TrailerStart | Chunk::Trailer if b != b'\n' => Chunk::Trailer,
+            Chunk::Trailer => Chunk::TrailerStart,
+            _ => return Err(HttpError::Malformed),
+        };
+    }
+    Ok(i)
+}
+
+fn end_of_size(size: u64) -> Chunk {
+    if size == 0 {
+        Chunk::TrailerStart
+    } else {
+        Chunk::Data(size)
+    }
+}
+
+async fn read_chunked<R: AsyncRead + Unpin>(
+    io: &mut R,
+    buf: &mut RecvBuf,
+    mut sink: Option<&mut Vec<u8>>,
+) -> Result<u64, HttpError> {
+    let mut state = Chunk::Size {
+        acc: 0,
+        digits: 0,
+        ext: false,
+    };
+    let mut total = 0u64;
+    loop {
+        let n = step_chunked(&mut state, buf.unread(), sink.as_deref_mut())?;
+        buf.consume(n);
+        total += n as u64;
+        if state == Chunk::Done {
+            return Ok(total);
+        }
+        if buf.fill(io).await.map_err(HttpError::from_io)? == 0 {
+            return Err(HttpError::ClosedMidResponse);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Feed `input` in pieces of `piece` bytes through a mock stream.
+    async fn read_all(
+        input: &[u8],
+        piece: usize,
+        head: bool,
+    ) -> Vec<Result<(Response, Vec<u8>), HttpError>> {
+        let mut b = tokio_test_stream(input, piece);
+        let mut buf = RecvBuf::new();
+        let mut out = Vec::new();
+        loop {
+            let mut body = Vec::new();
+            match read_response(&mut b, &mut buf, head, Some(&mut body)).await {
+                Ok(r) => out.push(Ok((r, body))),
+                Err(HttpError::ClosedBeforeResponse) => return out,
+                Err(e) => {
+                    out.push(Err(e));
+                    return out;
+                }
+            }
+        }
+    }
+
+    fn tokio_test_stream(input: &[u8], piece: usize) -> impl AsyncRead + Unpin {
+        let chunks: Vec<Vec<u8>> = input.chunks(piece.max(1)).map(<[u8]>::to_vec).collect();
+        Pieces { chunks, next: 0 }
+    }
+
+    struct Pieces {
+        chunks: Vec<Vec<u8>>,
+        next: usize,
+    }
+
+    impl AsyncRead for Pieces {
+        fn poll_read(
+            mut self: std::pin::Pin<&mut Self>,
+            _cx: &mut std::task::Context<'_>,
+            buf: &mut tokio::io::ReadBuf<'_>,
+        ) -> std::task::Poll<std::io::Result<()>> {
+            if self.next < self.chunks.len() {
+                let c = self.next;
+                let n = self.chunks[c].len().min(buf.remaining());
+                buf.put_slice(&self.chunks[c][..n]);
+                self.chunks[c].drain(..n);
+                if self.chunks[c].is_empty() {
+                    self.next += 1;
+                }
+            }
+            std::task::Poll::Ready(Ok(()))
+        }
+    }
+
+    fn rt() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+    }
+
+    const TWO: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhelloHTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\n\r\n3;ext=1\r\nabc\r\n10\r\n0123456789abcdef\r\n0\r\nX-T: 1\r\n\r\n";
+
+    #[test]
+    fn content_length_and_chunked_in_any_pieces() {
+        for piece in [1, 2, 3, 7, 64, 4096] {
+            let out = rt().block_on(read_all(TWO, piece, false));
+            assert_eq!(out.len(), 2, "piece {piece}: {out:?}");
+            let (r0, b0) = out[0].as_ref().unwrap();
+            assert_eq!(
+                (r0.status, r0.keep_alive, b0.as_slice()),
+                (200, true, &b"hello"[..])
+            );
+            let (r1, b1) = out[1].as_ref().unwrap();
+            assert_eq!(r1.status, 201);
+            assert_eq!(b1.as_slice(), b"abc0123456789abcdef");
+        }
+    }
+
+    #[test]
+    fn close_delimited_interim_and_no_body_statuses() {
+        let out = rt().block_on(read_all(
+            b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.0 200 OK\r\n\r\nuntil close",
+            5,
+            false,
+        ));
+        let (r, b) = out[0].as_ref().unwrap();
+        assert_eq!((r.status, r.keep_alive), (200, false));
+        assert_eq!(b, b"until close");
+        let out = rt().block_on(read_all(
+            b"HTTP/1.1 204 No Content\r\n\r\nHTTP/1.1 304 Not Modified\r\nContent-Length: 10\r\n\r\nHTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n",
+            9,
+            false,
+        ));
+        assert_eq!(out.len(), 3, "{out:?}");
+        assert!(!out[2].as_ref().unwrap().0.keep_alive);
+        let out = rt().block_on(read_all(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n",
+            9,
+            true,
+        ));
+        assert_eq!(out[0].as_ref().unwrap().0.status, 200);
+    }
+
+    #[test]
+    fn truncated_and_malformed() {
+        let out = rt().block_on(read_all(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc",
+            4,
+            false,
+        ));
+        assert!(
+            matches!(out[0], Err(HttpError::ClosedMidResponse)),
+            "{out:?}"
+        );
+        let out = rt().block_on(read_all(
+            b"HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n",
+            4,
+            false,
+        ));
+        assert!(matches!(out[0], Err(HttpError::Malformed)), "{out:?}");
+        let out = rt().block_on(read_all(b"garbage\r\n\r\n", 4, false));
+        assert!(matches!(out[0], Err(HttpError::Malformed)), "{out:?}");
+        let out = rt().block_on(read_all(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+            4,
+            false,
+        ));
+        assert!(matches!(out[0], Err(HttpError::Malformed)), "{out:?}");
+    }
+}

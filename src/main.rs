@@ -1,0 +1,185 @@
+//! The `loadtester` binary: parse the command line, run the library, map the outcome to the
+//! documented exit code (README, "Exit codes").
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use tokio_util::sync::CancellationToken;
+
+use loadtester::cli::{Cli, Command, CommonArgs, RunArgs};
+use loadtester::plan::{self, Overrides};
+use loadtester::{Outcome, RunOptions, target};
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// Exit code: success.
+const OK: u8 = 0;
+/// Exit code: not one request succeeded, the run could not start, or an output failed.
+const FAILED: u8 = 1;
+/// Exit code: invalid plan or usage (clap uses 2 as well).
+const INVALID: u8 = 2;
+/// Exit code: interrupted by Ctrl-C; the partial report was written.
+const INTERRUPTED: u8 = 130;
+
+/// The demo plan, embedded so `demo` works from any folder.
+const DEMO_PLAN: &str = include_str!("../plans/demo.yaml");
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let code = match cli.command {
+        Some(Command::Run(args)) => run(args),
+        None => run(cli.run),
+        Some(Command::Validate { file }) => validate(&file),
+        Some(Command::Demo(args)) => demo(&args.common),
+        Some(Command::Target { listen }) => serve(listen),
+    };
+    ExitCode::from(code)
+}
+
+fn run(args: RunArgs) -> u8 {
+    let Some(path) = args.plan.as_deref() else {
+        eprintln!("error: no plan given; use `loadtester --plan FILE` (see `loadtester --help`)");
+        return INVALID;
+    };
+    let overrides = args.common.overrides(args.base_url.clone());
+    match plan::load(path, &overrides) {
+        Ok(plan) => execute(&plan, &args.common),
+        Err(errors) => {
+            eprintln!("{errors}");
+            INVALID
+        }
+    }
+}
+
+fn validate(path: &std::path::Path) -> u8 {
+    match plan::load(path, &Overrides::default()) {
+        Ok(plan) => {
+            let load = &plan.load;
+            println!(
+                "{}: valid plan — {} scenario{}, {} virtual users, {}",
+                path.display(),
+                plan.scenarios.len(),
+                if plan.scenarios.len() == 1 { "" } else { "s" },
+                load.concurrency,
+                match (load.requests, load.duration) {
+                    (Some(n), Some(d)) =>
+                        format!("{n} requests or {}", humantime::format_duration(d)),
+                    (Some(n), None) => format!("{n} requests"),
+                    (None, Some(d)) => format!("for {}", humantime::format_duration(d)),
+                    (None, None) => String::new(),
+                }
+            );
+            OK
+        }
+        Err(errors) => {
+            eprintln!("{errors}");
+            INVALID
+        }
+    }
+}
+
+fn demo(common: &CommonArgs) -> u8 {
+    let listen = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+    let server = match target::spawn(listen, 1, target::TargetConfig::default()) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: cannot start the built-in target: {e}");
+            return FAILED;
+        }
+    };
+    let overrides = common.overrides(Some(server.url()));
+    let code = match plan::load_str("demo.yaml (built in)", DEMO_PLAN, &overrides) {
+        Ok(plan) => {
+            if !common.quiet {
+                eprintln!(
+                    "demo: built-in target at {}, running plans/demo.yaml",
+                    server.url()
+                );
+            }
+            execute(&plan, common)
+        }
+        Err(errors) => {
+            eprintln!("{errors}");
+            INVALID
+        }
+    };
+    server.shutdown();
+    code
+}
+
+fn serve(listen: std::net::SocketAddr) -> u8 {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start a runtime: {e}");
+            return FAILED;
+        }
+    };
+    match rt.block_on(target::serve(listen)) {
+        Ok(()) => OK,
+        Err(e) => {
+            eprintln!("error: target on {listen}: {e}");
+            FAILED
+        }
+    }
+}
+
+fn execute(plan: &loadtester::Plan, common: &CommonArgs) -> u8 {
+    let interrupt = CancellationToken::new();
+    watch_ctrl_c(interrupt.clone(), common.quiet);
+    let opts = RunOptions {
+        quiet: common.quiet,
+        outputs: common.outputs.clone(),
+    };
+    match loadtester::run_plan(plan, &opts, &interrupt) {
+        Ok((_, Outcome::Passed)) => OK,
+        Ok((_, Outcome::Interrupted)) => {
+            eprintln!("interrupted: the partial report above covers what was sent before Ctrl-C");
+            INTERRUPTED
+        }
+        Ok((_, Outcome::NothingSucceeded(why))) | Ok((_, Outcome::OutputFailed(why))) => {
+            eprintln!("error: {why}");
+            FAILED
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            FAILED
+        }
+    }
+}
+
+/// First Ctrl-C: stop starting requests, let in-flight ones finish (bounded), report.
+/// Second Ctrl-C: exit at once.
+fn watch_ctrl_c(interrupt: CancellationToken, quiet: bool) {
+    let spawned = std::thread::Builder::new()
+        .name("ctrl-c".into())
+        .spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            rt.block_on(async {
+                if tokio::signal::ctrl_c().await.is_err() {
+                    return;
+                }
+                interrupt.cancel();
+                if !quiet {
+                    eprintln!(
+                        "\nstopping: finishing in-flight requests (Ctrl-C again to quit at once)"
+                    );
+                }
+                if tokio::signal::ctrl_c().await.is_ok() {
+                    std::process::exit(i32::from(INTERRUPTED));
+                }
+            });
+        });
+    if let Err(e) = spawned {
+        eprintln!("warning: Ctrl-C will not stop the run gracefully: {e}");
+    }
+}

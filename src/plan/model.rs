@@ -1,0 +1,77 @@
+//! The typed, validated plan: what the engine runs.
+//!
+//! Second phase of configuration (ripgrep's LowArgs → HiArgs): nothing downstream of
+//! `validate` sees raw YAML or strings like "5s"; durations are `Duration`, the target is
+//! parsed, every default is applied and every override merged.
+
+use std::time::Duration;
+
+/// A validated load-test plan.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    /// The file the plan came from (for messages and the report header).
+    pub source: String,
+    /// Where requests go.
+    pub target: Target,
+    /// Bound on each request, from sending to the end of the response body.
+    pub timeout: Duration,
+    /// How much load, and when to stop.
+    pub load: Load,
+    /// What to send; chosen per request by weight.
+    pub scenarios: Vec<Scenario>,
+}
+
+/// URL scheme of the target.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scheme {
+    /// Plain HTTP/1.1.
+    Http,
+    /// HTTP over TLS (validated, not yet runnable: see PLANNING.md).
+    Https,
+}
+
+/// The parsed `base_url`.
+#[derive(Clone, Debug)]
+pub struct Target {
+    /// `http` or `https`.
+    pub scheme: Scheme,
+    /// Host name or IP literal, without brackets.
+    pub host: String,
+    /// Port, explicit or the scheme's default.
+    pub port: u16,
+    /// Path prefix joined before every scenario path, without a trailing `/` (may be empty).
+    pub base_path: String,
+    /// Value of the `Host` header (host, plus port when it is not the default).
+    pub authority: String,
+    /// The base URL as the user wrote it (after overrides), for the report.
+    pub url: String,
+}
+
+/// The closed-model load: virtual users and stop conditions.
+#[derive(Clone, Debug)]
+pub struct Load {
+    /// Virtual users, each with its own keep-alive connection.
+    pub concurrency: u32,
+    /// Exact total number of requests across all users, if bounded by count.
+    pub requests: Option<u64>,
+    /// Wall-clock bound, if bounded by time. At least one of the two is set.
+    pub duration: Option<Duration>,
+}
+
+/// One weighted kind of request.
+#[derive(Clone, Debug)]
+pub struct Scenario {
+    /// Name shown in reports (given, or `METHOD path`).
+    pub name: String,
+    /// Relative weight (≥ 1).
+    pub weight: u32,
+    /// Upper-case HTTP method.
+    pub method: String,
+    /// Full request path: the base URL's path prefix joined with the scenario path.
+    pub path: String,
+    /// Headers: the defaults, then the scenario's, a scenario header replacing a default of
+    /// the same name (case-insensitive).
+    pub headers: Vec<(String, String)>,
+    /// Request body, if any.
+    pub body: Option<Vec<u8>>,
+}

@@ -1,0 +1,526 @@
+//! YAML node tree + command-line overrides → typed [`Plan`], collecting every error.
+//!
+//! Each check reports to a [`Checker`] and carries on, so one run of `validate` lists all
+//! mistakes (with YAML path, line:column and a did-you-mean for misspelled keys) instead of
+//! making the user fix them one at a time.
+
+use std::time::Duration;
+
+use super::error::{PlanError, PlanErrors, did_you_mean};
+use super::model::{Load, Plan, Scenario, Scheme, Target};
+use super::yaml::{Key, Node, Pos, Value};
+
+/// Values given on the command line; each replaces the plan's.
+#[derive(Clone, Debug, Default)]
+pub struct Overrides {
+    /// `--concurrency`.
+    pub concurrency: Option<u64>,
+    /// `--requests`.
+    pub requests: Option<u64>,
+    /// `--duration` (already parsed by the CLI).
+    pub duration: Option<Duration>,
+    /// `--base-url`.
+    pub base_url: Option<String>,
+}
+
+/// Default request timeout when the plan gives none.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default number of virtual users.
+pub const DEFAULT_CONCURRENCY: u64 = 10;
+/// Default run length when the plan bounds neither requests nor duration.
+pub const DEFAULT_DURATION: Duration = Duration::from_secs(10);
+/// Upper bound of virtual users (each holds a socket).
+pub const MAX_CONCURRENCY: u64 = 1_000_000;
+/// Upper bound of the sum of scenario weights (the weight table has one slot per unit).
+pub const MAX_TOTAL_WEIGHT: u64 = 1_000_000;
+
+const TOP_KEYS: &[&str] = &["base_url", "defaults", "scenarios"];
+const DEFAULT_KEYS: &[&str] = &[
+    "method",
+    "headers",
+    "body",
+    "timeout",
+    "concurrency",
+    "requests",
+    "duration",
+];
+const SCENARIO_KEYS: &[&str] = &["name", "path", "method", "headers", "body", "weight"];
+const METHODS: &[&str] = &[
+    "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "TRACE",
+];
+
+/// Collects errors while checking; every accessor returns `None` after reporting.
+struct Checker<'a> {
+    file: &'a str,
+    errors: Vec<PlanError>,
+}
+
+impl Checker<'_> {
+    fn report(&mut self, pos: Option<Pos>, path: &str, message: String) {
+        self.errors.push(PlanError {
+            file: self.file.to_string(),
+            pos,
+            path: path.to_string(),
+            message,
+        });
+    }
+
+    fn fail<T>(&mut self, node: &Node, path: &str, message: String) -> Option<T> {
+        self.report(Some(node.pos), path, message);
+        None
+    }
+
+    /// A mapping whose keys must all be in `allowed`; unknown keys are reported with a
+    /// suggestion, and the known entries are returned.
+    fn map<'n>(&mut self, node: &'n Node, path: &str, allowed: &[&str]) -> Option<Fields<'n>> {
+        let Value::Map(entries) = &node.value else {
+            return self.fail(
+                node,
+                path,
+                format!("expected a mapping, found {}", node.kind()),
+            );
+        };
+        for (key, _) in entries {
+            if !allowed.contains(&key.text.as_str()) {
+                let hint = match did_you_mean(&key.text, allowed) {
+                    Some(s) => format!(" (did you mean `{s}`?)"),
+                    None => format!("; expected one of: {}", allowed.join(", ")),
+                };
+                let at = join(path, &key.text);
+                self.report(
+                    Some(key.pos),
+                    &at,
+                    format!("unknown key `{}`{hint}", key.text),
+                );
+            }
+        }
+        Some(Fields { entries })
+    }
+
+    fn text(&mut self, node: &Node, path: &str) -> Option<String> {
+        match &node.value {
+            Value::Scalar { text, .. } => Some(text.clone()),
+            _ => self.fail(node, path, format!("expected text, found {}", node.kind())),
+        }
+    }
+
+    fn whole(&mut self, node: &Node, path: &str, min: u64, max: u64) -> Option<u64> {
+        let text = self.text(node, path)?;
+        match text.trim().replace('_', "").parse::<u64>() {
+            Ok(n) if (min..=max).contains(&n) => Some(n),
+            Ok(n) => self.fail(
+                node,
+                path,
+                format!("`{n}` is out of range; expected a whole number from {min} to {max}"),
+            ),
+            Err(_) => self.fail(
+                node,
+                path,
+                format!("`{text}` is not a whole number; expected one from {min} to {max}"),
+            ),
+        }
+    }
+
+    fn duration(&mut self, node: &Node, path: &str) -> Option<Duration> {
+        let text = self.text(node, path)?;
+        match parse_duration(&text) {
+            Ok(d) => Some(d),
+            Err(why) => self.fail(node, path, why),
+        }
+    }
+
+    fn headers(&mut self, node: &Node, path: &str) -> Vec<(String, String)> {
+        let Value::Map(entries) = &node.value else {
+            self.report(
+                Some(node.pos),
+                path,
+                format!(
+                    "expected a mapping of header names to values, found {}",
+                    node.kind()
+                ),
+            );
+            return Vec::new();
+        };
+        let mut out = Vec::with_capacity(entries.len());
+        for (key, value) in entries {
+            let at = join(path, &key.text);
+            if !is_token(&key.text) {
+                self.report(
+                    Some(key.pos),
+                    &at,
+                    format!("`{}` is not a valid header name", key.text),
+                );
+                continue;
+            }
+            let Some(v) = self.text(value, &at) else {
+                continue;
+            };
+            if v.contains(['\r', '\n']) {
+                self.report(
+                    Some(value.pos),
+                    &at,
+                    "header values cannot contain line breaks".into(),
+                );
+                continue;
+            }
+            out.push((key.text.clone(), v));
+        }
+        out
+    }
+
+    fn method(&mut self, node: &Node, path: &str) -> Option<String> {
+        let text = self.text(node, path)?;
+        let upper = text.trim().to_ascii_uppercase();
+        if METHODS.contains(&upper.as_str()) {
+            return Some(upper);
+        }
+        let hint = match did_you_mean(&upper, METHODS) {
+            Some(s) => format!(" (did you mean `{s}`?)"),
+            None => format!("; expected one of: {}", METHODS.join(", ")),
+        };
+        self.fail(node, path, format!("unknown HTTP method `{text}`{hint}"))
+    }
+}
+
+/// The entries of a checked mapping.
+struct Fields<'n> {
+    entries: &'n [(Key, Node)],
+}
+
+impl<'n> Fields<'n> {
+    fn get(&self, key: &str) -> Option<&'n Node> {
+        self.entries
+            .iter()
+            .find(|(k, _)| k.text == key)
+            .map(|(_, v)| v)
+            .filter(|v| !matches!(v.value, Value::Null))
+    }
+}
+
+fn join(path: &str, key: &str) -> String {
+    if path.is_empty() {
+        key.to_string()
+    } else {
+        format!("{path}.{key}")
+    }
+}
+
+fn is_token(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+/// Parse a humantime duration (`500ms`, `5s`, `1m30s`); a bare number is refused because
+/// its unit would be a guess.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let t = text.trim();
+    if t.parse::<f64>().is_ok() {
+        return Err(format!(
+            "`{t}` has no unit; write a duration such as `{t}s` or `{t}ms`"
+        ));
+    }
+    humantime::parse_duration(t)
+        .map_err(|e| format!("`{t}` is not a duration ({e}); expected e.g. `500ms`, `5s`, `1m30s`"))
+}
+
+/// Check the plan tree and the overrides together, returning the plan or every error.
+pub fn validate(file: &str, root: &Node, overrides: &Overrides) -> Result<Plan, PlanErrors> {
+    let mut c = Checker {
+        file,
+        errors: Vec::new(),
+    };
+    let plan = check_plan(&mut c, file, root, overrides);
+    match plan {
+        Some(plan) if c.errors.is_empty() => Ok(plan),
+        _ => {
+            if c.errors.is_empty() {
+                c.report(Some(root.pos), "", "the plan is not valid".into());
+            }
+            Err(PlanErrors(c.errors))
+        }
+    }
+}
+
+fn check_plan(c: &mut Checker, file: &str, root: &Node, ov: &Overrides) -> Option<Plan> {
+    let Some(top) = c.map(root, "", TOP_KEYS) else {
+        return None;
+    };
+    // Target.
+    let target = match &ov.base_url {
+        Some(url) => match parse_base_url(url) {
+            Ok(t) => Some(t),
+            Err(why) => {
+                c.report(None, "--base-url", why);
+                None
+            }
+        },
+        None => match top.get("base_url") {
+            Some(node) => c
+                .text(node, "base_url")
+                .and_then(|url| match parse_base_url(&url) {
+                    Ok(t) => Some(t),
+                    Err(why) => c.fail(node, "base_url", why),
+                }),
+            None => {
+                c.report(
+                    Some(root.pos),
+                    "base_url",
+                    "missing; expected the service's URL, e.g. `base_url: http://127.0.0.1:8080`"
+                        .into(),
+                );
+                None
+            }
+        },
+    };
+
+    // Defaults.
+    let mut d_method = "GET".to_string();
+    let mut d_headers = Vec::new();
+    let mut d_body = None;
+    let mut timeout = DEFAULT_TIMEOUT;
+    let mut concurrency = DEFAULT_CONCURRENCY;
+    let mut requests = None;
+    let mut duration = None;
+    if let Some(node) = top.get("defaults") {
+        if let Some(d) = c.map(node, "defaults", DEFAULT_KEYS) {
+            if let Some(n) = d.get("method") {
+                d_method = c.method(n, "defaults.method").unwrap_or(d_method);
+            }
+            if let Some(n) = d.get("headers") {
+                d_headers = c.headers(n, "defaults.headers");
+            }
+            if let Some(n) = d.get("body") {
+                d_body = c.text(n, "defaults.body");
+            }
+            if let Some(n) = d.get("timeout") {
+                timeout = c.duration(n, "defaults.timeout").unwrap_or(timeout);
+                if timeout.is_zero() {
+                    c.report(
+                        Some(n.pos),
+                        "defaults.timeout",
+                        "must be longer than 0s".into(),
+                    );
+                }
+            }
+            if let Some(n) = d.get("concurrency") {
+                concurrency = c
+                    .whole(n, "defaults.concurrency", 1, MAX_CONCURRENCY)
+                    .unwrap_or(concurrency);
+            }
+            if let Some(n) = d.get("requests") {
+                requests = c.whole(n, "defaults.requests", 1, u64::MAX);
+            }
+            if let Some(n) = d.get("duration") {
+                duration = c.duration(n, "defaults.duration");
+                if duration.is_some_and(|d| d.is_zero()) {
+                    c.report(
+                        Some(n.pos),
+                        "defaults.duration",
+                        "must be longer than 0s".into(),
+                    );
+                }
+            }
+        }
+    }
+    if let Some(n) = ov.concurrency {
+        if (1..=MAX_CONCURRENCY).contains(&n) {
+            concurrency = n;
+        } else {
+            c.report(
+                None,
+                "--concurrency",
+                format!("`{n}` is out of range; expected 1 to {MAX_CONCURRENCY}"),
+            );
+        }
+    }
+    if let Some(n) = ov.requests {
+        if n == 0 {
+            c.report(
+                None,
+                "--requests",
+                "`0` requests; expected at least 1".into(),
+            );
+        }
+        requests = Some(n);
+    }
+    if let Some(d) = ov.duration {
+        if d.is_zero() {
+            c.report(None, "--duration", "must be longer than 0s".into());
+        }
+        duration = Some(d);
+    }
+    if requests.is_none() && duration.is_none() {
+        duration = Some(DEFAULT_DURATION);
+    }
+
+    // Scenarios.
+    let mut scenarios = Vec::new();
+    match top.get("scenarios") {
+        None => c.report(
+            Some(root.pos),
+            "scenarios",
+            "missing; expected a list of scenarios, each with at least a `path`".into(),
+        ),
+        Some(node) => match &node.value {
+            Value::Seq(items) if !items.is_empty() => {
+                for (i, item) in items.iter().enumerate() {
+                    let path = format!("scenarios[{i}]");
+                    if let Some(s) = check_scenario(c, item, &path, &d_method, &d_headers, &d_body)
+                    {
+                        scenarios.push(s);
+                    }
+                }
+                let total: u64 = scenarios.iter().map(|s| u64::from(s.weight)).sum();
+                if total > MAX_TOTAL_WEIGHT {
+                    c.report(
+                        Some(node.pos),
+                        "scenarios",
+                        format!(
+                            "weights add up to {total}; keep the sum at most {MAX_TOTAL_WEIGHT}"
+                        ),
+                    );
+                }
+            }
+            _ => {
+                c.report(
+                    Some(node.pos),
+                    "scenarios",
+                    format!(
+                        "expected a non-empty list of scenarios, found {}",
+                        node.kind()
+                    ),
+                );
+            }
+        },
+    }
+
+    let target = target?;
+    for s in &mut scenarios {
+        s.path = format!("{}{}", target.base_path, s.path);
+    }
+    Some(Plan {
+        source: file.to_string(),
+        target,
+        timeout,
+        load: Load {
+            concurrency: u32::try_from(concurrency).unwrap_or(u32::MAX),
+            requests,
+            duration,
+        },
+        scenarios,
+    })
+}
+
+fn check_scenario(
+    c: &mut Checker,
+    node: &Node,
+    path: &str,
+    d_method: &str,
+    d_headers: &[(String, String)],
+    d_body: &Option<String>,
+) -> Option<Scenario> {
+    let f = c.map(node, path, SCENARIO_KEYS)?;
+    // Check every field before giving up, so all mistakes are reported together.
+    let method = match f.get("method") {
+        Some(n) => c.method(n, &join(path, "method")),
+        None => Some(d_method.to_string()),
+    };
+    let p_text = match f.get("path") {
+        None => c.fail(
+            node,
+            &join(path, "path"),
+            "missing; expected e.g. `path: /v1/users`".into(),
+        ),
+        Some(p) => {
+            let at = join(path, "path");
+            match c.text(p, &at) {
+                Some(t) if !t.starts_with('/') => {
+                    c.fail(p, &at, format!("`{t}` must start with `/`"))
+                }
+                Some(t)
+                    if t.bytes()
+                        .any(|b| b.is_ascii_whitespace() || b.is_ascii_control()) =>
+                {
+                    c.fail(
+                        p,
+                        &at,
+                        format!("`{t}` contains spaces or control characters; percent-encode them"),
+                    )
+                }
+                other => other,
+            }
+        }
+    };
+    let name = match f.get("name") {
+        Some(n) => c.text(n, &join(path, "name")),
+        None => None,
+    };
+    let weight = match f.get("weight") {
+        Some(n) => c
+            .whole(n, &join(path, "weight"), 1, MAX_TOTAL_WEIGHT)
+            .and_then(|w| u32::try_from(w).ok()),
+        None => Some(1),
+    };
+    let mut headers: Vec<(String, String)> = d_headers.to_vec();
+    if let Some(n) = f.get("headers") {
+        for (k, v) in c.headers(n, &join(path, "headers")) {
+            headers.retain(|(dk, _)| !dk.eq_ignore_ascii_case(&k));
+            headers.push((k, v));
+        }
+    }
+    let body = match f.get("body") {
+        Some(n) => Some(c.text(n, &join(path, "body"))?),
+        None => d_body.clone(),
+    };
+    let (method, p_text, weight) = (method?, p_text?, weight?);
+    Some(Scenario {
+        name: name.unwrap_or_else(|| format!("{method} {p_text}")),
+        weight,
+        method,
+        path: p_text,
+        headers,
+        body: body.map(String::into_bytes),
+    })
+}
+
+/// Parse and check a base URL: `http` or `https`, a host, no query or fragment.
+pub fn parse_base_url(text: &str) -> Result<Target, String> {
+    let url = url::Url::parse(text.trim()).map_err(|e| {
+        format!("`{text}` is not a valid URL ({e}); expected e.g. `http://127.0.0.1:8080`")
+    })?;
+    let scheme = match url.scheme() {
+        "http" => Scheme::Http,
+        "https" => Scheme::Https,
+        other => {
+            return Err(format!(
+                "`{text}` has scheme `{other}`; expected `http` or `https`"
+            ));
+        }
+    };
+    let Some(host) = url.host_str() else {
+        return Err(format!("`{text}` has no host"));
+    };
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(format!(
+            "`{text}` has a query or fragment; put those in the scenario `path`"
+        ));
+    }
+    let port = url.port_or_known_default().unwrap_or(80);
+    let authority = match url.port() {
+        Some(p) => format!("{host}:{p}"),
+        None => host.to_string(),
+    };
+    let host = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_string();
+    Ok(Target {
+        scheme,
+        host,
+        port,
+        base_path: url.path().trim_end_matches('/').to_string(),
+        authority,
+        url: text.trim().to_string(),
+    })
+}

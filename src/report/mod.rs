@@ -1,0 +1,97 @@
+//! Reporters turn a frozen [`Summary`] into text or files; they never see live state.
+//!
+//! One file per format. `--out FORMAT=DEST` picks them (repeatable; `-` is stdout), and
+//! the text report goes to stdout unless `--quiet`.
+
+pub mod json;
+pub mod text;
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use crate::summary::Summary;
+
+/// Output formats for `--out`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// The JSON result (schema/result.schema.json).
+    Json,
+    /// The human-readable report.
+    Text,
+}
+
+const FORMATS: &[&str] = &["json", "text"];
+
+/// Where an output goes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Dest {
+    /// Standard output.
+    Stdout,
+    /// A file (created or replaced).
+    File(PathBuf),
+}
+
+/// One `--out FORMAT=DEST`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OutSpec {
+    /// Format.
+    pub format: Format,
+    /// Destination.
+    pub dest: Dest,
+}
+
+impl std::str::FromStr for OutSpec {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let Some((fmt, dest)) = s.split_once('=') else {
+            return Err(format!(
+                "`{s}` is not FORMAT=FILE; expected e.g. `json=result.json` or `json=-`"
+            ));
+        };
+        let format = match fmt {
+            "json" => Format::Json,
+            "text" => Format::Text,
+            other => {
+                let hint = crate::plan::error::did_you_mean(other, FORMATS)
+                    .map(|s| format!(" (did you mean `{s}`?)"))
+                    .unwrap_or_default();
+                return Err(format!(
+                    "unknown output format `{other}`{hint}; expected one of: {}",
+                    FORMATS.join(", ")
+                ));
+            }
+        };
+        if dest.is_empty() {
+            return Err(format!("`{s}` has no destination; give a file name or `-`"));
+        }
+        let dest = if dest == "-" {
+            Dest::Stdout
+        } else {
+            Dest::File(PathBuf::from(dest))
+        };
+        Ok(OutSpec { format, dest })
+    }
+}
+
+/// Render `summary` in `format`.
+pub fn render(format: Format, summary: &Summary) -> Vec<u8> {
+    match format {
+        Format::Json => json::render(summary),
+        Format::Text => text::render(summary).into_bytes(),
+    }
+}
+
+/// Write one output; errors name the destination.
+pub fn write(spec: &OutSpec, summary: &Summary) -> Result<(), String> {
+    let bytes = render(spec.format, summary);
+    match &spec.dest {
+        Dest::Stdout => {
+            let mut out = std::io::stdout().lock();
+            out.write_all(&bytes)
+                .and_then(|()| out.flush())
+                .map_err(|e| format!("cannot write to stdout: {e}"))
+        }
+        Dest::File(path) => std::fs::write(path, &bytes)
+            .map_err(|e| format!("cannot write `{}`: {e}", path.display())),
+    }
+}
