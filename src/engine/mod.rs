@@ -7,6 +7,7 @@
 //! locks are never contended, and there is no work-stealing overhead. The calling thread
 //! is the coordinator: it watches the clock and the interrupt token and reports progress.
 
+pub mod iteration;
 pub mod worker;
 
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -171,7 +172,8 @@ pub fn run(
     let start = Instant::now();
     let mut handles = Vec::with_capacity(threads);
     for (t, shard) in shards.iter().enumerate() {
-        let n = users / threads + usize::from(t < users % threads);
+        // Users t, t+threads, t+2·threads… live on thread t.
+        let ids: Vec<u64> = (t..users).step_by(threads).map(|i| i as u64).collect();
         let (shared, shard, hard, done) = (
             shared.clone(),
             shard.clone(),
@@ -187,8 +189,8 @@ pub fn run(
             .spawn(move || {
                 rt.block_on(async move {
                     let mut set = tokio::task::JoinSet::new();
-                    for _ in 0..n {
-                        set.spawn(worker::virtual_user(shared.clone(), shard.clone()));
+                    for id in ids {
+                        set.spawn(worker::virtual_user(id, shared.clone(), shard.clone()));
                     }
                     tokio::select! {
                         _ = async { while set.join_next().await.is_some() {} } => {}

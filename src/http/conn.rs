@@ -11,8 +11,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
 use super::HttpError;
-use super::request::RequestTemplate;
-use super::response::{RecvBuf, Response, read_response};
+use super::response::{RecvBuf, Response, ResponseParts, read_response};
 use crate::outcome::ErrorKind;
 
 /// A connection slot owned by one virtual user.
@@ -63,11 +62,13 @@ impl Conn {
         Ok(())
     }
 
-    /// Send one request and read its response; `body` receives the body if given.
+    /// Send one request (`wire`: the complete HTTP/1.1 request bytes; `head`: it is a HEAD
+    /// request) and read its response, keeping what `parts` asks for.
     pub async fn send(
         &mut self,
-        req: &RequestTemplate,
-        mut body: Option<&mut Vec<u8>>,
+        wire: &[u8],
+        head: bool,
+        parts: &mut ResponseParts,
     ) -> Result<Exchange, HttpError> {
         let mut connects = 0;
         let reused = self.stream.is_some();
@@ -75,16 +76,13 @@ impl Conn {
             self.connect().await?;
             connects += 1;
         }
-        let first = self.once(req, body.as_deref_mut()).await;
+        let first = self.once(wire, head, parts).await;
         let result = match first {
             Err(e) if reused && retryable(e) => {
                 self.close();
                 self.connect().await?;
                 connects += 1;
-                if let Some(b) = body.as_deref_mut() {
-                    b.clear();
-                }
-                self.once(req, body).await
+                self.once(wire, head, parts).await
             }
             other => other,
         };
@@ -104,17 +102,15 @@ impl Conn {
 
     async fn once(
         &mut self,
-        req: &RequestTemplate,
-        body: Option<&mut Vec<u8>>,
+        wire: &[u8],
+        head: bool,
+        parts: &mut ResponseParts,
     ) -> Result<Response, HttpError> {
         let Some(stream) = self.stream.as_mut() else {
             return Err(HttpError::ClosedBeforeResponse);
         };
-        stream
-            .write_all(&req.wire)
-            .await
-            .map_err(HttpError::from_io)?;
-        read_response(stream, &mut self.buf, req.head, body).await
+        stream.write_all(wire).await.map_err(HttpError::from_io)?;
+        read_response(stream, &mut self.buf, head, parts).await
     }
 }
 

@@ -11,7 +11,10 @@ use super::HttpError;
 
 /// Largest response head accepted.
 pub const MAX_HEAD: usize = 64 * 1024;
-const READ_CHUNK: usize = 16 * 1024;
+/// First receive-buffer size: small, because 10,000 idle users must fit in a few MB.
+const INITIAL_BUF: usize = 1024;
+/// The buffer doubles while reads fill it, up to this size.
+const MAX_BUF: usize = 256 * 1024;
 const MAX_HEADERS: usize = 64;
 
 /// What the engine needs to know about a response.
@@ -23,6 +26,28 @@ pub struct Response {
     pub wire_bytes: u64,
     /// Whether the connection may carry another request.
     pub keep_alive: bool,
+}
+
+/// What a caller keeps from a response, reused across requests (cleared on each send).
+/// Only what is asked for is kept, so a plain load test stores nothing.
+#[derive(Debug, Default)]
+pub struct ResponseParts {
+    /// Keep the decoded body in `body`.
+    pub keep_body: bool,
+    /// Keep the headers in `headers`.
+    pub keep_headers: bool,
+    /// The body, when `keep_body`.
+    pub body: Vec<u8>,
+    /// Header names (lower-case) and values, in order, when `keep_headers`.
+    pub headers: Vec<(String, String)>,
+}
+
+impl ResponseParts {
+    /// Forget the previous response.
+    pub fn clear(&mut self) {
+        self.body.clear();
+        self.headers.clear();
+    }
 }
 
 /// A receive buffer owned by one connection; unread bytes stay between responses.
@@ -42,7 +67,7 @@ impl RecvBuf {
     /// An empty buffer.
     pub fn new() -> Self {
         RecvBuf {
-            data: Vec::with_capacity(READ_CHUNK),
+            data: Vec::new(),
             start: 0,
         }
     }
@@ -65,16 +90,23 @@ impl RecvBuf {
         }
     }
 
-    /// Read more bytes from `io`; `Ok(0)` is end of stream.
+    /// Read more bytes from `io`; `Ok(0)` is end of stream. The buffer starts small and
+    /// doubles whenever a read fills all its free space, so memory follows response sizes.
     async fn fill<R: AsyncRead + Unpin>(&mut self, io: &mut R) -> std::io::Result<usize> {
-        if self.start > 0 && self.data.capacity() - self.data.len() < READ_CHUNK / 2 {
+        if self.start > 0 && self.data.len() == self.data.capacity() {
             self.data.drain(..self.start);
             self.start = 0;
         }
-        if self.data.capacity() - self.data.len() < READ_CHUNK / 2 {
-            self.data.reserve(READ_CHUNK);
+        if self.data.len() == self.data.capacity() {
+            let grow = self.data.capacity().clamp(INITIAL_BUF, MAX_BUF);
+            self.data.reserve_exact(grow);
         }
-        io.read_buf(&mut self.data).await
+        let spare = self.data.capacity() - self.data.len();
+        let n = io.read_buf(&mut self.data).await?;
+        if n == spare && self.data.capacity() < MAX_BUF {
+            self.data.reserve_exact(self.data.capacity());
+        }
+        Ok(n)
     }
 }
 
@@ -93,7 +125,11 @@ enum Framing {
     UntilClose,
 }
 
-fn parse_head(bytes: &[u8], head_request: bool) -> Result<Option<Head>, HttpError> {
+fn parse_head(
+    bytes: &[u8],
+    head_request: bool,
+    mut keep: Option<&mut Vec<(String, String)>>,
+) -> Result<Option<Head>, HttpError> {
     let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut resp = httparse::Response::new(&mut headers);
     let len = match resp.parse(bytes) {
@@ -107,6 +143,12 @@ fn parse_head(bytes: &[u8], head_request: bool) -> Result<Option<Head>, HttpErro
     let mut length: Option<u64> = None;
     let mut chunked = false;
     for h in resp.headers.iter() {
+        if let Some(k) = keep.as_deref_mut() {
+            k.push((
+                h.name.to_ascii_lowercase(),
+                String::from_utf8_lossy(h.value).into_owned(),
+            ));
+        }
         if h.name.eq_ignore_ascii_case("content-length") {
             let n = std::str::from_utf8(h.value)
                 .ok()
@@ -152,20 +194,24 @@ fn parse_head(bytes: &[u8], head_request: bool) -> Result<Option<Head>, HttpErro
     }))
 }
 
-/// Read one complete response. Interim `1xx` responses are skipped. `body`, when given,
-/// receives the decoded body; otherwise the body is read and dropped.
+/// Read one complete response. Interim `1xx` responses are skipped. The body and headers
+/// are kept in `parts` if it asks for them; otherwise the body is read and dropped.
 pub async fn read_response<R: AsyncRead + Unpin>(
     io: &mut R,
     buf: &mut RecvBuf,
     head_request: bool,
-    mut body: Option<&mut Vec<u8>>,
+    parts: &mut ResponseParts,
 ) -> Result<Response, HttpError> {
     let mut wire: u64 = 0;
+    parts.clear();
+    let mut body = parts.keep_body.then_some(&mut parts.body);
     loop {
         let head = loop {
-            if let Some(head) = parse_head(buf.unread(), head_request)? {
+            let keep = parts.keep_headers.then_some(&mut parts.headers);
+            if let Some(head) = parse_head(buf.unread(), head_request, keep)? {
                 break head;
             }
+            parts.headers.clear();
             if buf.unread().len() >= MAX_HEAD {
                 return Err(HttpError::Malformed);
             }
@@ -181,6 +227,7 @@ pub async fn read_response<R: AsyncRead + Unpin>(
         buf.consume(head.len);
         wire += head.len as u64;
         if (100..200).contains(&head.status) && head.status != 101 {
+            parts.headers.clear();
             continue;
         }
         wire += match head.framing {
@@ -361,10 +408,14 @@ mod tests {
         let mut b = tokio_test_stream(input, piece);
         let mut buf = RecvBuf::new();
         let mut out = Vec::new();
+        let mut parts = ResponseParts {
+            keep_body: true,
+            keep_headers: true,
+            ..ResponseParts::default()
+        };
         loop {
-            let mut body = Vec::new();
-            match read_response(&mut b, &mut buf, head, Some(&mut body)).await {
-                Ok(r) => out.push(Ok((r, body))),
+            match read_response(&mut b, &mut buf, head, &mut parts).await {
+                Ok(r) => out.push(Ok((r, parts.body.clone()))),
                 Err(HttpError::ClosedBeforeResponse) => return out,
                 Err(e) => {
                     out.push(Err(e));
