@@ -52,7 +52,10 @@ pub fn run_plan(
     interrupt: &CancellationToken,
 ) -> Result<(Summary, Outcome), engine::EngineError> {
     let mut progress = progress::Progress::new(plan, opts.quiet);
-    let result = engine::run(plan, interrupt, &mut |live| progress.tick(live));
+    let result = engine::run(plan, interrupt, &mut |live| {
+        progress.tick(live);
+        engine::Tick::Continue
+    });
     progress.finish();
     let result = result?;
     let summary = Summary::build(plan, &result);

@@ -36,6 +36,8 @@ pub enum StopReason {
     Duration,
     /// The user interrupted the run (Ctrl-C).
     Interrupted,
+    /// The tick callback asked to stop (e.g. a threshold with `abort_on_fail`).
+    Aborted,
 }
 
 impl StopReason {
@@ -45,13 +47,13 @@ impl StopReason {
             StopReason::Requests => "requests",
             StopReason::Duration => "duration",
             StopReason::Interrupted => "interrupted",
+            StopReason::Aborted => "aborted",
         }
     }
 }
 
-/// A snapshot for progress display.
-#[derive(Clone, Copy, Debug)]
-pub struct Live {
+/// A live view of the run, handed to the tick callback about five times a second.
+pub struct Live<'a> {
     /// Time since the first request.
     pub elapsed: Duration,
     /// Requests finished so far.
@@ -60,6 +62,28 @@ pub struct Live {
     pub failed: u64,
     /// Whether the run is draining in-flight requests after a stop.
     pub stopping: bool,
+    shards: &'a [Arc<Mutex<Shard>>],
+    scenarios: usize,
+}
+
+impl Live<'_> {
+    /// All statistics so far, merged (locks each shard briefly; call at most once a tick).
+    pub fn snapshot(&self) -> Shard {
+        let mut all = Shard::new(self.scenarios);
+        for s in self.shards {
+            all.merge(&worker::lock(s));
+        }
+        all
+    }
+}
+
+/// What the tick callback wants.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Tick {
+    /// Keep going.
+    Continue,
+    /// Stop the run now (in-flight requests get the grace period), for this reason.
+    Abort(String),
 }
 
 /// What a run produced.
@@ -73,6 +97,8 @@ pub struct RunResult {
     pub started_at: SystemTime,
     /// Why it ended.
     pub stop: StopReason,
+    /// Why the tick callback aborted the run, if it did.
+    pub abort_reason: Option<String>,
     /// Engine threads used.
     pub threads: usize,
 }
@@ -138,11 +164,11 @@ pub fn resolve(plan: &Plan) -> Result<SocketAddr, EngineError> {
 }
 
 /// Run a plan to completion. `interrupt` stops it early (first Ctrl-C); `on_tick` is
-/// called about five times a second with live totals.
+/// called about five times a second with a live view and may abort the run.
 pub fn run(
     plan: &Plan,
     interrupt: &CancellationToken,
-    on_tick: &mut dyn FnMut(&Live),
+    on_tick: &mut dyn FnMut(&Live) -> Tick,
 ) -> Result<RunResult, EngineError> {
     let addr = resolve(plan)?;
     let weights: Vec<u32> = plan.scenarios.iter().map(|s| s.weight).collect();
@@ -207,6 +233,7 @@ pub fn run(
     let deadline = plan.load.duration.map(|d| start + d);
     let grace = GRACEFUL_STOP.min(plan.timeout);
     let mut stop: Option<(StopReason, Instant)> = None;
+    let mut abort_reason = None;
     let mut finished = 0;
     let mut last_tick = Instant::now();
     while finished < threads {
@@ -244,7 +271,19 @@ pub fn run(
         }
         if now - last_tick >= TICK {
             last_tick = now;
-            on_tick(&live(&shards, start.elapsed(), stop.is_some()));
+            let view = live(
+                &shards,
+                plan.scenarios.len(),
+                start.elapsed(),
+                stop.is_some(),
+            );
+            if let Tick::Abort(why) = on_tick(&view) {
+                if stop.is_none() {
+                    shared.stop.store(true, Ordering::Relaxed);
+                    stop = Some((StopReason::Aborted, now));
+                    abort_reason = Some(why);
+                }
+            }
         }
     }
     let elapsed = start.elapsed();
@@ -261,11 +300,17 @@ pub fn run(
         elapsed,
         started_at,
         stop: stop.map_or(StopReason::Requests, |(r, _)| r),
+        abort_reason,
         threads,
     })
 }
 
-fn live(shards: &[Arc<Mutex<Shard>>], elapsed: Duration, stopping: bool) -> Live {
+fn live(
+    shards: &[Arc<Mutex<Shard>>],
+    scenarios: usize,
+    elapsed: Duration,
+    stopping: bool,
+) -> Live<'_> {
     let (requests, failed) = shards.iter().fold((0, 0), |(r, f), s| {
         let (a, b) = worker::lock(s).totals();
         (r + a, f + b)
@@ -275,5 +320,7 @@ fn live(shards: &[Arc<Mutex<Shard>>], elapsed: Duration, stopping: bool) -> Live
         requests,
         failed,
         stopping,
+        shards,
+        scenarios,
     }
 }

@@ -24,6 +24,7 @@ pub fn render(s: &Summary) -> String {
         "requests" => "all requests done",
         "duration" => "duration reached",
         "interrupted" => "INTERRUPTED (partial result)",
+        "aborted" => "ABORTED early (partial result)",
         other => other,
     };
     let _ = writeln!(

@@ -1,0 +1,1 @@
+//! Core: plan runs, server-side counts, validation messages, exit codes, JSON schema, Ctrl-C.
