@@ -243,9 +243,7 @@ pub fn validate(file: &str, root: &Node, overrides: &Overrides) -> Result<Plan, 
 }
 
 fn check_plan(c: &mut Checker, file: &str, root: &Node, ov: &Overrides) -> Option<Plan> {
-    let Some(top) = c.map(root, "", TOP_KEYS) else {
-        return None;
-    };
+    let top = c.map(root, "", TOP_KEYS)?;
     // Target.
     let target = match &ov.base_url {
         Some(url) => match parse_base_url(url) {
