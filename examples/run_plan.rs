@@ -21,7 +21,11 @@ scenarios:
 ";
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let server = target::spawn(SocketAddr::from(([127, 0, 0, 1], 0)), 1, TargetConfig::default())?;
+    let server = target::spawn(
+        SocketAddr::from(([127, 0, 0, 1], 0)),
+        1,
+        TargetConfig::default(),
+    )?;
     let overrides = Overrides {
         base_url: Some(server.url()),
         ..Overrides::default()

@@ -15,7 +15,8 @@ use crate::report::OutSpec;
 ///
 /// `loadtester --plan FILE` is the same as `loadtester run --plan FILE`.
 /// Exit codes: 0 ok, 1 nothing succeeded or an output could not be written,
-/// 2 invalid plan or usage, 130 interrupted (partial report written).
+/// 2 invalid plan or usage, 99 a threshold failed (report written), 130 interrupted
+/// (partial report written).
 #[derive(Debug, Parser)]
 #[command(name = "loadtester", version, args_conflicts_with_subcommands = true)]
 pub struct Cli {
@@ -36,7 +37,12 @@ pub enum Command {
     Validate {
         /// The plan file.
         file: PathBuf,
+        /// Set a variable for `${KEY}` in the plan (before the environment); repeatable.
+        #[arg(long = "env", value_name = "KEY=VALUE", value_parser = parse_env)]
+        env: Vec<(String, String)>,
     },
+    /// Compare two JSON results (`--out json=FILE`); exit 99 on a regression beyond a limit.
+    Compare(CompareArgs),
     /// Start the built-in target on a free loopback port and load it with the demo plan.
     Demo(DemoArgs),
     /// Run the built-in target server (what `demo` and the tests load).
@@ -61,6 +67,19 @@ pub struct RunArgs {
     pub base_url: Option<String>,
 }
 
+/// Options of `compare`.
+#[derive(Debug, Args, Clone)]
+pub struct CompareArgs {
+    /// The baseline result (JSON).
+    pub baseline: PathBuf,
+    /// The current result (JSON).
+    pub current: PathBuf,
+    /// Regression limits, e.g. `p95=10%,rps=5%,failed=0.5pp`: latency (p50 p90 p95 p99
+    /// p999 mean max) in `%` or `ms`, `rps` in `%` (drop), `failed` in `pp` (points).
+    #[arg(long, value_name = "LIMITS", value_parser = crate::compare::parse_limits)]
+    pub max_regression: Option<crate::compare::Limits>,
+}
+
 /// Options of `demo`.
 #[derive(Debug, Args, Clone, Default)]
 pub struct DemoArgs {
@@ -81,12 +100,26 @@ pub struct CommonArgs {
     /// Stop after this long, e.g. 30s or 2m (replaces defaults.duration).
     #[arg(short, long, value_name = "DURATION", value_parser = parse_duration)]
     pub duration: Option<Duration>,
-    /// Write the result: FORMAT=FILE, `-` for stdout; repeatable. Formats: json, text.
+    /// Write the result: FORMAT=FILE, `-` for stdout; repeatable. Formats: json, text, junit.
     #[arg(long = "out", value_name = "FORMAT=FILE")]
     pub outputs: Vec<OutSpec>,
     /// Print nothing but errors (no progress bar, no report on stdout).
     #[arg(short, long)]
     pub quiet: bool,
+    /// Add a threshold, e.g. `http_req_duration: p(95)<500`; repeatable; exit 99 if one fails.
+    #[arg(long = "threshold", value_name = "'METRIC: EXPR'")]
+    pub thresholds: Vec<String>,
+    /// Set a variable for `${KEY}` in the plan (before the environment); repeatable.
+    /// Values used in headers, bodies or paths are secrets: never printed or written.
+    #[arg(long = "env", value_name = "KEY=VALUE", value_parser = parse_env)]
+    pub env: Vec<(String, String)>,
+    /// Do not verify TLS certificates (same as `tls: {insecure: true}`); the report says so.
+    #[arg(short = 'k', long)]
+    pub insecure: bool,
+}
+
+fn parse_env(s: &str) -> Result<(String, String), String> {
+    crate::plan::env::parse_pair(s)
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -101,6 +134,9 @@ impl CommonArgs {
             requests: self.requests,
             duration: self.duration,
             base_url,
+            thresholds: self.thresholds.clone(),
+            env: self.env.clone(),
+            insecure: self.insecure,
         }
     }
 }

@@ -6,16 +6,20 @@
 //! `main` maps to the exit code. [`run_plan`] below is the whole pipeline.
 
 pub mod cli;
+pub mod compare;
 pub mod engine;
+pub mod flow;
 pub mod http;
 pub mod outcome;
 pub mod plan;
 pub mod progress;
+pub mod redact;
 pub mod report;
 pub mod schedule;
 pub mod stats;
 pub mod summary;
 pub mod target;
+pub mod threshold;
 
 pub use plan::Plan;
 pub use summary::Summary;
@@ -42,6 +46,8 @@ pub enum Outcome {
     Interrupted,
     /// The run finished but an output could not be written.
     OutputFailed(String),
+    /// A threshold failed or stopped the run early; the sentence lists which.
+    ThresholdsFailed(String),
 }
 
 /// Run a validated plan: load, summarize, report. Every output is written even when the
@@ -52,13 +58,25 @@ pub fn run_plan(
     interrupt: &CancellationToken,
 ) -> Result<(Summary, Outcome), engine::EngineError> {
     let mut progress = progress::Progress::new(plan, opts.quiet);
+    // abort_on_fail thresholds, judged on live stats each tick (None: nothing to do).
+    let mut watch = threshold::eval::Watch::new(plan);
     let result = engine::run(plan, interrupt, &mut |live| {
         progress.tick(live);
+        if let Some(why) = watch.as_mut().and_then(|w| w.check(live)) {
+            return engine::Tick::Abort(why);
+        }
         engine::Tick::Continue
     });
     progress.finish();
     let result = result?;
-    let summary = Summary::build(plan, &result);
+    let mut summary = Summary::build(plan, &result);
+    judge_thresholds(plan, &result, watch.as_ref(), &mut summary);
+    // Everything below leaves the process: from here on only the redacted summary.
+    let redactor = redact::Redactor::new(&plan.secrets);
+    let summary = redactor.summary(&summary);
+    if let (Some(why), false) = (&result.abort_reason, opts.quiet) {
+        eprintln!("aborted: {}", redactor.text(why));
+    }
     let mut outcome = judge(&summary);
     if !opts.quiet {
         print!("{}", report::text::render(&summary));
@@ -71,9 +89,44 @@ pub fn run_plan(
     Ok((summary, outcome))
 }
 
+/// Evaluate the thresholds on the final summary; the one that stopped the run early (if
+/// the engine did stop for it) fails whatever its final value.
+fn judge_thresholds(
+    plan: &Plan,
+    result: &engine::RunResult,
+    watch: Option<&threshold::eval::Watch>,
+    summary: &mut Summary,
+) {
+    summary.thresholds = threshold::eval::evaluate(&plan.thresholds, summary);
+    if result.stop == engine::StopReason::Aborted
+        && let Some(t) = watch
+            .and_then(|w| w.fired())
+            .and_then(|i| summary.thresholds.get_mut(i))
+    {
+        t.ok = false;
+        t.aborted_run = true;
+    }
+}
+
+/// The outcome; precedence: interrupted (130) > thresholds failed (99) > nothing
+/// succeeded (1) > passed.
 fn judge(s: &Summary) -> Outcome {
     if s.run.interrupted {
         return Outcome::Interrupted;
+    }
+    let failed: Vec<String> = s
+        .thresholds
+        .iter()
+        .filter(|t| !t.ok)
+        .map(report::junit::verdict)
+        .collect();
+    if !failed.is_empty() {
+        return Outcome::ThresholdsFailed(format!(
+            "{} of {} thresholds failed: {}",
+            failed.len(),
+            s.thresholds.len(),
+            failed.join("; ")
+        ));
     }
     if s.summary.succeeded > 0 {
         return Outcome::Passed;

@@ -19,6 +19,8 @@ const OK: u8 = 0;
 const FAILED: u8 = 1;
 /// Exit code: invalid plan or usage (clap uses 2 as well).
 const INVALID: u8 = 2;
+/// Exit code: a threshold failed (k6's code); the report was written first.
+const THRESHOLDS_FAILED: u8 = 99;
 /// Exit code: interrupted by Ctrl-C; the partial report was written.
 const INTERRUPTED: u8 = 130;
 
@@ -30,7 +32,8 @@ fn main() -> ExitCode {
     let code = match cli.command {
         Some(Command::Run(args)) => run(args),
         None => run(cli.run),
-        Some(Command::Validate { file }) => validate(&file),
+        Some(Command::Validate { file, env }) => validate(&file, env),
+        Some(Command::Compare(args)) => compare(&args),
         Some(Command::Demo(args)) => demo(&args.common),
         Some(Command::Target { listen }) => serve(listen),
     };
@@ -52,8 +55,12 @@ fn run(args: RunArgs) -> u8 {
     }
 }
 
-fn validate(path: &std::path::Path) -> u8 {
-    match plan::load(path, &Overrides::default()) {
+fn validate(path: &std::path::Path, env: Vec<(String, String)>) -> u8 {
+    let overrides = Overrides {
+        env,
+        ..Overrides::default()
+    };
+    match plan::load(path, &overrides) {
         Ok(plan) => {
             let load = &plan.load;
             println!(
@@ -141,14 +148,48 @@ fn execute(plan: &loadtester::Plan, common: &CommonArgs) -> u8 {
             eprintln!("interrupted: the partial report above covers what was sent before Ctrl-C");
             INTERRUPTED
         }
+        Ok((_, Outcome::ThresholdsFailed(why))) => {
+            eprintln!("thresholds failed: {why}");
+            THRESHOLDS_FAILED
+        }
         Ok((_, Outcome::NothingSucceeded(why))) | Ok((_, Outcome::OutputFailed(why))) => {
             eprintln!("error: {why}");
             FAILED
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            let redactor = loadtester::redact::Redactor::new(&plan.secrets);
+            eprintln!("error: {}", redactor.text(&e.to_string()));
             FAILED
         }
+    }
+}
+
+/// `compare BASELINE CURRENT`: 0 no regression, 99 regression beyond a limit, 2 unreadable.
+fn compare(args: &loadtester::cli::CompareArgs) -> u8 {
+    use loadtester::compare;
+    let (baseline, current) = match (compare::load(&args.baseline), compare::load(&args.current)) {
+        (Ok(b), Ok(c)) => (b, c),
+        (b, c) => {
+            for e in [b.err(), c.err()].into_iter().flatten() {
+                eprintln!("error: {e}");
+            }
+            return INVALID;
+        }
+    };
+    let limits = args.max_regression.clone().unwrap_or_default();
+    let result = compare::compare(&baseline, &current, &limits);
+    print!(
+        "{}",
+        compare::render(
+            &result,
+            &args.baseline.display().to_string(),
+            &args.current.display().to_string()
+        )
+    );
+    if result.regressions().next().is_some() {
+        THRESHOLDS_FAILED
+    } else {
+        OK
     }
 }
 

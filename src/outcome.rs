@@ -21,8 +21,10 @@ pub enum ErrorKind {
     Closed,
     /// The response was not valid HTTP/1.1.
     Malformed,
-    /// A TLS failure.
+    /// A TLS failure (the reason is counted separately, see `tls_errors`).
     Tls,
+    /// Redirects went in a circle (the same URL twice) or past `follow_redirects`.
+    RedirectLoop,
     /// Another I/O error.
     Io,
     /// The run ended (Ctrl-C or end of the grace period) while the request was in flight.
@@ -31,11 +33,13 @@ pub enum ErrorKind {
     Http4xx,
     /// A response with status 500–599 (or above).
     Http5xx,
+    /// A check failed on a scenario with `check_failures_fail_request: true`.
+    CheckFailed,
 }
 
 impl ErrorKind {
     /// Every kind, in report order.
-    pub const ALL: [ErrorKind; 12] = [
+    pub const ALL: [ErrorKind; 14] = [
         ErrorKind::ConnectRefused,
         ErrorKind::ConnectTimeout,
         ErrorKind::ConnectError,
@@ -44,10 +48,12 @@ impl ErrorKind {
         ErrorKind::Closed,
         ErrorKind::Malformed,
         ErrorKind::Tls,
+        ErrorKind::RedirectLoop,
         ErrorKind::Io,
         ErrorKind::Interrupted,
         ErrorKind::Http4xx,
         ErrorKind::Http5xx,
+        ErrorKind::CheckFailed,
     ];
     /// Number of kinds (size of counter arrays).
     pub const COUNT: usize = Self::ALL.len();
@@ -68,10 +74,12 @@ impl ErrorKind {
             ErrorKind::Closed => "closed",
             ErrorKind::Malformed => "malformed",
             ErrorKind::Tls => "tls",
+            ErrorKind::RedirectLoop => "redirect_loop",
             ErrorKind::Io => "io",
             ErrorKind::Interrupted => "interrupted",
             ErrorKind::Http4xx => "http_4xx",
             ErrorKind::Http5xx => "http_5xx",
+            ErrorKind::CheckFailed => "check_failed",
         }
     }
 
@@ -86,10 +94,12 @@ impl ErrorKind {
             ErrorKind::Closed => "connection closed early",
             ErrorKind::Malformed => "malformed response",
             ErrorKind::Tls => "TLS error",
+            ErrorKind::RedirectLoop => "redirect loop or too many redirects",
             ErrorKind::Io => "I/O error",
             ErrorKind::Interrupted => "interrupted at stop",
             ErrorKind::Http4xx => "HTTP 4xx",
             ErrorKind::Http5xx => "HTTP 5xx",
+            ErrorKind::CheckFailed => "check failed",
         }
     }
 

@@ -15,6 +15,7 @@ pub struct Progress {
     by_count: bool,
     last: (Duration, u64),
     rate: f64,
+    open: bool,
 }
 
 impl Progress {
@@ -44,6 +45,7 @@ impl Progress {
             by_count,
             last: (Duration::ZERO, 0),
             rate: 0.0,
+            open: matches!(plan.load.model, crate::plan::LoadModel::Open { .. }),
         }
     }
 
@@ -67,8 +69,19 @@ impl Progress {
         } else {
             ""
         };
+        let stage = live
+            .stage
+            .map_or(String::new(), |i| format!("stage {}, ", i + 1));
+        let load = if self.open {
+            format!(
+                "{stage}target {:.0}/s, {} busy users",
+                live.target, live.users
+            )
+        } else {
+            format!("{stage}{} users", live.users)
+        };
         bar.set_message(format!(
-            "{} done, {:.0}/s, {} failed{state}",
+            "{load}, {} done, {:.0}/s, {} failed{state}",
             live.requests, self.rate, live.failed
         ));
     }

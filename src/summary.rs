@@ -41,6 +41,16 @@ pub struct Summary {
     pub errors: BTreeMap<String, u64>,
     /// All latencies: HdrHistogram V2+deflate, base64, values in microseconds.
     pub histogram: String,
+    /// One row per second of the run (requests, failures, percentiles, users, target).
+    #[serde(default)]
+    pub series: Vec<crate::engine::series::SecondRow>,
+    /// Verdict on each threshold, in plan order then `--threshold` order (empty without).
+    #[serde(default)]
+    pub thresholds: Vec<crate::threshold::ThresholdResult>,
+    /// Check passes and failures (overall `rate`, and per check); absent when the plan
+    /// has no checks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checks: Option<crate::flow::results::ChecksSummary>,
 }
 
 /// The plan's load settings.
@@ -58,6 +68,13 @@ pub struct PlanInfo {
     pub duration_s: Option<f64>,
     /// Per-request timeout in seconds.
     pub timeout_s: f64,
+    /// The load model (closed users or open arrival rate, ramps, think time).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub load: Option<crate::plan::load::LoadInfo>,
+    /// HTTP settings: `tls_insecure`, `http_version`, `keep_alive`, `follow_redirects`,
+    /// `decompress` (flattened into `plan`).
+    #[serde(flatten)]
+    pub http: crate::http::summary::HttpPlanInfo,
 }
 
 /// Facts about the run itself.
@@ -115,8 +132,20 @@ pub struct Totals {
     pub bytes_received: u64,
     /// TCP connections opened.
     pub connections: u64,
+    /// Open model: iterations that could not start within `timeout` of their due time
+    /// (not sent, not in `requests`).
+    #[serde(default)]
+    pub missed: u64,
+    /// Open model: iteration time from the actual start (where `latency_ms` counts from
+    /// the intended start); absent in the closed model, where they are the same.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_time_ms: Option<LatencyMs>,
     /// Latency of requests that completed or failed with an error (interrupted ones have none).
     pub latency_ms: LatencyMs,
+    /// Protocol, connection reuse, redirects, decoded bytes, per-phase timings, TLS
+    /// failure reasons (flattened into `summary`).
+    #[serde(flatten)]
+    pub http: crate::http::summary::HttpTotals,
 }
 
 /// One scenario's results.
@@ -144,6 +173,14 @@ pub struct ScenarioSummary {
     pub errors: BTreeMap<String, u64>,
     /// This scenario's latencies, HdrHistogram V2+deflate base64 (µs).
     pub histogram: String,
+    /// Latencies by status code (`{"200": histogram}`), only for codes a threshold
+    /// selects (`http_req_duration{status:200}`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub latency_by_status: BTreeMap<String, String>,
+    /// Flow results: `steps[]`, `iterations`, `iterations_aborted`, `capture_failures`,
+    /// `iteration_duration_ms`, `iteration_histogram` (see `flow::results`).
+    #[serde(flatten)]
+    pub flow: crate::flow::results::ScenarioFlow,
 }
 
 impl Summary {
@@ -176,6 +213,12 @@ impl Summary {
                 status_codes: s_status,
                 errors: s_errors,
                 histogram: encode(&st.latency),
+                latency_by_status: st
+                    .by_status
+                    .iter()
+                    .map(|(code, h)| (code.to_string(), encode(h)))
+                    .collect(),
+                flow: crate::flow::results::scenario_flow(sc, st, secs),
             });
         }
         Summary {
@@ -188,6 +231,13 @@ impl Summary {
                 requests: plan.load.requests,
                 duration_s: plan.load.duration.map(|d| d.as_secs_f64()),
                 timeout_s: plan.timeout.as_secs_f64(),
+                load: Some(crate::plan::load::LoadInfo::of(
+                    &plan.load,
+                    plan.load
+                        .graceful_stop
+                        .unwrap_or(crate::engine::GRACEFUL_STOP.min(plan.timeout)),
+                )),
+                http: crate::http::summary::HttpPlanInfo::of(plan),
             },
             run: RunInfo {
                 started_at: humantime::format_rfc3339_seconds(run.started_at).to_string(),
@@ -208,12 +258,24 @@ impl Summary {
                 rps: per_sec(requests),
                 bytes_received: bytes,
                 connections: run.stats.connects,
+                missed: run.stats.missed.iter().sum(),
+                service_time_ms: (!run.stats.service.is_empty()).then(|| {
+                    let mut all = new_histogram();
+                    for h in &run.stats.service {
+                        let _ = all.add(h);
+                    }
+                    latency(&all)
+                }),
                 latency_ms: latency(&all),
+                http: crate::http::summary::HttpTotals::of(&run.stats.http),
             },
             scenarios,
             status_codes: status,
             errors,
             histogram: encode(&all),
+            thresholds: Vec::new(),
+            checks: crate::flow::results::checks(plan, &run.stats),
+            series: run.series.clone(),
         }
     }
 }

@@ -1,17 +1,32 @@
 //! One iteration of one scenario by one virtual user, recorded into the thread's shard.
 //!
-//! A scenario today is a single request; this is where multi-step flows run. The load
-//! models (`worker`) only decide *when* and *which* scenario; this file decides *what*.
+//! The load models (`worker`, `open`) only decide *when* and *which* scenario; this file
+//! decides *what*: it runs the scenario's compiled flow (`flow::program`). A scenario that
+//! is one static request with nothing to capture, check or store takes the fast path —
+//! one `send` of pre-rendered bytes, exactly as before flows existed. Anything else runs
+//! the flow's ops: render each request into the user's reused buffer (only if something
+//! in it varies), send it, store cookies, capture values, evaluate checks, think, loop.
+//! Nothing on either path allocates per request except what the plan asks for (a kept
+//! body or headers, a parsed JSON document).
 
 use std::sync::Mutex;
-use std::time::Instant;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
 
 use super::Shared;
 use super::worker::lock;
+use crate::flow::capture::LazyJson;
+use crate::flow::cookies::Jar;
+use crate::flow::data::Order;
+use crate::flow::functions::Rng;
+use crate::flow::program::{Program, ScenarioProgram, request_path};
+use crate::flow::template::RenderCtx;
+use crate::flow::{Op, Think};
 use crate::http::conn::Conn;
 use crate::http::response::ResponseParts;
 use crate::outcome::{ErrorKind, Outcome};
 use crate::stats::Shard;
+use crate::stats::flow::Shape;
 
 /// A virtual user's private state, kept across its iterations.
 #[derive(Debug)]
@@ -24,6 +39,8 @@ pub struct Vu {
     pub parts: ResponseParts,
     /// Iterations this user has started.
     pub iterations: u64,
+    /// Flow state: capture slots, bound data rows, cookie jar, random generator, buffers.
+    pub flow: FlowState,
 }
 
 impl Vu {
@@ -31,17 +48,65 @@ impl Vu {
     pub fn new(id: u64, shared: &Shared) -> Vu {
         Vu {
             id,
-            conn: Conn::new(shared.addr),
+            conn: Conn::new(shared.connector.clone(), id),
             parts: ResponseParts::default(),
             iterations: 0,
+            flow: FlowState::new(id, &shared.program),
         }
     }
 }
 
-/// Run scenario `s` once. Latency is measured from `from`: the moment the request was
-/// due, which is "now" in the closed model.
+/// What a virtual user keeps for running flows. Empty (no allocation) for plans of plain
+/// single requests.
+#[derive(Debug)]
+pub struct FlowState {
+    /// Capture values of the running iteration (index = slot).
+    slots: Vec<Vec<u8>>,
+    /// Bound row per data set.
+    rows: Vec<usize>,
+    /// The user's random generator (functions, random rows, think times).
+    rng: Rng,
+    /// Cookies, kept across iterations.
+    jar: Jar,
+    /// The request being rendered.
+    wire: Vec<u8>,
+    /// Body and cookie scratch space.
+    scratch: Vec<u8>,
+    /// Loop counters.
+    counters: Vec<u32>,
+    /// Connections to origins other than `base_url` (index = origin − 1), opened lazily.
+    conns: Vec<Option<Conn>>,
+}
+
+impl FlowState {
+    fn new(id: u64, p: &Program) -> FlowState {
+        FlowState {
+            slots: vec![Vec::new(); p.slots],
+            rows: vec![0; p.data.len()],
+            rng: Rng::for_user(id),
+            jar: Jar::default(),
+            wire: Vec::new(),
+            scratch: Vec::new(),
+            counters: vec![0; p.loops],
+            conns: (1..p.origins.len()).map(|_| None).collect(),
+        }
+    }
+
+    /// The cookie jar (for tests and diagnostics).
+    pub fn jar(&self) -> &Jar {
+        &self.jar
+    }
+}
+
+/// Run scenario `s` once. Latency of the first request is measured from `from`: the
+/// moment the iteration was due, which is "now" in the closed model; later requests of a
+/// flow are measured from their own send.
 pub async fn run(shared: &Shared, vu: &mut Vu, s: usize, from: Instant, shard: &Mutex<Shard>) {
     vu.iterations += 1;
+    match shared.program.scenarios.get(s) {
+        Some(sc) if !sc.fast => return run_flow(shared, vu, s, sc, from, shard).await,
+        _ => {}
+    }
     lock(shard).start(s);
     let req = &shared.requests[s];
     let result = tokio::time::timeout(
@@ -63,6 +128,246 @@ pub async fn run(shared: &Shared, vu: &mut Vu, s: usize, from: Instant, shard: &
         }
     };
     let mut sh = lock(shard);
+    sh.http.record(&result);
     sh.record(s, outcome, latency, bytes);
     sh.connects += u64::from(connects);
+}
+
+fn shape(sc: &ScenarioProgram) -> Shape {
+    Shape {
+        steps: if sc.detailed { sc.steps.len() } else { 0 },
+        captures: sc.captures,
+        checks: sc.checks,
+        iterations: sc.detailed,
+    }
+}
+
+/// Run a flow: bind data rows, then execute its ops in order.
+async fn run_flow(
+    shared: &Shared,
+    vu: &mut Vu,
+    s: usize,
+    sc: &ScenarioProgram,
+    from: Instant,
+    shard: &Mutex<Shard>,
+) {
+    let p = &shared.program;
+    let shape = shape(sc);
+    for &d in &sc.data_used {
+        let d = usize::from(d);
+        let (Some(set), Some(row)) = (p.data.get(d), vu.flow.rows.get_mut(d)) else {
+            continue;
+        };
+        let n = set.rows.len().max(1) as u64;
+        *row = match set.order {
+            Order::Sequential => (p.cursors[d].fetch_add(1, Ordering::Relaxed) % n) as usize,
+            Order::Random => vu.flow.rng.below(n) as usize,
+        };
+    }
+    for slot in vu.flow.slots.iter_mut().take(sc.slots) {
+        slot.clear();
+    }
+    let mut pc = 0;
+    let mut first = true;
+    let mut aborted_by = None;
+    let mut cut = false;
+    while let Some(op) = sc.ops.get(pc) {
+        pc += 1;
+        match *op {
+            Op::Request(k) => {
+                if !first && shared.stop.load(Ordering::Relaxed) {
+                    cut = true;
+                    break;
+                }
+                let t0 = if first { from } else { Instant::now() };
+                first = false;
+                if let Some(id) = step(shared, vu, s, sc, k, &shape, t0, shard).await {
+                    aborted_by = Some(id);
+                    break;
+                }
+            }
+            Op::Think(t) => {
+                if !think(shared, vu, t).await {
+                    cut = true;
+                    break;
+                }
+            }
+            Op::LoopHead {
+                counter,
+                times,
+                exit,
+            } => {
+                if times == 0 {
+                    pc = exit;
+                } else if let Some(c) = vu.flow.counters.get_mut(counter) {
+                    *c = 0;
+                }
+            }
+            Op::LoopTail {
+                counter,
+                head,
+                times,
+            } => {
+                if let Some(c) = vu.flow.counters.get_mut(counter) {
+                    *c += 1;
+                    if *c < times {
+                        pc = head + 1;
+                    }
+                }
+            }
+        }
+    }
+    // An iteration cut short by the end of the run is neither completed nor aborted.
+    if !cut {
+        lock(shard).record_iteration(s, &shape, from.elapsed(), aborted_by);
+    }
+}
+
+/// Pause for a think step; false if the run stopped meanwhile.
+async fn think(shared: &Shared, vu: &mut Vu, t: Think) -> bool {
+    let span = t.max.saturating_sub(t.min);
+    let pause = if span.is_zero() {
+        t.min
+    } else {
+        let nanos = u64::try_from(span.as_nanos()).unwrap_or(u64::MAX);
+        t.min + Duration::from_nanos(vu.flow.rng.below(nanos.saturating_add(1)))
+    };
+    super::worker::pause_until(shared, Instant::now() + pause).await
+}
+
+/// Send request step `k` and process its response. Returns the id of the capture that
+/// failed when that ends the iteration.
+#[allow(clippy::too_many_arguments)]
+async fn step(
+    shared: &Shared,
+    vu: &mut Vu,
+    s: usize,
+    sc: &ScenarioProgram,
+    k: usize,
+    shape: &Shape,
+    t0: Instant,
+    shard: &Mutex<Shard>,
+) -> Option<usize> {
+    let p = &shared.program;
+    let st = &sc.steps[k];
+    let origin = &p.origins[st.origin];
+    let Vu {
+        id,
+        conn,
+        parts,
+        iterations,
+        flow,
+    } = vu;
+    let use_jar = sc.cookies && flow.jar.has(origin.host_id);
+    let wire: &[u8] = match (&st.wire, use_jar) {
+        (Some(w), false) => w,
+        _ => {
+            let mut cx = RenderCtx {
+                slots: &flow.slots,
+                rows: &flow.rows,
+                data: &p.data,
+                vu: *id + 1,
+                iteration: iterations.saturating_sub(1),
+                rng: &mut flow.rng,
+            };
+            let jar = use_jar.then_some((&mut flow.jar, origin));
+            st.render(&mut cx, jar, &mut flow.scratch, &mut flow.wire);
+            &flow.wire
+        }
+    };
+    parts.keep_body = st.keep_body;
+    parts.keep_headers = st.keep_headers;
+    lock(shard).start_step(s, k, shape);
+    let conn = match st.origin {
+        0 => conn,
+        o => match flow.conns.get_mut(o - 1) {
+            Some(slot) => match &origin.connector {
+                Some(c) => slot.get_or_insert_with(|| Conn::new(c.clone(), *id)),
+                None => conn,
+            },
+            None => conn,
+        },
+    };
+    let result = tokio::time::timeout(shared.timeout, conn.send(wire, st.head, parts)).await;
+    let latency = t0.elapsed();
+    let (outcome, bytes, connects) = match result {
+        Ok(Ok(x)) => (
+            Outcome::Response(x.response.status),
+            x.response.wire_bytes,
+            x.connects,
+        ),
+        Ok(Err(e)) => (Outcome::Error(e.kind()), 0, 0),
+        Err(_) => {
+            conn.close();
+            (Outcome::Error(ErrorKind::Timeout), 0, 0)
+        }
+    };
+    let status = match outcome {
+        Outcome::Response(code) => Some(code),
+        Outcome::Error(_) => None,
+    };
+    if sc.cookies && status.is_some() {
+        let path = request_path(wire);
+        let now = Instant::now();
+        for (name, value) in &parts.headers {
+            if name == "set-cookie" {
+                flow.jar.store(origin.host_id, path, value, now);
+            }
+        }
+    }
+    // Captures, then checks; the body is parsed as JSON at most once.
+    let mut json = LazyJson::default();
+    let mut abort = None;
+    let mut missed: u64 = 0;
+    for (i, cap) in st.captures.iter().enumerate() {
+        let ok = status.is_some()
+            && flow
+                .slots
+                .get_mut(usize::from(cap.slot))
+                .is_some_and(|slot| cap.extract(parts, &mut json, slot));
+        if !ok {
+            if st.optional {
+                missed |= 1 << (i % 64);
+            } else if abort.is_none() {
+                abort = Some(cap.id);
+            }
+        }
+    }
+    let mut passed: u64 = 0;
+    for (i, chk) in st.checks.iter().enumerate() {
+        if chk.eval(status, parts, &mut json, latency) {
+            passed |= 1 << i;
+        }
+    }
+    let all_passed = passed.count_ones() as usize == st.checks.len();
+    let mut sh = lock(shard);
+    sh.http.record(&result);
+    sh.record_step(
+        s,
+        k,
+        shape,
+        outcome,
+        latency,
+        bytes,
+        sc.fail_on_check && !all_passed,
+    );
+    sh.connects += u64::from(connects);
+    if !st.checks.is_empty() {
+        sh.record_checks(
+            s,
+            shape,
+            st.checks
+                .iter()
+                .enumerate()
+                .map(|(i, c)| (c.id, passed >> i & 1 == 1)),
+        );
+    }
+    if missed != 0 {
+        for (i, cap) in st.captures.iter().enumerate() {
+            if missed >> (i % 64) & 1 == 1 {
+                sh.record_capture_miss(s, shape, cap.id);
+            }
+        }
+    }
+    abort
 }

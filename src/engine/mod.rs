@@ -7,25 +7,27 @@
 //! locks are never contended, and there is no work-stealing overhead. The calling thread
 //! is the coordinator: it watches the clock and the interrupt token and reports progress.
 
+pub mod coordinate;
 pub mod iteration;
+pub mod open;
+pub mod series;
 pub mod worker;
 
-use std::net::{SocketAddr, ToSocketAddrs};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::{Arc, Mutex, mpsc};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use tokio_util::sync::CancellationToken;
 
 use crate::http::request::{RequestTemplate, render};
-use crate::plan::{Plan, Scheme};
+use crate::plan::Plan;
 use crate::schedule::weight_table;
 use crate::stats::Shard;
 
 /// Longest time in-flight requests may finish after the run stops (never longer than the
 /// request timeout); what is still running then is counted as `interrupted`.
 pub const GRACEFUL_STOP: Duration = Duration::from_secs(5);
-const TICK: Duration = Duration::from_millis(200);
 
 /// Why the run ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -62,6 +64,12 @@ pub struct Live<'a> {
     pub failed: u64,
     /// Whether the run is draining in-flight requests after a stop.
     pub stopping: bool,
+    /// Users active (closed model) or busy with an iteration (open model).
+    pub users: u64,
+    /// What the load model asks for now: users (closed) or iterations/s (open).
+    pub target: f64,
+    /// The current stage of a ramp, 0-based.
+    pub stage: Option<usize>,
     shards: &'a [Arc<Mutex<Shard>>],
     scenarios: usize,
 }
@@ -99,6 +107,8 @@ pub struct RunResult {
     pub stop: StopReason,
     /// Why the tick callback aborted the run, if it did.
     pub abort_reason: Option<String>,
+    /// One row per second of the run.
+    pub series: Vec<series::SecondRow>,
     /// Engine threads used.
     pub threads: usize,
 }
@@ -122,12 +132,17 @@ pub enum EngineError {
     /// An engine thread or runtime could not start.
     #[error("cannot start the engine: {0}")]
     Start(std::io::Error),
+    /// TLS could not be set up (no trusted CA, unusable client certificate…).
+    #[error("cannot set up TLS: {0}")]
+    Tls(String),
 }
 
 /// State shared by every virtual user (read-mostly).
 pub struct Shared {
     /// Where to connect.
     pub addr: SocketAddr,
+    /// How to connect to `base_url`: address, TLS, HTTP version and options (`http::conn`).
+    pub connector: Arc<crate::http::conn::Connector>,
     /// Rendered request per scenario.
     pub requests: Vec<RequestTemplate>,
     /// Weighted scenario sequence.
@@ -140,27 +155,21 @@ pub struct Shared {
     pub stop: AtomicBool,
     /// Bound of one request.
     pub timeout: Duration,
+    /// Load model state: time zero, ramp or pacer, think time, stop token, active users.
+    pub ctl: worker::RunCtl,
+    /// The scenarios' flows joined with their targets (what `iteration` runs).
+    pub program: crate::flow::program::Program,
 }
 
-/// Resolve the target once, before the run (a DNS lookup is not part of any request).
-pub fn resolve(plan: &Plan) -> Result<SocketAddr, EngineError> {
+/// Resolve the target once, before the run (a DNS lookup is not part of any request; its
+/// duration is reported as the `dns` phase). `connect_to` replaces the address to dial.
+pub fn resolve(plan: &Plan) -> Result<(SocketAddr, Option<Duration>), EngineError> {
     let t = &plan.target;
-    if t.scheme == Scheme::Https {
-        return Err(EngineError::Unsupported(format!(
-            "`{}` uses https, which this build cannot send yet (plain http only; TLS is on the roadmap in PLANNING.md)",
-            t.url
-        )));
-    }
-    let err = |reason: String| EngineError::Resolve {
+    crate::http::conn::resolve(t, &plan.http).map_err(|reason| EngineError::Resolve {
         host: t.host.clone(),
         port: t.port,
         reason,
-    };
-    (t.host.as_str(), t.port)
-        .to_socket_addrs()
-        .map_err(|e| err(e.to_string()))?
-        .next()
-        .ok_or_else(|| err("no addresses".into()))
+    })
 }
 
 /// Run a plan to completion. `interrupt` stops it early (first Ctrl-C); `on_tick` is
@@ -170,10 +179,12 @@ pub fn run(
     interrupt: &CancellationToken,
     on_tick: &mut dyn FnMut(&Live) -> Tick,
 ) -> Result<RunResult, EngineError> {
-    let addr = resolve(plan)?;
+    let (addr, dns) = resolve(plan)?;
+    let connector = crate::http::conn::Connector::new(plan, addr).map_err(EngineError::Tls)?;
     let weights: Vec<u32> = plan.scenarios.iter().map(|s| s.weight).collect();
     let shared = Arc::new(Shared {
         addr,
+        connector: Arc::new(connector),
         requests: plan
             .scenarios
             .iter()
@@ -184,18 +195,29 @@ pub fn run(
         limit: plan.load.requests.unwrap_or(u64::MAX),
         stop: AtomicBool::new(false),
         timeout: plan.timeout,
+        ctl: worker::RunCtl::new(&plan.load),
+        program: crate::flow::program::Program::build(plan)?,
     });
     let users = plan.load.concurrency as usize;
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
     let threads = cores.min(users).max(1);
     let shards: Vec<Arc<Mutex<Shard>>> = (0..threads)
-        .map(|_| Arc::new(Mutex::new(Shard::new(plan.scenarios.len()))))
+        .map(|_| {
+            let mut shard = Shard::new(plan.scenarios.len())
+                .track_status_latency(&crate::threshold::status_codes(&plan.thresholds));
+            if matches!(plan.load.model, crate::plan::LoadModel::Open { .. }) {
+                shard = shard.track_service_time();
+            }
+            Arc::new(Mutex::new(shard))
+        })
         .collect();
+    if let (Some(d), Some(s)) = (dns, shards.first()) {
+        worker::lock(s).http.record_dns(d);
+    }
     let hard_stop = CancellationToken::new();
     let (done_tx, done_rx) = mpsc::channel::<()>();
 
     let started_at = SystemTime::now();
-    let start = Instant::now();
     let mut handles = Vec::with_capacity(threads);
     for (t, shard) in shards.iter().enumerate() {
         // Users t, t+threads, t+2·threads… live on thread t.
@@ -213,16 +235,15 @@ pub fn run(
         let handle = std::thread::Builder::new()
             .name(format!("loadtester-{t}"))
             .spawn(move || {
-                rt.block_on(async move {
-                    let mut set = tokio::task::JoinSet::new();
-                    for id in ids {
-                        set.spawn(worker::virtual_user(id, shared.clone(), shard.clone()));
-                    }
+                // A LocalSet: users of one thread share `Rc` state (the open model's pool).
+                let local = tokio::task::LocalSet::new();
+                local.block_on(&rt, async move {
                     tokio::select! {
-                        _ = async { while set.join_next().await.is_some() {} } => {}
-                        _ = hard.cancelled() => set.abort_all(),
+                        _ = worker::thread_main(ids, shared, shard) => {}
+                        _ = hard.cancelled() => {}
                     }
                 });
+                drop(local); // drops users still running after the grace period
                 let _ = done.send(());
             })
             .map_err(EngineError::Start)?;
@@ -230,63 +251,9 @@ pub fn run(
     }
     drop(done_tx);
 
-    let deadline = plan.load.duration.map(|d| start + d);
-    let grace = GRACEFUL_STOP.min(plan.timeout);
-    let mut stop: Option<(StopReason, Instant)> = None;
-    let mut abort_reason = None;
-    let mut finished = 0;
-    let mut last_tick = Instant::now();
-    while finished < threads {
-        let now = Instant::now();
-        let mut wait = TICK.saturating_sub(now - last_tick);
-        if let (Some(d), None) = (deadline, stop) {
-            wait = wait.min(d.saturating_duration_since(now));
-        }
-        if let Some((_, at)) = stop {
-            wait = wait.min((at + grace).saturating_duration_since(now));
-        }
-        match done_rx.recv_timeout(wait) {
-            Ok(()) => finished += 1,
-            Err(mpsc::RecvTimeoutError::Timeout) => {}
-            Err(mpsc::RecvTimeoutError::Disconnected) => break,
-        }
-        let now = Instant::now();
-        if stop.is_none() {
-            let reason = if interrupt.is_cancelled() {
-                Some(StopReason::Interrupted)
-            } else if deadline.is_some_and(|d| now >= d) {
-                Some(StopReason::Duration)
-            } else {
-                None
-            };
-            if let Some(r) = reason {
-                shared.stop.store(true, Ordering::Relaxed);
-                stop = Some((r, now));
-            }
-        }
-        if let Some((_, at)) = stop {
-            if now >= at + grace {
-                hard_stop.cancel();
-            }
-        }
-        if now - last_tick >= TICK {
-            last_tick = now;
-            let view = live(
-                &shards,
-                plan.scenarios.len(),
-                start.elapsed(),
-                stop.is_some(),
-            );
-            if let Tick::Abort(why) = on_tick(&view) {
-                if stop.is_none() {
-                    shared.stop.store(true, Ordering::Relaxed);
-                    stop = Some((StopReason::Aborted, now));
-                    abort_reason = Some(why);
-                }
-            }
-        }
-    }
-    let elapsed = start.elapsed();
+    let end = coordinate::coordinate(
+        plan, &shared, &shards, threads, &done_rx, &hard_stop, interrupt, on_tick,
+    );
     for h in handles {
         let _ = h.join();
     }
@@ -297,15 +264,16 @@ pub fn run(
     stats.close_interrupted();
     Ok(RunResult {
         stats,
-        elapsed,
+        elapsed: end.elapsed,
         started_at,
-        stop: stop.map_or(StopReason::Requests, |(r, _)| r),
-        abort_reason,
+        stop: end.stop.unwrap_or(StopReason::Requests),
+        abort_reason: end.abort_reason,
         threads,
+        series: end.series,
     })
 }
 
-fn live(
+pub(crate) fn live(
     shards: &[Arc<Mutex<Shard>>],
     scenarios: usize,
     elapsed: Duration,
@@ -320,6 +288,9 @@ fn live(
         requests,
         failed,
         stopping,
+        users: 0,
+        target: 0.0,
+        stage: None,
         shards,
         scenarios,
     }

@@ -1,32 +1,139 @@
-//! The closed-model driver: each virtual user loops — claim the next request number, run
-//! that scenario, repeat — until the run stops or the request budget is spent.
+//! Load-model drivers: what each engine thread runs, and the closed-model virtual user.
 //!
-//! The hot path does one atomic add (the global request number, which makes `requests`
-//! exact and the weight split deterministic) and hands over to `iteration`. No
-//! allocation, no channel.
+//! Closed model: each user loops — wait until the ramp makes it active, claim the next
+//! request number, run that scenario, think, repeat. The hot path does one atomic add
+//! (the global request number, which makes `requests` exact and the weight split
+//! deterministic) and hands over to `iteration`. The open model lives in `open.rs`.
 
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::Shared;
 use super::iteration::{self, Vu};
+use crate::plan::LoadModel;
+use crate::plan::Think;
 use crate::stats::Shard;
 
-/// Run one virtual user until the run stops or the request budget is spent.
+/// Everything one engine thread runs: the users `ids` of the plan's load model.
+pub async fn thread_main(ids: Vec<u64>, shared: Arc<Shared>, shard: Arc<Mutex<Shard>>) {
+    if let LoadModel::Open { rate, .. } = &shared.ctl.model {
+        let rate = rate.clone();
+        super::open::thread_main(ids, shared, shard, rate).await;
+        return;
+    }
+    let mut set = tokio::task::JoinSet::new();
+    for id in ids {
+        set.spawn_local(virtual_user(id, shared.clone(), shard.clone()));
+    }
+    while set.join_next().await.is_some() {}
+}
+
+/// Sleep until `at`, or until the run stops; false when it stopped.
+pub async fn pause_until(shared: &Shared, at: Instant) -> bool {
+    if at <= Instant::now() {
+        return !shared.stop.load(Ordering::Relaxed);
+    }
+    tokio::select! {
+        _ = tokio::time::sleep_until(at.into()) => !shared.stop.load(Ordering::Relaxed),
+        _ = shared.ctl.stop_token.cancelled() => false,
+    }
+}
+
+/// Claim the next request number and its scenario; `None` when the budget is spent.
+#[inline]
+pub fn claim(shared: &Shared) -> Option<(u64, usize)> {
+    let i = shared.issued.fetch_add(1, Ordering::Relaxed);
+    if i >= shared.limit {
+        return None;
+    }
+    let len = shared.table.len() as u64;
+    Some((
+        i,
+        shared.table[usize::try_from(i % len).unwrap_or(0)] as usize,
+    ))
+}
+
+/// A small, fast per-user random source (xorshift64*), for think times.
+#[derive(Clone, Copy, Debug)]
+pub struct Rng(u64);
+
+impl Rng {
+    /// Seeded from the user number (never zero).
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+
+    /// The next number.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    /// A pause drawn uniformly from `think`.
+    pub fn think(&mut self, think: &Think) -> Duration {
+        let span = think.max.saturating_sub(think.min);
+        if span.is_zero() {
+            return think.min;
+        }
+        let frac = (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
+        think.min + span.mul_f64(frac)
+    }
+}
+
+/// Closed model: one virtual user, until the run stops, its ramp ends or the budget is spent.
 pub async fn virtual_user(id: u64, shared: Arc<Shared>, shard: Arc<Mutex<Shard>>) {
     let mut vu = Vu::new(id, &shared);
-    let table_len = shared.table.len() as u64;
+    let mut rng = Rng::new(id + 1);
+    let ramp = match &shared.ctl.model {
+        LoadModel::Closed(Some(profile)) => Some(profile.clone()),
+        _ => None,
+    };
+    let mut active = false;
     loop {
         if shared.stop.load(Ordering::Relaxed) {
             break;
         }
-        let i = shared.issued.fetch_add(1, Ordering::Relaxed);
-        if i >= shared.limit {
-            break;
+        if let Some(profile) = &ramp {
+            let t = shared.ctl.start.elapsed();
+            if profile.users_at(t) <= id {
+                if active {
+                    // Ramped down: leave between iterations, and hang up.
+                    active = false;
+                    shared.ctl.active.fetch_sub(1, Ordering::Relaxed);
+                    vu.conn.close();
+                }
+                match profile.next_active(id, t) {
+                    Some(at) => {
+                        let at = at.max(t + Duration::from_millis(1));
+                        if pause_until(&shared, shared.ctl.start + at).await {
+                            continue;
+                        }
+                        break;
+                    }
+                    None => break,
+                }
+            }
         }
-        let s = shared.table[usize::try_from(i % table_len).unwrap_or(0)] as usize;
+        if !active {
+            active = true;
+            shared.ctl.active.fetch_add(1, Ordering::Relaxed);
+        }
+        let Some((_, s)) = claim(&shared) else {
+            break;
+        };
         iteration::run(&shared, &mut vu, s, Instant::now(), &shard).await;
+        if let Some(think) = &shared.ctl.think {
+            let pause = rng.think(think);
+            if !pause_until(&shared, Instant::now() + pause).await {
+                break;
+            }
+        }
+    }
+    if active {
+        shared.ctl.active.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -35,4 +142,76 @@ pub fn lock(shard: &Mutex<Shard>) -> std::sync::MutexGuard<'_, Shard> {
     shard
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn think_times_stay_in_range_and_vary() {
+        let think = Think {
+            min: Duration::from_millis(100),
+            max: Duration::from_millis(300),
+        };
+        let mut rng = Rng::new(7);
+        let draws: Vec<Duration> = (0..1000).map(|_| rng.think(&think)).collect();
+        assert!(draws.iter().all(|d| *d >= think.min && *d <= think.max));
+        let mean = draws.iter().sum::<Duration>() / 1000;
+        assert!(
+            mean > Duration::from_millis(180) && mean < Duration::from_millis(220),
+            "{mean:?}"
+        );
+        let fixed = Think {
+            min: Duration::from_secs(1),
+            max: Duration::from_secs(1),
+        };
+        assert_eq!(rng.think(&fixed), Duration::from_secs(1));
+    }
+}
+
+/// Run-wide state of the load model, shared by every thread (part of [`Shared`]).
+#[derive(Debug)]
+pub struct RunCtl {
+    /// The run's time zero (pacers and ramps count from it).
+    pub start: Instant,
+    /// The load model.
+    pub model: LoadModel,
+    /// Pause between a user's iterations (closed model).
+    pub think: Option<Think>,
+    /// Cancelled when the run stops, to wake users that sleep (ramps, think, pacing).
+    pub stop_token: tokio_util::sync::CancellationToken,
+    /// Users busy with an iteration (open) or active in the ramp (closed).
+    pub active: std::sync::atomic::AtomicU64,
+    /// When the run stopped, µs since `start` (`u64::MAX` while running).
+    pub stopped_at_us: AtomicU64,
+}
+
+impl RunCtl {
+    /// State for a plan's load, with time zero now.
+    pub fn new(load: &crate::plan::Load) -> RunCtl {
+        RunCtl {
+            start: Instant::now(),
+            model: load.model.clone(),
+            think: load.think,
+            stop_token: tokio_util::sync::CancellationToken::new(),
+            active: std::sync::atomic::AtomicU64::new(0),
+            stopped_at_us: AtomicU64::new(u64::MAX),
+        }
+    }
+
+    /// Record the moment the run stopped (first call wins).
+    pub fn mark_stopped(&self, at: Instant) {
+        let us = u64::try_from(at.saturating_duration_since(self.start).as_micros())
+            .unwrap_or(u64::MAX - 1);
+        let _ =
+            self.stopped_at_us
+                .compare_exchange(u64::MAX, us, Ordering::Relaxed, Ordering::Relaxed);
+    }
+
+    /// Whether `t` is before the moment the run stopped (always, while it runs).
+    pub fn before_stop(&self, t: Instant) -> bool {
+        let stop = self.stopped_at_us.load(Ordering::Relaxed);
+        stop == u64::MAX || t <= self.start + Duration::from_micros(stop)
+    }
 }

@@ -1,97 +1,467 @@
-//! One virtual user's keep-alive connection: connect on demand, send, read, reconnect.
+//! One virtual user's connection over any transport: connect on demand, send, read,
+//! reconnect.
+//!
+//! A [`Connector`] (one per run, shared) knows where to dial and how: the address
+//! (after `connect_to`), TLS settings, HTTP version, timeouts and response options. Each
+//! user's [`Conn`] holds one link — plain TCP or TLS with our HTTP/1.1 codec, or an
+//! HTTP/2 sender — as an enum, so the plain keep-alive path is the same write + read it
+//! always was: no allocation, no trait object, a few `Instant` stamps.
 //!
 //! A request that finds its reused connection closed by the server before any response
 //! byte (an idle keep-alive close racing our write) is sent once more on a new
 //! connection, as browsers and hyper do; any other failure closes the connection and is
-//! reported, and the next request reconnects.
+//! reported, and the next request reconnects. Redirects (`redirect`) and decoding
+//! (`decompress`) wrap the single exchange.
 
-use std::net::SocketAddr;
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
+use rustls::pki_types::ServerName;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+use tokio_rustls::client::TlsStream;
 
 use super::HttpError;
+use super::decompress::{self, ACCEPT_ENCODING, Encoding};
+use super::h2;
+use super::redirect;
 use super::response::{RecvBuf, Response, ResponseParts, read_response};
+use super::timing::{Protocol, Timing};
+use super::tls::{self, TlsReason};
 use crate::outcome::ErrorKind;
+use crate::plan::{HttpOptions, HttpVersion, Plan, Scheme, Target};
+
+/// Scheme, host and port: what a connection is for (Host header, SNI, redirects).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Origin {
+    /// `http` or `https`.
+    pub scheme: Scheme,
+    /// Host name or IP literal, without brackets.
+    pub host: String,
+    /// Port (explicit or the scheme's default).
+    pub port: u16,
+}
+
+impl Origin {
+    /// The origin of a plan's target.
+    pub fn of_target(t: &Target) -> Origin {
+        Origin {
+            scheme: t.scheme,
+            host: t.host.clone(),
+            port: t.port,
+        }
+    }
+
+    /// `http` or `https`.
+    pub fn scheme_name(&self) -> &'static str {
+        match self.scheme {
+            Scheme::Http => "http",
+            Scheme::Https => "https",
+        }
+    }
+
+    /// The `Host` header value: host, plus the port when it is not the scheme's default.
+    pub fn authority(&self) -> String {
+        let host = if self.host.contains(':') {
+            format!("[{}]", self.host)
+        } else {
+            self.host.clone()
+        };
+        let default = match self.scheme {
+            Scheme::Http => 80,
+            Scheme::Https => 443,
+        };
+        if self.port == default {
+            host
+        } else {
+            format!("{host}:{}", self.port)
+        }
+    }
+}
+
+type Slot = tokio::sync::Mutex<Option<h2::Sender>>;
+
+/// HTTP/2 connections shared by groups of users (`h2_streams_per_connection` > 1).
+#[derive(Debug)]
+struct Slots {
+    per: u64,
+    threads: u64,
+    map: Mutex<HashMap<u64, Arc<Slot>>>,
+}
+
+/// How to reach one origin; shared by every connection to it (read-only during the run).
+pub struct Connector {
+    /// Where connections are dialed (the URL's address, or its `connect_to` override).
+    pub addr: SocketAddr,
+    /// What the connections are for.
+    pub origin: Origin,
+    /// The plan's HTTP options.
+    pub opts: Arc<HttpOptions>,
+    /// Bound of the TCP connect and, separately, of the TLS handshake.
+    pub connect_timeout: Duration,
+    tls: Option<TlsConnector>,
+    server_name: Option<ServerName<'static>>,
+    /// Built on first use when an http target redirects to https.
+    lazy_tls: OnceLock<Option<TlsConnector>>,
+    /// Requests must be rewritten (`Connection: close`, `Accept-Encoding`).
+    rewrite: bool,
+    slots: Option<Slots>,
+}
+
+impl std::fmt::Debug for Connector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connector")
+            .field("addr", &self.addr)
+            .field("origin", &self.origin)
+            .field("tls", &self.tls.is_some())
+            .field("server_name", &self.server_name)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Where to dial a target: its `connect_to` override or its own address, and how long the
+/// DNS lookup took (`None` when no lookup was needed: an IP literal).
+pub fn resolve(
+    target: &Target,
+    http: &HttpOptions,
+) -> Result<(SocketAddr, Option<Duration>), String> {
+    match http.connect_to_for(&target.host, target.port) {
+        Some(to) => lookup(to),
+        None => {
+            let at = if target.host.contains(':') {
+                format!("[{}]:{}", target.host, target.port)
+            } else {
+                format!("{}:{}", target.host, target.port)
+            };
+            lookup(&at)
+        }
+    }
+}
+
+fn lookup(host_port: &str) -> Result<(SocketAddr, Option<Duration>), String> {
+    if let Ok(addr) = host_port.parse::<SocketAddr>() {
+        return Ok((addr, None));
+    }
+    let t0 = Instant::now();
+    let addr = host_port
+        .to_socket_addrs()
+        .map_err(|e| e.to_string())?
+        .next()
+        .ok_or_else(|| "no addresses".to_string())?;
+    Ok((addr, Some(t0.elapsed())))
+}
+
+impl Connector {
+    /// The connector for a plan's target, dialing `addr`. Fails when TLS cannot be set up
+    /// (no trusted CA, unusable client certificate).
+    pub fn new(plan: &Plan, addr: SocketAddr) -> Result<Connector, String> {
+        tls::install_provider();
+        // Users t, t+threads… share engine thread t (see `engine::run`); HTTP/2 sharing
+        // groups users of one thread.
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        let threads = cores.min(plan.load.concurrency as usize).max(1);
+        let opts = Arc::new(plan.http.clone());
+        let origin = Origin::of_target(&plan.target);
+        let (tls, server_name) = if origin.scheme == Scheme::Https {
+            let config = tls::client_config(&opts.tls, opts.version)?;
+            let name = opts.tls.server_name.as_deref().unwrap_or(&origin.host);
+            (
+                Some(TlsConnector::from(config)),
+                Some(tls::server_name(name)?),
+            )
+        } else {
+            (None, None)
+        };
+        let per = u64::from(opts.h2_streams_per_connection);
+        let slots =
+            (per > 1 && (tls.is_some() || opts.version == HttpVersion::Http2)).then(|| Slots {
+                per,
+                threads: threads.max(1) as u64,
+                map: Mutex::new(HashMap::new()),
+            });
+        Ok(Connector {
+            addr,
+            origin,
+            connect_timeout: opts.connect_timeout.unwrap_or(plan.timeout),
+            rewrite: !opts.keep_alive || opts.decompress,
+            opts,
+            tls,
+            server_name,
+            lazy_tls: OnceLock::new(),
+            slots,
+        })
+    }
+
+    /// A plain-http connector to `addr` with the same options (for `http://` origins other
+    /// than `base_url`; an `https://` origin needs [`Connector::for_target`]).
+    pub fn to_addr(&self, addr: SocketAddr) -> Arc<Connector> {
+        Arc::new(Connector {
+            addr,
+            origin: Origin {
+                scheme: Scheme::Http,
+                host: addr.ip().to_string(),
+                port: addr.port(),
+            },
+            opts: self.opts.clone(),
+            connect_timeout: self.connect_timeout,
+            tls: None,
+            server_name: None,
+            lazy_tls: OnceLock::new(),
+            rewrite: self.rewrite,
+            slots: None,
+        })
+    }
+
+    /// A one-off connector for another origin (a cross-origin redirect): same options,
+    /// `connect_to` applied, the host resolved now.
+    pub async fn for_origin(&self, origin: Origin) -> Result<Connector, HttpError> {
+        let connect_error = HttpError::Connect(ErrorKind::ConnectError);
+        let addr = match self.opts.connect_to_for(&origin.host, origin.port) {
+            Some(to) => lookup_async(to).await,
+            None => match origin.host.parse::<IpAddr>() {
+                Ok(ip) => Some(SocketAddr::new(ip, origin.port)),
+                Err(_) => lookup_async(&format!("{}:{}", origin.host, origin.port)).await,
+            },
+        }
+        .ok_or(connect_error)?;
+        let (tls, server_name) = if origin.scheme == Scheme::Https {
+            let connector = self
+                .tls_connector()
+                .ok_or(HttpError::Tls(TlsReason::Other))?;
+            let name =
+                tls::server_name(&origin.host).map_err(|_| HttpError::Tls(TlsReason::Other))?;
+            (Some(connector), Some(name))
+        } else {
+            (None, None)
+        };
+        Ok(Connector {
+            addr,
+            origin,
+            opts: self.opts.clone(),
+            connect_timeout: self.connect_timeout,
+            tls,
+            server_name,
+            lazy_tls: OnceLock::new(),
+            rewrite: self.rewrite,
+            slots: None,
+        })
+    }
+
+    fn tls_connector(&self) -> Option<TlsConnector> {
+        if let Some(t) = &self.tls {
+            return Some(t.clone());
+        }
+        self.lazy_tls
+            .get_or_init(|| {
+                tls::client_config(&self.opts.tls, self.opts.version)
+                    .ok()
+                    .map(TlsConnector::from)
+            })
+            .clone()
+    }
+
+    fn slot(&self, user: u64) -> Option<Arc<Slot>> {
+        let s = self.slots.as_ref()?;
+        let key = (user / s.threads / s.per) * s.threads + user % s.threads;
+        let mut map = s
+            .map
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        Some(map.entry(key).or_default().clone())
+    }
+}
+
+async fn lookup_async(host_port: &str) -> Option<SocketAddr> {
+    if let Ok(addr) = host_port.parse::<SocketAddr>() {
+        return Some(addr);
+    }
+    tokio::net::lookup_host(host_port).await.ok()?.next()
+}
+
+/// The open link of a connection.
+enum Link {
+    Closed,
+    Tcp(TcpStream),
+    Tls(Box<TlsStream<TcpStream>>),
+    H2(h2::Sender),
+}
+
+impl std::fmt::Debug for Link {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Link::Closed => "Closed",
+            Link::Tcp(_) => "Tcp",
+            Link::Tls(_) => "Tls",
+            Link::H2(_) => "H2",
+        })
+    }
+}
+
+impl Link {
+    fn is_open(&self) -> bool {
+        match self {
+            Link::Closed => false,
+            Link::H2(s) => !s.is_closed(),
+            _ => true,
+        }
+    }
+
+    fn protocol(&self) -> Protocol {
+        match self {
+            Link::H2(_) => Protocol::Http2,
+            _ => Protocol::Http1,
+        }
+    }
+}
 
 /// A connection slot owned by one virtual user.
 #[derive(Debug)]
 pub struct Conn {
-    addr: SocketAddr,
-    stream: Option<TcpStream>,
+    connector: Arc<Connector>,
+    link: Link,
     buf: RecvBuf,
+    slot: Option<Arc<Slot>>,
+    /// The rewritten request, when the options add headers.
+    scratch: Vec<u8>,
+    /// The other body buffer while decoding.
+    decoded: Vec<u8>,
 }
 
-/// A response plus how many new connections it took.
+/// A response plus what it took: connections, timings, protocol, redirects.
 #[derive(Clone, Copy, Debug)]
 pub struct Exchange {
-    /// The response.
+    /// The (final) response.
     pub response: Response,
-    /// Connections opened for this request (0 when reused, 1 normally, 2 after a retry).
+    /// Connections opened for this request (0 when reused, 1 normally, 2 after a retry;
+    /// more with redirects).
     pub connects: u32,
+    /// Phase timings.
+    pub timing: Timing,
+    /// The protocol of the final response.
+    pub protocol: Protocol,
+    /// Redirect hops followed.
+    pub redirects: u32,
+    /// `response.wire_bytes` with bodies counted decoded (equal without `decompress`).
+    pub decoded_bytes: u64,
 }
 
 impl Conn {
-    /// A slot for `addr`; nothing is connected until the first request.
-    pub fn new(addr: SocketAddr) -> Self {
+    /// A slot for user number `user`; nothing is connected until the first request.
+    pub fn new(connector: Arc<Connector>, user: u64) -> Self {
         Conn {
-            addr,
-            stream: None,
+            slot: connector.slot(user),
+            connector,
+            link: Link::Closed,
             buf: RecvBuf::new(),
+            scratch: Vec::new(),
+            decoded: Vec::new(),
         }
+    }
+
+    /// The connector this connection dials with.
+    pub fn connector(&self) -> &Arc<Connector> {
+        &self.connector
     }
 
     /// Close the connection (the next request reconnects).
     pub fn close(&mut self) {
-        self.stream = None;
+        self.link = Link::Closed;
         self.buf.clear();
-    }
-
-    async fn connect(&mut self) -> Result<(), HttpError> {
-        let stream = TcpStream::connect(self.addr).await.map_err(|e| {
-            HttpError::Connect(match e.kind() {
-                std::io::ErrorKind::ConnectionRefused => ErrorKind::ConnectRefused,
-                std::io::ErrorKind::TimedOut => ErrorKind::ConnectTimeout,
-                _ => ErrorKind::ConnectError,
-            })
-        })?;
-        // Small requests must leave at once; Nagle would add up to 40 ms.
-        let _ = stream.set_nodelay(true);
-        self.stream = Some(stream);
-        self.buf.clear();
-        Ok(())
     }
 
     /// Send one request (`wire`: the complete HTTP/1.1 request bytes; `head`: it is a HEAD
-    /// request) and read its response, keeping what `parts` asks for.
+    /// request) and read its response, keeping what `parts` asks for; redirects are
+    /// followed up to `follow_redirects`.
     pub async fn send(
         &mut self,
         wire: &[u8],
         head: bool,
         parts: &mut ResponseParts,
     ) -> Result<Exchange, HttpError> {
-        let mut connects = 0;
-        let reused = self.stream.is_some();
-        if !reused {
-            self.connect().await?;
-            connects += 1;
+        let start = Instant::now();
+        parts.max_body = self.connector.opts.max_body;
+        let x = self.exchange(wire, head, parts, start).await?;
+        if self.connector.opts.follow_redirects > 0
+            && redirect::is_redirect(x.response.status)
+            && !parts.location.is_empty()
+        {
+            return redirect::follow(self, wire, parts, x, start).await;
         }
+        Ok(x)
+    }
+
+    /// One request and response on this connection (no redirects). `start` is when the
+    /// whole request began (for `timing.total`).
+    pub(crate) async fn exchange(
+        &mut self,
+        wire: &[u8],
+        head: bool,
+        parts: &mut ResponseParts,
+        start: Instant,
+    ) -> Result<Exchange, HttpError> {
+        let decompress = self.connector.opts.decompress;
+        let keep_body = parts.keep_body;
+        parts.keep_body |= decompress;
+        let mut scratch = std::mem::take(&mut self.scratch);
+        let wire = if self.connector.rewrite {
+            rewrite(wire, &self.connector.opts, &mut scratch);
+            &scratch[..]
+        } else {
+            wire
+        };
+        let result = self.exchange_once(wire, head, parts, start).await;
+        self.scratch = scratch;
+        parts.keep_body = keep_body;
+        let mut x = result?;
+        if decompress {
+            x.decoded_bytes = self.decode(parts, &x.response, keep_body)?;
+        }
+        Ok(x)
+    }
+
+    async fn exchange_once(
+        &mut self,
+        wire: &[u8],
+        head: bool,
+        parts: &mut ResponseParts,
+        start: Instant,
+    ) -> Result<Exchange, HttpError> {
+        let mut timing = Timing::default();
+        let mut connects = 0;
+        let reused = self.link.is_open();
+        if !reused {
+            connects += self.connect(&mut timing).await?;
+        }
+        let mut sent = Instant::now();
         let first = self.once(wire, head, parts).await;
         let result = match first {
             Err(e) if reused && retryable(e) => {
                 self.close();
-                self.connect().await?;
-                connects += 1;
+                connects += self.connect(&mut timing).await?;
+                sent = Instant::now();
                 self.once(wire, head, parts).await
             }
             other => other,
         };
         match result {
             Ok(response) => {
-                if !response.keep_alive {
+                let protocol = self.link.protocol();
+                if !response.keep_alive || !self.connector.opts.keep_alive {
                     self.close();
                 }
-                Ok(Exchange { response, connects })
+                timing.ttfb = response.first_byte.saturating_duration_since(sent);
+                timing.total = start.elapsed();
+                Ok(Exchange {
+                    response,
+                    connects,
+                    timing,
+                    protocol,
+                    redirects: 0,
+                    decoded_bytes: response.wire_bytes,
+                })
             }
             Err(e) => {
                 self.close();
@@ -100,18 +470,153 @@ impl Conn {
         }
     }
 
+    /// Open the link: a new connection (returns 1), or the group's shared HTTP/2
+    /// connection when it is already open (returns 0).
+    async fn connect(&mut self, timing: &mut Timing) -> Result<u32, HttpError> {
+        let Some(slot) = self.slot.clone() else {
+            self.dial(timing).await?;
+            return Ok(1);
+        };
+        let mut shared = slot.lock().await;
+        if let Some(s) = shared.as_ref().filter(|s| !s.is_closed()) {
+            self.link = Link::H2(s.clone());
+            return Ok(0);
+        }
+        self.dial(timing).await?;
+        if let Link::H2(s) = &self.link {
+            *shared = Some(s.clone());
+        }
+        Ok(1)
+    }
+
+    async fn dial(&mut self, timing: &mut Timing) -> Result<(), HttpError> {
+        self.close();
+        let c = self.connector.clone();
+        let t0 = Instant::now();
+        let tcp = match tokio::time::timeout(c.connect_timeout, TcpStream::connect(c.addr)).await {
+            Err(_) => return Err(HttpError::Connect(ErrorKind::ConnectTimeout)),
+            Ok(Err(e)) => {
+                return Err(HttpError::Connect(match e.kind() {
+                    std::io::ErrorKind::ConnectionRefused => ErrorKind::ConnectRefused,
+                    std::io::ErrorKind::TimedOut => ErrorKind::ConnectTimeout,
+                    _ => ErrorKind::ConnectError,
+                }));
+            }
+            Ok(Ok(s)) => s,
+        };
+        // Small requests must leave at once; Nagle would add up to 40 ms.
+        let _ = tcp.set_nodelay(true);
+        timing.connect = Some(t0.elapsed());
+        let (Some(tls), Some(name)) = (&c.tls, &c.server_name) else {
+            self.link = if c.opts.version == HttpVersion::Http2 {
+                Link::H2(h2::handshake(tcp).await?)
+            } else {
+                Link::Tcp(tcp)
+            };
+            return Ok(());
+        };
+        let t1 = Instant::now();
+        let stream =
+            match tokio::time::timeout(c.connect_timeout, tls.connect(name.clone(), tcp)).await {
+                Err(_) => return Err(HttpError::Tls(TlsReason::HandshakeTimeout)),
+                Ok(Err(e)) => return Err(HttpError::from_io(e)),
+                Ok(Ok(s)) => s,
+            };
+        timing.tls = Some(t1.elapsed());
+        let alpn_h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2".as_slice());
+        self.link = if alpn_h2 {
+            Link::H2(h2::handshake(stream).await?)
+        } else if c.opts.version == HttpVersion::Http2 {
+            return Err(HttpError::Tls(TlsReason::AlpnMismatch));
+        } else {
+            Link::Tls(Box::new(stream))
+        };
+        Ok(())
+    }
+
     async fn once(
         &mut self,
         wire: &[u8],
         head: bool,
         parts: &mut ResponseParts,
     ) -> Result<Response, HttpError> {
-        let Some(stream) = self.stream.as_mut() else {
-            return Err(HttpError::ClosedBeforeResponse);
-        };
-        stream.write_all(wire).await.map_err(HttpError::from_io)?;
-        read_response(stream, &mut self.buf, head, parts).await
+        match &mut self.link {
+            Link::Closed => Err(HttpError::ClosedBeforeResponse),
+            Link::Tcp(stream) => {
+                stream.write_all(wire).await.map_err(HttpError::from_io)?;
+                read_response(stream, &mut self.buf, head, parts).await
+            }
+            Link::Tls(stream) => {
+                stream.write_all(wire).await.map_err(HttpError::from_io)?;
+                stream.flush().await.map_err(HttpError::from_io)?;
+                read_response(&mut **stream, &mut self.buf, head, parts).await
+            }
+            Link::H2(sender) => {
+                let scheme = self.connector.origin.scheme_name();
+                h2::send(sender, scheme, wire, parts).await
+            }
+        }
     }
+
+    /// Replace the raw body kept in `parts` by its decoded form; returns the response size
+    /// with the body counted decoded. The body stays only if the caller asked for it.
+    fn decode(
+        &mut self,
+        parts: &mut ResponseParts,
+        r: &Response,
+        keep_body: bool,
+    ) -> Result<u64, HttpError> {
+        let raw = parts.body.len() as u64;
+        let size = match r.encoding {
+            Encoding::Identity | Encoding::Other => r.wire_bytes,
+            _ if parts.body.is_empty() => r.wire_bytes,
+            enc => {
+                let n = decompress::decode(enc, &parts.body, &mut self.decoded, parts.max_body)
+                    .map_err(|_| HttpError::Malformed)?;
+                std::mem::swap(&mut parts.body, &mut self.decoded);
+                self.decoded.clear();
+                r.wire_bytes.saturating_sub(raw) + n
+            }
+        };
+        if !keep_body {
+            parts.body.clear();
+        }
+        Ok(size)
+    }
+}
+
+/// Copy `wire` into `out`, adding `Connection: close` (keep_alive off) and
+/// `Accept-Encoding` (decompress on) after the request line unless already present.
+fn rewrite(wire: &[u8], opts: &HttpOptions, out: &mut Vec<u8>) {
+    out.clear();
+    let Some(line_end) = find(wire, b"\r\n") else {
+        out.extend_from_slice(wire);
+        return;
+    };
+    let head_end = find(wire, b"\r\n\r\n").unwrap_or(wire.len());
+    let head = &wire[..head_end];
+    out.extend_from_slice(&wire[..line_end + 2]);
+    if !opts.keep_alive && !has_header(head, b"connection") {
+        out.extend_from_slice(b"Connection: close\r\n");
+    }
+    if opts.decompress && !has_header(head, b"accept-encoding") {
+        out.extend_from_slice(b"Accept-Encoding: ");
+        out.extend_from_slice(ACCEPT_ENCODING.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(&wire[line_end + 2..]);
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+fn has_header(head: &[u8], name: &[u8]) -> bool {
+    head.split(|b| *b == b'\n').skip(1).any(|line| {
+        line.len() > name.len()
+            && line[..name.len()].eq_ignore_ascii_case(name)
+            && line[name.len()] == b':'
+    })
 }
 
 fn retryable(e: HttpError) -> bool {
@@ -121,4 +626,50 @@ fn retryable(e: HttpError) -> bool {
             | HttpError::Io(ErrorKind::Reset)
             | HttpError::Io(ErrorKind::Closed)
     )
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rewrite_adds_missing_headers_once() {
+        let opts = HttpOptions {
+            keep_alive: false,
+            decompress: true,
+            ..HttpOptions::default()
+        };
+        let mut out = Vec::new();
+        rewrite(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n", &opts, &mut out);
+        assert_eq!(
+            String::from_utf8(out.clone()).unwrap(),
+            "GET / HTTP/1.1\r\nConnection: close\r\nAccept-Encoding: gzip, deflate, br\r\nHost: h\r\n\r\n"
+        );
+        rewrite(
+            b"POST / HTTP/1.1\r\naccept-encoding: br\r\nConnection: close\r\n\r\nbody",
+            &opts,
+            &mut out,
+        );
+        assert_eq!(
+            out,
+            b"POST / HTTP/1.1\r\naccept-encoding: br\r\nConnection: close\r\n\r\nbody"
+        );
+    }
+
+    #[test]
+    fn authority_omits_default_ports() {
+        let o = Origin {
+            scheme: Scheme::Https,
+            host: "::1".into(),
+            port: 443,
+        };
+        assert_eq!(o.authority(), "[::1]");
+        let o = Origin {
+            scheme: Scheme::Http,
+            host: "a.test".into(),
+            port: 8080,
+        };
+        assert_eq!(o.authority(), "a.test:8080");
+    }
 }

@@ -5,9 +5,12 @@
 //! unless a caller asks to keep it. Bodies are always read to the end so timings are honest
 //! and the connection can be reused.
 
+use std::time::Instant;
+
 use tokio::io::{AsyncRead, AsyncReadExt};
 
 use super::HttpError;
+use super::decompress::Encoding;
 
 /// Largest response head accepted.
 pub const MAX_HEAD: usize = 64 * 1024;
@@ -26,11 +29,15 @@ pub struct Response {
     pub wire_bytes: u64,
     /// Whether the connection may carry another request.
     pub keep_alive: bool,
+    /// When the first byte of the response was available (time to first byte).
+    pub first_byte: Instant,
+    /// The body's `Content-Encoding` (decoded by the connection when `decompress` is on).
+    pub encoding: Encoding,
 }
 
 /// What a caller keeps from a response, reused across requests (cleared on each send).
 /// Only what is asked for is kept, so a plain load test stores nothing.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct ResponseParts {
     /// Keep the decoded body in `body`.
     pub keep_body: bool,
@@ -40,6 +47,24 @@ pub struct ResponseParts {
     pub body: Vec<u8>,
     /// Header names (lower-case) and values, in order, when `keep_headers`.
     pub headers: Vec<(String, String)>,
+    /// Most body bytes kept in `body` (the rest is read and dropped); the connection sets
+    /// it from the plan's `max_body`.
+    pub max_body: usize,
+    /// The `Location` of a 3xx response (empty otherwise), for following redirects.
+    pub location: String,
+}
+
+impl Default for ResponseParts {
+    fn default() -> Self {
+        ResponseParts {
+            keep_body: false,
+            keep_headers: false,
+            body: Vec::new(),
+            headers: Vec::new(),
+            max_body: usize::MAX,
+            location: String::new(),
+        }
+    }
 }
 
 impl ResponseParts {
@@ -47,7 +72,14 @@ impl ResponseParts {
     pub fn clear(&mut self) {
         self.body.clear();
         self.headers.clear();
+        self.location.clear();
     }
+}
+
+/// Append `data` to a kept body without going past `max` bytes.
+fn keep(sink: &mut Vec<u8>, data: &[u8], max: usize) {
+    let room = max.saturating_sub(sink.len()).min(data.len());
+    sink.extend_from_slice(&data[..room]);
 }
 
 /// A receive buffer owned by one connection; unread bytes stay between responses.
@@ -115,6 +147,7 @@ struct Head {
     len: usize,
     framing: Framing,
     keep_alive: bool,
+    encoding: Encoding,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -129,6 +162,7 @@ fn parse_head(
     bytes: &[u8],
     head_request: bool,
     mut keep: Option<&mut Vec<(String, String)>>,
+    location: &mut String,
 ) -> Result<Option<Head>, HttpError> {
     let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut resp = httparse::Response::new(&mut headers);
@@ -142,6 +176,7 @@ fn parse_head(
     let mut keep_alive = http11;
     let mut length: Option<u64> = None;
     let mut chunked = false;
+    let mut encoding = Encoding::Identity;
     for h in resp.headers.iter() {
         if let Some(k) = keep.as_deref_mut() {
             k.push((
@@ -164,6 +199,11 @@ fn parse_head(
                 .rsplit(|b| *b == b',')
                 .next()
                 .is_some_and(|last| last.trim_ascii().eq_ignore_ascii_case(b"chunked"));
+        } else if h.name.eq_ignore_ascii_case("content-encoding") {
+            encoding = Encoding::parse(h.value);
+        } else if (300..400).contains(&status) && h.name.eq_ignore_ascii_case("location") {
+            location.clear();
+            location.push_str(&String::from_utf8_lossy(h.value));
         } else if h.name.eq_ignore_ascii_case("connection") {
             for token in h.value.split(|b| *b == b',') {
                 let t = token.trim_ascii();
@@ -191,6 +231,7 @@ fn parse_head(
         len,
         framing,
         keep_alive,
+        encoding,
     }))
 }
 
@@ -203,12 +244,17 @@ pub async fn read_response<R: AsyncRead + Unpin>(
     parts: &mut ResponseParts,
 ) -> Result<Response, HttpError> {
     let mut wire: u64 = 0;
+    let mut first_byte = None;
     parts.clear();
+    let max = parts.max_body;
     let mut body = parts.keep_body.then_some(&mut parts.body);
     loop {
         let head = loop {
+            if !buf.unread().is_empty() {
+                first_byte.get_or_insert_with(Instant::now);
+            }
             let keep = parts.keep_headers.then_some(&mut parts.headers);
-            if let Some(head) = parse_head(buf.unread(), head_request, keep)? {
+            if let Some(head) = parse_head(buf.unread(), head_request, keep, &mut parts.location)? {
                 break head;
             }
             parts.headers.clear();
@@ -232,14 +278,16 @@ pub async fn read_response<R: AsyncRead + Unpin>(
         }
         wire += match head.framing {
             Framing::Empty => 0,
-            Framing::Length(n) => read_exact_body(io, buf, n, body.as_deref_mut()).await?,
-            Framing::Chunked => read_chunked(io, buf, body.as_deref_mut()).await?,
-            Framing::UntilClose => read_to_close(io, buf, body.as_deref_mut()).await?,
+            Framing::Length(n) => read_exact_body(io, buf, n, body.as_deref_mut(), max).await?,
+            Framing::Chunked => read_chunked(io, buf, body.as_deref_mut(), max).await?,
+            Framing::UntilClose => read_to_close(io, buf, body.as_deref_mut(), max).await?,
         };
         return Ok(Response {
             status: head.status,
             wire_bytes: wire,
             keep_alive: head.keep_alive,
+            first_byte: first_byte.unwrap_or_else(Instant::now),
+            encoding: head.encoding,
         });
     }
 }
@@ -249,6 +297,7 @@ async fn read_exact_body<R: AsyncRead + Unpin>(
     buf: &mut RecvBuf,
     len: u64,
     mut sink: Option<&mut Vec<u8>>,
+    max: usize,
 ) -> Result<u64, HttpError> {
     let mut left = len;
     while left > 0 {
@@ -260,7 +309,7 @@ async fn read_exact_body<R: AsyncRead + Unpin>(
             .len()
             .min(usize::try_from(left).unwrap_or(usize::MAX));
         if let Some(s) = sink.as_deref_mut() {
-            s.extend_from_slice(&buf.unread()[..take]);
+            keep(s, &buf.unread()[..take], max);
         }
         buf.consume(take);
         left -= take as u64;
@@ -272,12 +321,13 @@ async fn read_to_close<R: AsyncRead + Unpin>(
     io: &mut R,
     buf: &mut RecvBuf,
     mut sink: Option<&mut Vec<u8>>,
+    max: usize,
 ) -> Result<u64, HttpError> {
     let mut total = 0u64;
     loop {
         let n = buf.unread().len();
         if let Some(s) = sink.as_deref_mut() {
-            s.extend_from_slice(buf.unread());
+            keep(s, buf.unread(), max);
         }
         buf.consume(n);
         total += n as u64;
@@ -306,13 +356,14 @@ fn step_chunked(
     state: &mut Chunk,
     input: &[u8],
     mut sink: Option<&mut Vec<u8>>,
+    max: usize,
 ) -> Result<usize, HttpError> {
     let mut i = 0;
     while i < input.len() && *state != Chunk::Done {
         if let Chunk::Data(left) = *state {
             let take = (input.len() - i).min(usize::try_from(left).unwrap_or(usize::MAX));
             if let Some(s) = sink.as_deref_mut() {
-                s.extend_from_slice(&input[i..i + take]);
+                keep(s, &input[i..i + take], max);
             }
             i += take;
             *state = if left == take as u64 {
@@ -375,6 +426,7 @@ async fn read_chunked<R: AsyncRead + Unpin>(
     io: &mut R,
     buf: &mut RecvBuf,
     mut sink: Option<&mut Vec<u8>>,
+    max: usize,
 ) -> Result<u64, HttpError> {
     let mut state = Chunk::Size {
         acc: 0,
@@ -383,7 +435,7 @@ async fn read_chunked<R: AsyncRead + Unpin>(
     };
     let mut total = 0u64;
     loop {
-        let n = step_chunked(&mut state, buf.unread(), sink.as_deref_mut())?;
+        let n = step_chunked(&mut state, buf.unread(), sink.as_deref_mut(), max)?;
         buf.consume(n);
         total += n as u64;
         if state == Chunk::Done {

@@ -3,12 +3,18 @@
 //! First stage of the pipeline. Everything a user can get wrong is caught here, before a
 //! single request is sent, and reported all at once with file, line:column and YAML path.
 
+pub mod env;
 pub mod error;
+pub mod flow;
+pub mod http_options;
+pub mod load;
 pub mod model;
 pub mod validate;
 pub mod yaml;
 
 pub use error::{PlanError, PlanErrors};
+pub use http_options::{ClientAuth, ConnectTo, HttpOptions, HttpVersion, TlsOptions};
+pub use load::{LoadModel, Think};
 pub use model::{Load, Plan, Scenario, Scheme, Target};
 pub use validate::{Overrides, parse_duration};
 
@@ -26,9 +32,10 @@ pub fn load(path: &std::path::Path, overrides: &Overrides) -> Result<Plan, PlanE
     load_str(&name, &text, overrides)
 }
 
-/// Parse and validate plan text; `name` is used in messages.
+/// Parse and validate plan text; `name` is used in messages. `${VAR}` references are
+/// resolved first (`env`), and every error message is redacted (`crate::redact`).
 pub fn load_str(name: &str, text: &str, overrides: &Overrides) -> Result<Plan, PlanErrors> {
-    let root = yaml::parse(text).map_err(|e| {
+    let mut root = yaml::parse(text).map_err(|e| {
         PlanErrors(vec![PlanError {
             file: name.to_string(),
             pos: Some(e.pos),
@@ -36,7 +43,30 @@ pub fn load_str(name: &str, text: &str, overrides: &Overrides) -> Result<Plan, P
             message: format!("invalid YAML: {}", e.message),
         }])
     })?;
-    validate::validate(name, &root, overrides)
+    let env = env::interpolate(name, &mut root, &env::lookup_with(&overrides.env));
+    let (headers, header_errors) = crate::redact::plan_secrets(name, &root);
+    let mut secrets = env.secrets;
+    secrets.extend(headers);
+    let redactor = crate::redact::Redactor::new(&secrets);
+    let mut errors = env.errors;
+    errors.extend(header_errors);
+    let result = validate::validate(name, &root, overrides).map_err(|e| {
+        // A value with an unresolved `${…}` is reported once, by `env`.
+        e.0.into_iter()
+            .filter(|x| !env.failed_paths.contains(&x.path))
+            .collect::<Vec<_>>()
+    });
+    match result {
+        Ok(mut plan) if errors.is_empty() => {
+            plan.secrets = secrets;
+            Ok(plan)
+        }
+        Ok(_) => Err(redactor.errors(PlanErrors(errors))),
+        Err(more) => {
+            errors.extend(more);
+            Err(redactor.errors(PlanErrors(errors)))
+        }
+    }
 }
 
 #[cfg(test)]
@@ -152,6 +182,7 @@ mod tests {
             requests: Some(7),
             duration: None,
             base_url: Some("http://127.0.0.1:9".into()),
+            ..Overrides::default()
         };
         let plan = load_str("loadplan.yaml", LOADPLAN, &ov).unwrap();
         assert_eq!(plan.load.concurrency, 3);

@@ -19,6 +19,16 @@ pub struct Plan {
     pub load: Load,
     /// What to send; chosen per request by weight.
     pub scenarios: Vec<Scenario>,
+    /// Pass/fail criteria judged after the run (and live, for `abort_on_fail`).
+    pub thresholds: Vec<crate::threshold::Threshold>,
+    /// Strings never to print or write: values from the environment and of secret
+    /// headers (see `crate::redact`).
+    pub secrets: Vec<String>,
+    /// Plan `variables` and `data` sets used by flows.
+    pub flow: crate::flow::Globals,
+    /// Transport and protocol: TLS, HTTP version, keep-alive, redirects, decompression,
+    /// `connect_to`, timeouts, body bound (`plan::http_options`).
+    pub http: super::http_options::HttpOptions,
 }
 
 /// URL scheme of the target.
@@ -26,7 +36,7 @@ pub struct Plan {
 pub enum Scheme {
     /// Plain HTTP/1.1.
     Http,
-    /// HTTP over TLS (validated, not yet runnable: see PLANNING.md).
+    /// HTTP over TLS (rustls; see `http::tls`).
     Https,
 }
 
@@ -50,12 +60,20 @@ pub struct Target {
 /// The closed-model load: virtual users and stop conditions.
 #[derive(Clone, Debug)]
 pub struct Load {
-    /// Virtual users, each with its own keep-alive connection.
+    /// Virtual users started, each with its own keep-alive connection (closed model: the
+    /// constant number or the peak of the ramp; open model: `max_vus`).
     pub concurrency: u32,
     /// Exact total number of requests across all users, if bounded by count.
     pub requests: Option<u64>,
-    /// Wall-clock bound, if bounded by time. At least one of the two is set.
+    /// Wall-clock bound, if bounded by time (with stages: their sum). At least one of
+    /// `requests` and `duration` is set.
     pub duration: Option<Duration>,
+    /// Closed (users) or open (arrival rate) model, with its ramp.
+    pub model: super::load::LoadModel,
+    /// How long in-flight iterations may finish after the end (default: `min(5s, timeout)`).
+    pub graceful_stop: Option<Duration>,
+    /// Pause between a user's iterations (closed model).
+    pub think: Option<super::load::Think>,
 }
 
 /// One weighted kind of request.
@@ -74,4 +92,7 @@ pub struct Scenario {
     pub headers: Vec<(String, String)>,
     /// Request body, if any.
     pub body: Option<Vec<u8>>,
+    /// The compiled flow (steps, captures, checks; the single-request form is a one-step
+    /// flow). `Flow::default()` means "just the request above" (see `flow::program`).
+    pub flow: crate::flow::Flow,
 }

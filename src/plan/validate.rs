@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use super::error::{PlanError, PlanErrors, did_you_mean};
-use super::model::{Load, Plan, Scenario, Scheme, Target};
+use super::model::{Plan, Scheme, Target};
 use super::yaml::{Key, Node, Pos, Value};
 
 /// Values given on the command line; each replaces the plan's.
@@ -21,6 +21,12 @@ pub struct Overrides {
     pub duration: Option<Duration>,
     /// `--base-url`.
     pub base_url: Option<String>,
+    /// `--threshold 'METRIC: EXPR'`, added to the plan's thresholds.
+    pub thresholds: Vec<String>,
+    /// `--env KEY=VALUE`: variables for `${KEY}`, before the process environment.
+    pub env: Vec<(String, String)>,
+    /// `--insecure`: skip TLS certificate verification (sets `tls.insecure`).
+    pub insecure: bool,
 }
 
 /// Default request timeout when the plan gives none.
@@ -34,7 +40,17 @@ pub const MAX_CONCURRENCY: u64 = 1_000_000;
 /// Upper bound of the sum of scenario weights (the weight table has one slot per unit).
 pub const MAX_TOTAL_WEIGHT: u64 = 1_000_000;
 
-const TOP_KEYS: &[&str] = &["base_url", "defaults", "scenarios"];
+const TOP_KEYS: &[&str] = &[
+    "base_url",
+    "defaults",
+    "load",
+    "scenarios",
+    "thresholds",
+    "tls",
+    "connect_to",
+    "variables",
+    "data",
+];
 const DEFAULT_KEYS: &[&str] = &[
     "method",
     "headers",
@@ -43,20 +59,28 @@ const DEFAULT_KEYS: &[&str] = &[
     "concurrency",
     "requests",
     "duration",
+    "think",
+    "secret_headers",
+    "http_version",
+    "keep_alive",
+    "follow_redirects",
+    "decompress",
+    "connect_timeout",
+    "max_body",
+    "h2_streams_per_connection",
 ];
-const SCENARIO_KEYS: &[&str] = &["name", "path", "method", "headers", "body", "weight"];
 const METHODS: &[&str] = &[
     "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "TRACE",
 ];
 
 /// Collects errors while checking; every accessor returns `None` after reporting.
-struct Checker<'a> {
-    file: &'a str,
-    errors: Vec<PlanError>,
+pub(crate) struct Checker<'a> {
+    pub(crate) file: &'a str,
+    pub(crate) errors: Vec<PlanError>,
 }
 
 impl Checker<'_> {
-    fn report(&mut self, pos: Option<Pos>, path: &str, message: String) {
+    pub(crate) fn report(&mut self, pos: Option<Pos>, path: &str, message: String) {
         self.errors.push(PlanError {
             file: self.file.to_string(),
             pos,
@@ -65,14 +89,19 @@ impl Checker<'_> {
         });
     }
 
-    fn fail<T>(&mut self, node: &Node, path: &str, message: String) -> Option<T> {
+    pub(crate) fn fail<T>(&mut self, node: &Node, path: &str, message: String) -> Option<T> {
         self.report(Some(node.pos), path, message);
         None
     }
 
     /// A mapping whose keys must all be in `allowed`; unknown keys are reported with a
     /// suggestion, and the known entries are returned.
-    fn map<'n>(&mut self, node: &'n Node, path: &str, allowed: &[&str]) -> Option<Fields<'n>> {
+    pub(crate) fn map<'n>(
+        &mut self,
+        node: &'n Node,
+        path: &str,
+        allowed: &[&str],
+    ) -> Option<Fields<'n>> {
         let Value::Map(entries) = &node.value else {
             return self.fail(
                 node,
@@ -97,14 +126,14 @@ impl Checker<'_> {
         Some(Fields { entries })
     }
 
-    fn text(&mut self, node: &Node, path: &str) -> Option<String> {
+    pub(crate) fn text(&mut self, node: &Node, path: &str) -> Option<String> {
         match &node.value {
             Value::Scalar { text, .. } => Some(text.clone()),
             _ => self.fail(node, path, format!("expected text, found {}", node.kind())),
         }
     }
 
-    fn whole(&mut self, node: &Node, path: &str, min: u64, max: u64) -> Option<u64> {
+    pub(crate) fn whole(&mut self, node: &Node, path: &str, min: u64, max: u64) -> Option<u64> {
         let text = self.text(node, path)?;
         match text.trim().replace('_', "").parse::<u64>() {
             Ok(n) if (min..=max).contains(&n) => Some(n),
@@ -121,7 +150,7 @@ impl Checker<'_> {
         }
     }
 
-    fn duration(&mut self, node: &Node, path: &str) -> Option<Duration> {
+    pub(crate) fn duration(&mut self, node: &Node, path: &str) -> Option<Duration> {
         let text = self.text(node, path)?;
         match parse_duration(&text) {
             Ok(d) => Some(d),
@@ -129,7 +158,7 @@ impl Checker<'_> {
         }
     }
 
-    fn headers(&mut self, node: &Node, path: &str) -> Vec<(String, String)> {
+    pub(crate) fn headers(&mut self, node: &Node, path: &str) -> Vec<(String, String)> {
         let Value::Map(entries) = &node.value else {
             self.report(
                 Some(node.pos),
@@ -168,7 +197,7 @@ impl Checker<'_> {
         out
     }
 
-    fn method(&mut self, node: &Node, path: &str) -> Option<String> {
+    pub(crate) fn method(&mut self, node: &Node, path: &str) -> Option<String> {
         let text = self.text(node, path)?;
         let upper = text.trim().to_ascii_uppercase();
         if METHODS.contains(&upper.as_str()) {
@@ -183,12 +212,12 @@ impl Checker<'_> {
 }
 
 /// The entries of a checked mapping.
-struct Fields<'n> {
+pub(crate) struct Fields<'n> {
     entries: &'n [(Key, Node)],
 }
 
 impl<'n> Fields<'n> {
-    fn get(&self, key: &str) -> Option<&'n Node> {
+    pub(crate) fn get(&self, key: &str) -> Option<&'n Node> {
         self.entries
             .iter()
             .find(|(k, _)| k.text == key)
@@ -197,7 +226,7 @@ impl<'n> Fields<'n> {
     }
 }
 
-fn join(path: &str, key: &str) -> String {
+pub(crate) fn join(path: &str, key: &str) -> String {
     if path.is_empty() {
         key.to_string()
     } else {
@@ -277,11 +306,14 @@ fn check_plan(c: &mut Checker, file: &str, root: &Node, ov: &Overrides) -> Optio
     let mut d_headers = Vec::new();
     let mut d_body = None;
     let mut timeout = DEFAULT_TIMEOUT;
-    let mut concurrency = DEFAULT_CONCURRENCY;
+    let mut concurrency: Option<(u64, Option<&Node>)> = None;
     let mut requests = None;
-    let mut duration = None;
+    let mut duration: Option<(Duration, Option<&Node>)> = None;
+    let mut think = None;
+    let mut http = super::http_options::HttpOptions::default();
     if let Some(node) = top.get("defaults") {
         if let Some(d) = c.map(node, "defaults", DEFAULT_KEYS) {
+            super::http_options::check_defaults(c, &d, &mut http);
             if let Some(n) = d.get("method") {
                 d_method = c.method(n, "defaults.method").unwrap_or(d_method);
             }
@@ -304,14 +336,15 @@ fn check_plan(c: &mut Checker, file: &str, root: &Node, ov: &Overrides) -> Optio
             if let Some(n) = d.get("concurrency") {
                 concurrency = c
                     .whole(n, "defaults.concurrency", 1, MAX_CONCURRENCY)
-                    .unwrap_or(concurrency);
+                    .map(|v| (v, Some(n)));
             }
+            think = d.get("think");
             if let Some(n) = d.get("requests") {
                 requests = c.whole(n, "defaults.requests", 1, u64::MAX);
             }
             if let Some(n) = d.get("duration") {
-                duration = c.duration(n, "defaults.duration");
-                if duration.is_some_and(|d| d.is_zero()) {
+                duration = c.duration(n, "defaults.duration").map(|v| (v, Some(n)));
+                if duration.is_some_and(|(d, _)| d.is_zero()) {
                     c.report(
                         Some(n.pos),
                         "defaults.duration",
@@ -323,7 +356,7 @@ fn check_plan(c: &mut Checker, file: &str, root: &Node, ov: &Overrides) -> Optio
     }
     if let Some(n) = ov.concurrency {
         if (1..=MAX_CONCURRENCY).contains(&n) {
-            concurrency = n;
+            concurrency = Some((n, None));
         } else {
             c.report(
                 None,
@@ -346,11 +379,21 @@ fn check_plan(c: &mut Checker, file: &str, root: &Node, ov: &Overrides) -> Optio
         if d.is_zero() {
             c.report(None, "--duration", "must be longer than 0s".into());
         }
-        duration = Some(d);
+        duration = Some((d, None));
     }
-    if requests.is_none() && duration.is_none() {
-        duration = Some(DEFAULT_DURATION);
-    }
+    let load = super::load::check(
+        c,
+        top.get("load"),
+        super::load::Shorthand {
+            concurrency,
+            requests,
+            duration,
+            think,
+        },
+    );
+
+    // Flow inputs (src/plan/flow.rs): `variables` and `data` sets, before scenarios use them.
+    let globals = super::flow::check_globals(c, top.get("variables"), top.get("data"), file);
 
     // Scenarios.
     let mut scenarios = Vec::new();
@@ -364,8 +407,12 @@ fn check_plan(c: &mut Checker, file: &str, root: &Node, ov: &Overrides) -> Optio
             Value::Seq(items) if !items.is_empty() => {
                 for (i, item) in items.iter().enumerate() {
                     let path = format!("scenarios[{i}]");
-                    if let Some(s) = check_scenario(c, item, &path, &d_method, &d_headers, &d_body)
-                    {
+                    let d = super::flow::StepDefaults {
+                        method: &d_method,
+                        headers: &d_headers,
+                        body: &d_body,
+                    };
+                    if let Some(s) = super::flow::check_scenario(c, item, &path, &d, &globals) {
                         scenarios.push(s);
                     }
                 }
@@ -393,6 +440,14 @@ fn check_plan(c: &mut Checker, file: &str, root: &Node, ov: &Overrides) -> Optio
         },
     }
 
+    super::http_options::check_top(c, &top, &mut http);
+    http.tls.insecure |= ov.insecure;
+
+    // Thresholds (src/threshold): parsed now so a typo fails before anything is sent.
+    let (thresholds, errors) =
+        crate::threshold::parse::check(file, top.get("thresholds"), &ov.thresholds, &scenarios);
+    c.errors.extend(errors);
+
     let target = target?;
     for s in &mut scenarios {
         s.path = format!("{}{}", target.base_path, s.path);
@@ -401,84 +456,12 @@ fn check_plan(c: &mut Checker, file: &str, root: &Node, ov: &Overrides) -> Optio
         source: file.to_string(),
         target,
         timeout,
-        load: Load {
-            concurrency: u32::try_from(concurrency).unwrap_or(u32::MAX),
-            requests,
-            duration,
-        },
+        load: load?,
         scenarios,
-    })
-}
-
-fn check_scenario(
-    c: &mut Checker,
-    node: &Node,
-    path: &str,
-    d_method: &str,
-    d_headers: &[(String, String)],
-    d_body: &Option<String>,
-) -> Option<Scenario> {
-    let f = c.map(node, path, SCENARIO_KEYS)?;
-    // Check every field before giving up, so all mistakes are reported together.
-    let method = match f.get("method") {
-        Some(n) => c.method(n, &join(path, "method")),
-        None => Some(d_method.to_string()),
-    };
-    let p_text = match f.get("path") {
-        None => c.fail(
-            node,
-            &join(path, "path"),
-            "missing; expected e.g. `path: /v1/users`".into(),
-        ),
-        Some(p) => {
-            let at = join(path, "path");
-            match c.text(p, &at) {
-                Some(t) if !t.starts_with('/') => {
-                    c.fail(p, &at, format!("`{t}` must start with `/`"))
-                }
-                Some(t)
-                    if t.bytes()
-                        .any(|b| b.is_ascii_whitespace() || b.is_ascii_control()) =>
-                {
-                    c.fail(
-                        p,
-                        &at,
-                        format!("`{t}` contains spaces or control characters; percent-encode them"),
-                    )
-                }
-                other => other,
-            }
-        }
-    };
-    let name = match f.get("name") {
-        Some(n) => c.text(n, &join(path, "name")),
-        None => None,
-    };
-    let weight = match f.get("weight") {
-        Some(n) => c
-            .whole(n, &join(path, "weight"), 1, MAX_TOTAL_WEIGHT)
-            .and_then(|w| u32::try_from(w).ok()),
-        None => Some(1),
-    };
-    let mut headers: Vec<(String, String)> = d_headers.to_vec();
-    if let Some(n) = f.get("headers") {
-        for (k, v) in c.headers(n, &join(path, "headers")) {
-            headers.retain(|(dk, _)| !dk.eq_ignore_ascii_case(&k));
-            headers.push((k, v));
-        }
-    }
-    let body = match f.get("body") {
-        Some(n) => Some(c.text(n, &join(path, "body"))?),
-        None => d_body.clone(),
-    };
-    let (method, p_text, weight) = (method?, p_text?, weight?);
-    Some(Scenario {
-        name: name.unwrap_or_else(|| format!("{method} {p_text}")),
-        weight,
-        method,
-        path: p_text,
-        headers,
-        body: body.map(String::into_bytes),
+        thresholds,
+        secrets: Vec::new(),
+        http,
+        flow: globals,
     })
 }
 

@@ -3,7 +3,9 @@
 //! One file per format. `--out FORMAT=DEST` picks them (repeatable; `-` is stdout), and
 //! the text report goes to stdout unless `--quiet`.
 
+pub mod http_section;
 pub mod json;
+pub mod junit;
 pub mod text;
 
 use std::io::Write;
@@ -18,9 +20,11 @@ pub enum Format {
     Json,
     /// The human-readable report.
     Text,
+    /// JUnit XML for CI test reporters: one testcase per threshold and per scenario.
+    Junit,
 }
 
-const FORMATS: &[&str] = &["json", "text"];
+const FORMATS: &[&str] = &["json", "text", "junit"];
 
 /// Where an output goes.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -51,6 +55,7 @@ impl std::str::FromStr for OutSpec {
         let format = match fmt {
             "json" => Format::Json,
             "text" => Format::Text,
+            "junit" => Format::Junit,
             other => {
                 let hint = crate::plan::error::did_you_mean(other, FORMATS)
                     .map(|s| format!(" (did you mean `{s}`?)"))
@@ -78,6 +83,7 @@ pub fn render(format: Format, summary: &Summary) -> Vec<u8> {
     match format {
         Format::Json => json::render(summary),
         Format::Text => text::render(summary).into_bytes(),
+        Format::Junit => junit::render(summary),
     }
 }
 

@@ -1,7 +1,11 @@
 //! Pure scheduling decisions, with no clock and no I/O, so they can be table-tested.
 //!
-//! Today: which scenario the n-th request uses. (The open-model pacers of the load-models
-//! issue will live here too.)
+//! `weight_table`: which scenario the n-th request uses. `stages`: ramping users and the
+//! open-model pacer (when iteration n is due).
+
+pub mod stages;
+
+pub use stages::{Pace, Profile, Stage};
 
 /// The scenario sequence for weighted selection: smooth weighted round-robin (nginx's
 /// algorithm) over one cycle of `sum(weights)` slots. Request number `i` (counted across

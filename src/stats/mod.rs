@@ -11,6 +11,8 @@ use hdrhistogram::Histogram;
 
 use crate::outcome::{ErrorKind, Outcome};
 
+pub mod flow;
+
 /// Highest latency a histogram holds, in microseconds (one hour); larger values saturate.
 pub const MAX_LATENCY_US: u64 = 3_600_000_000;
 /// Status codes are counted in an array indexed by code; codes above this share the last slot.
@@ -41,6 +43,12 @@ pub struct ScenarioStats {
     pub errors: [u64; ErrorKind::COUNT],
     /// Response bytes received (head and body as framed).
     pub bytes_received: u64,
+    /// Latency (µs) by status code, only for the codes a threshold asks about
+    /// (`http_req_duration{status:200}`); empty, and free, otherwise.
+    pub by_status: Vec<(u16, Histogram<u64>)>,
+    /// Flow counters (per step, iterations, captures, checks); `None` for a scenario that
+    /// is one plain request (see `stats::flow`).
+    pub flow: Option<Box<flow::FlowStats>>,
 }
 
 impl ScenarioStats {
@@ -53,6 +61,8 @@ impl ScenarioStats {
             status: vec![0; MAX_STATUS + 1],
             errors: [0; ErrorKind::COUNT],
             bytes_received: 0,
+            by_status: Vec::new(),
+            flow: None,
         }
     }
 
@@ -75,6 +85,15 @@ impl ScenarioStats {
             *a += b;
         }
         self.bytes_received += o.bytes_received;
+        flow::merge_opt(&mut self.flow, &o.flow);
+        for (code, h) in &o.by_status {
+            match self.by_status.iter_mut().find(|(c, _)| c == code) {
+                Some((_, mine)) => {
+                    let _ = mine.add(h);
+                }
+                None => self.by_status.push((*code, h.clone())),
+            }
+        }
     }
 }
 
@@ -85,6 +104,51 @@ pub struct Shard {
     pub scenarios: Vec<ScenarioStats>,
     /// TCP connections opened.
     pub connects: u64,
+    /// Open model: iterations that could not start within the bound of their due time,
+    /// per scenario (never silently dropped: counted here).
+    pub missed: Vec<u64>,
+    /// Open model: service time (µs) per scenario — from the actual start of the
+    /// iteration, where `latency` counts from the intended start. Empty in the closed model.
+    pub service: Vec<Histogram<u64>>,
+    /// The current second of the time series: requests finished since the coordinator
+    /// last took it (see [`Shard::take_window`]).
+    pub window: Window,
+    /// Phase timings, protocols, connection reuse, redirects, TLS failure reasons.
+    pub http: crate::http::timing::HttpStats,
+}
+
+/// Requests finished since the last per-second sample.
+#[derive(Clone, Debug)]
+pub struct Window {
+    /// Latency (µs).
+    pub latency: Histogram<u64>,
+    /// Requests finished.
+    pub requests: u64,
+    /// Of which failed.
+    pub failed: u64,
+    /// Iterations missed.
+    pub missed: u64,
+}
+
+impl Default for Window {
+    fn default() -> Self {
+        Window {
+            latency: new_histogram(),
+            requests: 0,
+            failed: 0,
+            missed: 0,
+        }
+    }
+}
+
+impl Window {
+    /// Add another window into this one.
+    pub fn merge(&mut self, o: &Window) {
+        let _ = self.latency.add(&o.latency);
+        self.requests += o.requests;
+        self.failed += o.failed;
+        self.missed += o.missed;
+    }
 }
 
 impl Shard {
@@ -93,7 +157,50 @@ impl Shard {
         Shard {
             scenarios: (0..scenarios).map(|_| ScenarioStats::new()).collect(),
             connects: 0,
+            missed: vec![0; scenarios],
+            service: Vec::new(),
+            window: Window::default(),
+            http: crate::http::timing::HttpStats::new(),
         }
+    }
+
+    /// Also keep latency per status code for `codes` (what status-selected thresholds
+    /// need); with no codes this changes nothing.
+    pub fn track_status_latency(mut self, codes: &[u16]) -> Self {
+        for st in &mut self.scenarios {
+            st.by_status = codes.iter().map(|c| (*c, new_histogram())).collect();
+        }
+        self
+    }
+
+    /// Keep service-time histograms (open model).
+    pub fn track_service_time(mut self) -> Self {
+        self.service = (0..self.scenarios.len()).map(|_| new_histogram()).collect();
+        self
+    }
+
+    /// Open model: an iteration of scenario `s` took `d` from its actual start.
+    pub fn record_service(&mut self, s: usize, d: Duration) {
+        if let Some(h) = self.service.get_mut(s) {
+            h.saturating_record(u64::try_from(d.as_micros()).unwrap_or(u64::MAX).max(1));
+        }
+    }
+
+    /// Open model: an iteration of scenario `s` could not start in time.
+    pub fn record_missed(&mut self, s: usize) {
+        if let Some(m) = self.missed.get_mut(s) {
+            *m += 1;
+            self.window.missed += 1;
+        }
+    }
+
+    /// Move the per-second window into `into`, leaving an empty one (reset in place).
+    pub fn take_window(&mut self, into: &mut Window) {
+        into.merge(&self.window);
+        self.window.latency.reset();
+        self.window.requests = 0;
+        self.window.failed = 0;
+        self.window.missed = 0;
     }
 
     /// A request of scenario `s` is about to be sent.
@@ -116,9 +223,17 @@ impl Shard {
             .unwrap_or(u64::MAX)
             .max(1);
         st.latency.saturating_record(us);
+        self.window.latency.saturating_record(us);
+        self.window.requests += 1;
+        let failed_before = st.failed;
         match outcome {
             Outcome::Response(code) => {
                 st.status[usize::from(code).min(MAX_STATUS)] += 1;
+                if !st.by_status.is_empty()
+                    && let Some((_, h)) = st.by_status.iter_mut().find(|(c, _)| *c == code)
+                {
+                    h.saturating_record(us);
+                }
                 if let Some(kind) = ErrorKind::of_status(code) {
                     st.failed += 1;
                     st.errors[kind.index()] += 1;
@@ -129,6 +244,7 @@ impl Shard {
                 st.errors[kind.index()] += 1;
             }
         }
+        self.window.failed += st.failed - failed_before;
     }
 
     /// Count requests that were started but never finished (cut off at the end of the
@@ -139,6 +255,9 @@ impl Shard {
             st.requests += open;
             st.failed += open;
             st.errors[ErrorKind::Interrupted.index()] += open;
+            if let Some(f) = &mut st.flow {
+                f.close_interrupted();
+            }
         }
     }
 
@@ -148,6 +267,17 @@ impl Shard {
             a.merge(b);
         }
         self.connects += other.connects;
+        self.http.merge(&other.http);
+        for (a, b) in self.missed.iter_mut().zip(&other.missed) {
+            *a += b;
+        }
+        if self.service.is_empty() {
+            self.service = other.service.clone();
+        } else {
+            for (a, b) in self.service.iter_mut().zip(&other.service) {
+                let _ = a.add(b);
+            }
+        }
     }
 
     /// Finished and failed requests across scenarios.

@@ -25,12 +25,20 @@ fn loadplan_exact_count_weight_split_headers_and_body() {
     let recorded = target.recorded();
     assert_eq!(recorded.len(), 300);
     for r in &recorded {
-        let header = |n: &str| r.headers.iter().find(|(k, _)| k == n).map(|(_, v)| v.as_str());
+        let header = |n: &str| {
+            r.headers
+                .iter()
+                .find(|(k, _)| k == n)
+                .map(|(_, v)| v.as_str())
+        };
         assert_eq!(header("authorization"), Some("Bearer dummy-token"));
         assert_eq!(header("content-type"), Some("application/json"));
         if r.method == "POST" {
             let body = String::from_utf8_lossy(&r.body);
-            assert_eq!(body, "{\n  \"name\": \"John\",\n  \"email\": \"john@example.com\"\n}\n");
+            assert_eq!(
+                body,
+                "{\n  \"name\": \"John\",\n  \"email\": \"john@example.com\"\n}\n"
+            );
         } else {
             assert!(r.body.is_empty());
         }
@@ -59,7 +67,10 @@ fn json_result_matches_the_checked_in_schema_and_histograms_decode() {
     let schema: serde_json::Value =
         serde_json::from_str(include_str!("../../schema/result.schema.json")).unwrap();
     let validator = jsonschema::validator_for(&schema).unwrap();
-    let problems: Vec<String> = validator.iter_errors(&json).map(|e| e.to_string()).collect();
+    let problems: Vec<String> = validator
+        .iter_errors(&json)
+        .map(|e| e.to_string())
+        .collect();
     assert!(problems.is_empty(), "{problems:#?}");
     // Contract keys by name.
     for key in ["min", "mean", "p50", "p90", "p95", "p99", "p999", "max"] {
@@ -81,9 +92,24 @@ fn run_subcommand_and_overrides() {
     let dir = tempdir();
     let plan = write(dir.path(), "p.yaml", &loadplan_for("http://127.0.0.1:1"));
     let p = plan.to_str().unwrap();
-    let out = run(&["run", "--plan", p, "-q", "-n", "37", "-c", "5", "--base-url", &target.url()]);
+    let out = run(&[
+        "run",
+        "--plan",
+        p,
+        "-q",
+        "-n",
+        "37",
+        "-c",
+        "5",
+        "--base-url",
+        &target.url(),
+    ]);
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(stdout(&out).is_empty(), "--quiet prints nothing: {}", stdout(&out));
+    assert!(
+        stdout(&out).is_empty(),
+        "--quiet prints nothing: {}",
+        stdout(&out)
+    );
     assert_eq!(target.total(), 37);
     assert_eq!(target.connections(), 5);
 }
@@ -103,7 +129,11 @@ fn duration_stops_the_run_and_the_text_report_shows_everything() {
     let started = Instant::now();
     let out = run(&["--plan", plan.to_str().unwrap()]);
     let took = started.elapsed();
-    assert!(out.status.success(), "some requests succeeded: {}", stderr(&out));
+    assert!(
+        out.status.success(),
+        "some requests succeeded: {}",
+        stderr(&out)
+    );
     assert!(took < Duration::from_secs(5), "took {took:?}");
     let text = stdout(&out);
     for needle in [
@@ -136,14 +166,23 @@ fn failures_by_kind_are_counted() {
         ),
     );
     let (out, json) = run_json(dir.path(), &plan, &[]);
-    assert_eq!(out.status.code(), Some(1), "nothing succeeded: {}", stderr(&out));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "nothing succeeded: {}",
+        stderr(&out)
+    );
     assert_eq!(json["summary"]["requests"], 9);
     assert_eq!(json["summary"]["failed"], 9);
     assert_eq!(json["errors"]["http_5xx"], 3);
     assert_eq!(json["errors"]["http_4xx"], 3);
     assert_eq!(json["errors"]["timeout"], 3);
     assert_eq!(json["scenarios"][2]["errors"]["timeout"], 3);
-    assert!(stderr(&out).contains("not one of 9 requests succeeded"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("not one of 9 requests succeeded"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -153,11 +192,18 @@ fn nothing_listening_exits_1_with_a_reason_and_still_writes_the_report() {
         l.local_addr().unwrap().port()
     };
     let dir = tempdir();
-    let plan = write(dir.path(), "p.yaml", &loadplan_for(&format!("http://127.0.0.1:{port}")));
+    let plan = write(
+        dir.path(),
+        "p.yaml",
+        &loadplan_for(&format!("http://127.0.0.1:{port}")),
+    );
     let (out, json) = run_json(dir.path(), &plan, &["-n", "20"]);
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
-    assert!(err.contains("connect_refused") && err.contains("is anything listening"), "{err}");
+    assert!(
+        err.contains("connect_refused") && err.contains("is anything listening"),
+        "{err}"
+    );
     assert_eq!(json["errors"]["connect_refused"], 20);
 }
 
@@ -176,7 +222,9 @@ fn validate_reports_every_error_with_position_and_suggestion() {
     for needle in [
         format!("{file}:2:1: scenarois: unknown key `scenarois` (did you mean `scenarios`?)"),
         format!("{file}:5:12: defaults.timeout: `5` has no unit"),
-        format!("{file}:6:3: defaults.concurency: unknown key `concurency` (did you mean `concurrency`?)"),
+        format!(
+            "{file}:6:3: defaults.concurency: unknown key `concurency` (did you mean `concurrency`?)"
+        ),
         "scenarios: missing".to_string(),
         "4 errors in plan".to_string(),
     ] {
@@ -185,7 +233,11 @@ fn validate_reports_every_error_with_position_and_suggestion() {
     let good = write(dir.path(), "good.yaml", LOADPLAN);
     let out = run(&["validate", good.to_str().unwrap()]);
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(stdout(&out).contains("valid plan — 2 scenarios"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("valid plan — 2 scenarios"),
+        "{}",
+        stdout(&out)
+    );
 }
 
 #[test]
@@ -195,7 +247,10 @@ fn invalid_plan_fails_before_any_traffic() {
     let plan = write(
         dir.path(),
         "p.yaml",
-        &format!("base_url: {}\nscenarios:\n  - path: /\n    weight: heavy\n", target.url()),
+        &format!(
+            "base_url: {}\nscenarios:\n  - path: /\n    weight: heavy\n",
+            target.url()
+        ),
     );
     let out = run(&["--plan", plan.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
@@ -203,7 +258,10 @@ fn invalid_plan_fails_before_any_traffic() {
     assert_eq!(target.total(), 0);
     // Usage errors are exit code 2 as well.
     assert_eq!(run(&["--plan"]).status.code(), Some(2));
-    assert_eq!(run(&["--out", "xml=f", "--plan", "p"]).status.code(), Some(2));
+    assert_eq!(
+        run(&["--out", "xml=f", "--plan", "p"]).status.code(),
+        Some(2)
+    );
     assert_eq!(run(&[]).status.code(), Some(2));
 }
 
@@ -254,5 +312,8 @@ fn demo_runs_against_the_built_in_target() {
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
     assert!(text.contains("demo.yaml (built in)"), "{text}");
-    assert!(text.contains("list as JSON") && text.contains("p99"), "{text}");
+    assert!(
+        text.contains("list as JSON") && text.contains("p99"),
+        "{text}"
+    );
 }

@@ -3,4 +3,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
+mod compare;
 mod core;
+mod flows;
+mod http;
+mod load_models;
+mod nginx;
+mod thresholds;
+mod tls_util;

@@ -1,0 +1,137 @@
+//! The coordinator: the calling thread watches the clock, the interrupt token and the
+//! engine threads; it stops the run (budget, deadline, Ctrl-C, abort), enforces the grace
+//! period, cuts the per-second series and feeds the tick callback.
+
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::{Duration, Instant};
+
+use tokio_util::sync::CancellationToken;
+
+use super::series::{SecondRow, Series};
+use super::{Live, Shared, StopReason, Tick, live};
+use crate::plan::{LoadModel, Plan};
+use crate::stats::Shard;
+
+const TICK: Duration = Duration::from_millis(200);
+const SECOND: Duration = Duration::from_secs(1);
+
+/// How the run ended, as seen by the coordinator.
+pub struct Ending {
+    /// Why it stopped (None: every user finished on its own — the budget was spent).
+    pub stop: Option<StopReason>,
+    /// Why the tick callback aborted, if it did.
+    pub abort_reason: Option<String>,
+    /// Wall time until the last user finished.
+    pub elapsed: Duration,
+    /// The per-second series.
+    pub series: Vec<SecondRow>,
+}
+
+/// What the load model asks for at `t`: users (closed) or iterations per second (open).
+pub fn target_at(plan: &Plan, t: Duration) -> (Option<usize>, f64) {
+    match &plan.load.model {
+        LoadModel::Closed(Some(p)) => {
+            let (stage, v) = p.at(t);
+            (Some(stage), v.floor())
+        }
+        LoadModel::Closed(None) => (None, f64::from(plan.load.concurrency)),
+        LoadModel::Open { rate, .. } => {
+            let (stage, v) = rate.at(t);
+            ((rate.stages.len() > 1).then_some(stage), v)
+        }
+    }
+}
+
+/// Watch the run until every engine thread has reported on `done`.
+#[allow(clippy::too_many_arguments)]
+pub fn coordinate(
+    plan: &Plan,
+    shared: &Shared,
+    shards: &[Arc<Mutex<Shard>>],
+    threads: usize,
+    done: &mpsc::Receiver<()>,
+    hard_stop: &CancellationToken,
+    interrupt: &CancellationToken,
+    on_tick: &mut dyn FnMut(&Live) -> Tick,
+) -> Ending {
+    let start = shared.ctl.start;
+    let deadline = plan.load.duration.map(|d| start + d);
+    let grace = plan
+        .load
+        .graceful_stop
+        .unwrap_or(super::GRACEFUL_STOP.min(plan.timeout));
+    let mut stop: Option<(StopReason, Instant)> = None;
+    let mut abort_reason = None;
+    let mut finished = 0;
+    let mut last_tick = Instant::now();
+    let mut series = Series::default();
+    let mut next_second = start + SECOND;
+    while finished < threads {
+        let now = Instant::now();
+        let mut wait = TICK
+            .saturating_sub(now - last_tick)
+            .min(next_second.saturating_duration_since(now));
+        if let (Some(d), None) = (deadline, stop) {
+            wait = wait.min(d.saturating_duration_since(now));
+        }
+        if let Some((_, at)) = stop {
+            wait = wait.min((at + grace).saturating_duration_since(now));
+        }
+        match done.recv_timeout(wait) {
+            Ok(()) => finished += 1,
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        }
+        let now = Instant::now();
+        let halt = |reason: StopReason, stop: &mut Option<(StopReason, Instant)>| {
+            if stop.is_none() {
+                shared.ctl.mark_stopped(now);
+                shared.stop.store(true, Ordering::Relaxed);
+                shared.ctl.stop_token.cancel();
+                *stop = Some((reason, now));
+            }
+        };
+        if interrupt.is_cancelled() {
+            halt(StopReason::Interrupted, &mut stop);
+        } else if deadline.is_some_and(|d| now >= d) {
+            halt(StopReason::Duration, &mut stop);
+        }
+        if let Some((_, at)) = stop {
+            if now >= at + grace {
+                hard_stop.cancel();
+            }
+        }
+        if now >= next_second {
+            let t = next_second - start;
+            let users = shared.ctl.active.load(Ordering::Relaxed);
+            series.sample(shards, SECOND, users, target_at(plan, t - SECOND).1);
+            next_second += SECOND;
+        }
+        if now - last_tick >= TICK {
+            last_tick = now;
+            let mut view = live(shards, plan.scenarios.len(), now - start, stop.is_some());
+            view.users = shared.ctl.active.load(Ordering::Relaxed);
+            (view.stage, view.target) = target_at(plan, now - start);
+            if let Tick::Abort(why) = on_tick(&view) {
+                if stop.is_none() {
+                    abort_reason = Some(why);
+                }
+                halt(StopReason::Aborted, &mut stop);
+            }
+        }
+    }
+    let elapsed = start.elapsed();
+    // The last, partial second.
+    let covered = next_second - SECOND - start;
+    let rest = elapsed.saturating_sub(covered);
+    if rest > Duration::from_millis(1) {
+        series.sample(shards, rest, 0, target_at(plan, covered).1);
+    }
+    Ending {
+        stop: stop.map(|(r, _)| r),
+        abort_reason,
+        elapsed,
+        series: series.rows,
+    }
+}

@@ -1,0 +1,89 @@
+//! The per-second time series: one row per second of the run, cut by the coordinator from
+//! each shard's window (requests, failures, percentiles, users, target). Constant memory
+//! per second; the JSON result and later charts use it.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::worker::lock;
+use crate::stats::{Shard, Window};
+
+/// One second of the run.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct SecondRow {
+    /// Seconds since the start at the beginning of this row (0, 1, 2…).
+    pub t: u64,
+    /// Requests finished in this second.
+    pub requests: u64,
+    /// Of which failed.
+    pub failed: u64,
+    /// Iterations missed (open model).
+    pub missed: u64,
+    /// Requests per second (the last row may be a partial second).
+    pub rps: f64,
+    /// Latency percentiles of this second's requests, ms.
+    pub p50_ms: f64,
+    /// 95th percentile, ms.
+    pub p95_ms: f64,
+    /// 99th percentile, ms.
+    pub p99_ms: f64,
+    /// Users busy or active at the end of the second.
+    pub users: u64,
+    /// What the load model asked for at that time: users (closed) or iterations/s (open).
+    pub target: f64,
+}
+
+/// Collects rows.
+#[derive(Debug, Default)]
+pub struct Series {
+    /// Rows so far.
+    pub rows: Vec<SecondRow>,
+    scratch: Window,
+}
+
+impl Series {
+    /// Cut a row from every shard's window. `length` is how long the row covers.
+    pub fn sample(
+        &mut self,
+        shards: &[Arc<Mutex<Shard>>],
+        length: Duration,
+        users: u64,
+        target: f64,
+    ) {
+        let mut w = std::mem::take(&mut self.scratch);
+        w.latency.reset();
+        w.requests = 0;
+        w.failed = 0;
+        w.missed = 0;
+        for s in shards {
+            lock(s).take_window(&mut w);
+        }
+        let ms = |q: f64| {
+            if w.latency.is_empty() {
+                0.0
+            } else {
+                w.latency.value_at_quantile(q) as f64 / 1000.0
+            }
+        };
+        let secs = length.as_secs_f64();
+        self.rows.push(SecondRow {
+            t: self.rows.len() as u64,
+            requests: w.requests,
+            failed: w.failed,
+            missed: w.missed,
+            rps: if secs > 0.0 {
+                w.requests as f64 / secs
+            } else {
+                0.0
+            },
+            p50_ms: ms(0.50),
+            p95_ms: ms(0.95),
+            p99_ms: ms(0.99),
+            users,
+            target,
+        });
+        self.scratch = w;
+    }
+}

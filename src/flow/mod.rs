@@ -1,0 +1,157 @@
+//! Flows: multi-step scenarios (requests, captures, checks, think time, loops) compiled at
+//! plan load and run by the engine without parsing anything per request.
+//!
+//! Where it sits: `plan::validate` (through `plan/flow.rs`) turns a scenario's YAML into a
+//! [`Flow`] — templates with resolved slots ([`template`]), compiled JSONPaths and regexes
+//! ([`capture`], [`check`]), loaded CSV sets ([`data`]). When a run starts, [`program`]
+//! joins each flow with the target into ready-to-send request templates, and
+//! `engine::iteration` runs one iteration of it per call, with the user's cookie jar
+//! ([`cookies`]) and random generator ([`functions`]).
+//!
+//! A flow is a flat list of [`Op`]s (loops are a head and a tail that jump), so running it
+//! needs no recursion and no allocation. The single-request form of a scenario is a
+//! one-step flow and keeps today's fully pre-rendered fast path.
+
+pub mod capture;
+pub mod check;
+pub mod cookies;
+pub mod data;
+pub mod functions;
+pub mod program;
+pub mod results;
+pub mod template;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::plan::Target;
+use capture::Capture;
+use check::Check;
+use data::DataSet;
+use template::Template;
+
+/// Plan-wide flow inputs: `variables` and `data`.
+#[derive(Clone, Debug, Default)]
+pub struct Globals {
+    /// `variables`: constant names and values (inlined into templates at compile time).
+    pub variables: Vec<(String, String)>,
+    /// `data`: loaded CSV sets, in plan order.
+    pub data: Vec<Arc<DataSet>>,
+}
+
+/// One scenario's compiled flow.
+#[derive(Clone, Debug, Default)]
+pub struct Flow {
+    /// What to do, in order; loops jump back.
+    pub ops: Vec<Op>,
+    /// Request steps in plan order; `Op::Request(i)` refers to `steps[i]` (also the
+    /// step's index in statistics).
+    pub steps: Vec<RequestStep>,
+    /// Capture variable names; the index is the slot number.
+    pub slots: Vec<String>,
+    /// Loops in the flow (each needs a counter while running).
+    pub loops: usize,
+    /// Whether the user's cookie jar is used.
+    pub cookies: bool,
+    /// Whether a failed check also counts the request as failed (`check_failed`).
+    pub check_failures_fail_request: bool,
+    /// Data sets this scenario reads (a row of each is bound per iteration).
+    pub data_used: Vec<u16>,
+    /// Whether the scenario was written with `steps` (reports show its steps).
+    pub multi_step: bool,
+}
+
+/// One instruction of a flow.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Op {
+    /// Send request step `i`.
+    Request(usize),
+    /// Pause this user.
+    Think(Think),
+    /// Start of a loop: reset `counter`; with `times == 0` jump to `exit`.
+    LoopHead {
+        /// Loop counter index.
+        counter: usize,
+        /// Repetitions.
+        times: u32,
+        /// Op index after the loop's tail.
+        exit: usize,
+    },
+    /// End of a loop body: count, and jump back to after `head` while repetitions remain.
+    LoopTail {
+        /// Loop counter index.
+        counter: usize,
+        /// Op index of the loop head.
+        head: usize,
+        /// Repetitions.
+        times: u32,
+    },
+}
+
+/// A pause: fixed (`min == max`) or uniformly random between the bounds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Think {
+    /// Shortest pause.
+    pub min: Duration,
+    /// Longest pause.
+    pub max: Duration,
+}
+
+/// One request of a flow, before it is joined with the target.
+#[derive(Clone, Debug)]
+pub struct RequestStep {
+    /// Name in reports: given, or `METHOD path` as written.
+    pub name: String,
+    /// Upper-case method.
+    pub method: String,
+    /// Another origin than `base_url`, when the step gives an absolute `url`.
+    pub origin: Option<Target>,
+    /// Path and query (without the base URL's path prefix), URL-escaped slots.
+    pub path: Template,
+    /// The `path` or `url` as written in the plan.
+    pub written: String,
+    /// Headers in order (defaults, scenario, step; later names replace earlier ones).
+    pub headers: Vec<(String, Template)>,
+    /// Body, if any.
+    pub body: Option<Template>,
+    /// Values to take from the response.
+    pub captures: Vec<Capture>,
+    /// Assertions on the response.
+    pub checks: Vec<Check>,
+    /// A failed capture does not end the iteration.
+    pub optional: bool,
+}
+
+impl Flow {
+    /// Number of captures over all steps.
+    pub fn capture_count(&self) -> usize {
+        self.steps.iter().map(|s| s.captures.len()).sum()
+    }
+
+    /// Number of checks over all steps.
+    pub fn check_count(&self) -> usize {
+        self.steps.iter().map(|s| s.checks.len()).sum()
+    }
+
+    /// `(step index, capture)` for every capture, in id order.
+    pub fn captures(&self) -> impl Iterator<Item = (usize, &Capture)> {
+        self.steps
+            .iter()
+            .enumerate()
+            .flat_map(|(i, s)| s.captures.iter().map(move |c| (i, c)))
+    }
+
+    /// `(step index, check)` for every check, in id order.
+    pub fn checks(&self) -> impl Iterator<Item = (usize, &Check)> {
+        self.steps
+            .iter()
+            .enumerate()
+            .flat_map(|(i, s)| s.checks.iter().map(move |c| (i, c)))
+    }
+
+    /// Whether statistics keep one entry per step and an iteration histogram (anything
+    /// but one request with nothing around it, whose step *is* the scenario).
+    pub fn detailed(&self) -> bool {
+        self.multi_step || self.ops.len() != 1 || self.steps.len() != 1
+    }
+}

@@ -1,0 +1,137 @@
+//! `variables` and `data` of a plan: constants inlined into templates, and CSV sets
+//! loaded before any traffic (a missing or ragged file is a plan error at `data.NAME.file`).
+
+use std::path::Path;
+use std::sync::Arc;
+
+use super::{DATA_KEYS, describe, entries, is_ident};
+use crate::flow::Globals;
+use crate::flow::data::{DataSet, Order};
+use crate::plan::validate::{Checker, join};
+use crate::plan::yaml::{Node, Value};
+
+/// Check `variables` and `data` (files resolved relative to the plan `file`).
+pub(crate) fn check_globals(
+    c: &mut Checker,
+    variables: Option<&Node>,
+    data: Option<&Node>,
+    file: &str,
+) -> Globals {
+    let mut g = Globals::default();
+    if let Some(node) = data {
+        if !matches!(node.value, Value::Map(_)) {
+            c.report(
+                Some(node.pos),
+                "data",
+                format!(
+                    "expected a mapping of data set names to `{{file, order}}`, found {}",
+                    node.kind()
+                ),
+            );
+        }
+        let dir = Path::new(file).parent().unwrap_or(Path::new(""));
+        for (key, spec) in entries(node) {
+            let at = join("data", &key.text);
+            if !is_ident(&key.text) {
+                c.report(
+                    Some(key.pos),
+                    &at,
+                    format!(
+                        "`{}` is not a valid name; use letters, digits and `_`",
+                        key.text
+                    ),
+                );
+                continue;
+            }
+            let Some(f) = c.map(spec, &at, DATA_KEYS) else {
+                continue;
+            };
+            let order = match f.get("order") {
+                None => Some(Order::Sequential),
+                Some(n) => match n.as_str().map(str::trim) {
+                    Some("sequential") => Some(Order::Sequential),
+                    Some("random") => Some(Order::Random),
+                    _ => c.fail(
+                        n,
+                        &join(&at, "order"),
+                        format!(
+                            "{} is not an order; expected `sequential` or `random`",
+                            describe(n)
+                        ),
+                    ),
+                },
+            };
+            let Some(file_node) = f.get("file") else {
+                c.report(
+                    Some(spec.pos),
+                    &join(&at, "file"),
+                    "missing; expected a CSV file, e.g. `file: users.csv`".into(),
+                );
+                continue;
+            };
+            let (Some(name), Some(order)) = (c.text(file_node, &join(&at, "file")), order) else {
+                continue;
+            };
+            match DataSet::load(&key.text, &dir.join(&name), order) {
+                Ok(d) => g.data.push(Arc::new(d)),
+                Err(why) => c.report(Some(file_node.pos), &join(&at, "file"), why),
+            }
+        }
+    }
+    if let Some(node) = variables {
+        if !matches!(node.value, Value::Map(_)) {
+            c.report(
+                Some(node.pos),
+                "variables",
+                format!(
+                    "expected a mapping of names to values, found {}",
+                    node.kind()
+                ),
+            );
+        }
+        for (key, value) in entries(node) {
+            let at = join("variables", &key.text);
+            if !is_ident(&key.text) {
+                c.report(
+                    Some(key.pos),
+                    &at,
+                    format!(
+                        "`{}` is not a valid name; use letters, digits and `_`",
+                        key.text
+                    ),
+                );
+                continue;
+            }
+            if g.data.iter().any(|d| d.name == key.text) {
+                c.report(
+                    Some(key.pos),
+                    &at,
+                    format!("`{}` is also a data set name; pick another", key.text),
+                );
+                continue;
+            }
+            let text = match &value.value {
+                Value::Null => String::new(),
+                Value::Scalar { text, .. } => text.clone(),
+                _ => {
+                    c.report(
+                        Some(value.pos),
+                        &at,
+                        format!("expected a value, found {}", value.kind()),
+                    );
+                    continue;
+                }
+            };
+            if text.contains("{{") {
+                c.report(
+                    Some(value.pos),
+                    &at,
+                    format!("`{text}`: variables are constants and cannot contain `{{{{ }}}}`"),
+                );
+                continue;
+            }
+            g.variables.push((key.text.clone(), text));
+        }
+    }
+    g
+}

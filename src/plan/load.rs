@@ -1,0 +1,423 @@
+//! The `load:` section and the closed-model shorthand in `defaults` → a typed [`Load`].
+//!
+//! Two models (k6's names in brackets): *closed* — a number of virtual users, constant or
+//! ramped by `stages` (ramping-vus); *open* — iterations started per second, constant or
+//! ramped (constant/ramping-arrival-rate), independent of how fast the server answers.
+//! `defaults.concurrency/requests/duration` stay the closed model's shorthand.
+
+use std::time::Duration;
+
+use super::model::Load;
+use super::validate::{Checker, DEFAULT_CONCURRENCY, DEFAULT_DURATION, MAX_CONCURRENCY, join};
+use super::yaml::{Node, Value};
+use crate::schedule::{Profile, Stage};
+
+/// How load is generated.
+#[derive(Clone, Debug, PartialEq)]
+pub enum LoadModel {
+    /// Virtual users loop: iteration, think, repeat. `None`: a constant number of users
+    /// (`Load::concurrency`) until `requests` or `duration`; `Some`: users follow the
+    /// profile (ramping).
+    Closed(Option<Profile>),
+    /// Iterations start on a schedule: `rate` per second (a profile), run by at most
+    /// `max_vus` concurrent users.
+    Open {
+        /// Iterations per second over time.
+        rate: Profile,
+        /// Upper bound of concurrent iterations.
+        max_vus: u32,
+    },
+}
+
+/// Pause between a user's iterations (closed model).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Think {
+    /// Shortest pause.
+    pub min: Duration,
+    /// Longest pause (equal to `min` for a fixed pause).
+    pub max: Duration,
+}
+
+/// An open-model run with only a request budget has no natural end: pace for this long.
+const OPEN_ENDED: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+/// Default `max_vus` when the plan gives none.
+pub const DEFAULT_MAX_VUS: u64 = 1000;
+const LOAD_KEYS: &[&str] = &[
+    "vus",
+    "stages",
+    "rate",
+    "max_vus",
+    "duration",
+    "graceful_stop",
+];
+
+/// The closed-model shorthand and command-line values, as `check_plan` read them.
+pub(crate) struct Shorthand<'n> {
+    /// `defaults.concurrency`, with its node when it came from the plan.
+    pub concurrency: Option<(u64, Option<&'n Node>)>,
+    /// `defaults.requests` or `--requests`.
+    pub requests: Option<u64>,
+    /// `defaults.duration`, with its node when it came from the plan.
+    pub duration: Option<(Duration, Option<&'n Node>)>,
+    /// `defaults.think` node.
+    pub think: Option<&'n Node>,
+}
+
+/// Build the typed load from the `load` node (if any) and the shorthand.
+pub(crate) fn check(c: &mut Checker, node: Option<&Node>, sh: Shorthand) -> Option<Load> {
+    let think = sh.think.and_then(|n| check_think(c, n));
+    let Some(node) = node else {
+        let users = sh.concurrency.map_or(DEFAULT_CONCURRENCY, |(n, _)| n);
+        let mut duration = sh.duration.map(|(d, _)| d);
+        if sh.requests.is_none() && duration.is_none() {
+            duration = Some(DEFAULT_DURATION);
+        }
+        return Some(Load {
+            concurrency: u32::try_from(users).unwrap_or(u32::MAX),
+            requests: sh.requests,
+            duration,
+            model: LoadModel::Closed(None),
+            graceful_stop: None,
+            think,
+        });
+    };
+    let f = c.map(node, "load", LOAD_KEYS)?;
+    let graceful_stop = f
+        .get("graceful_stop")
+        .and_then(|n| c.duration(n, "load.graceful_stop"));
+    let stages = f.get("stages").and_then(|n| check_stages(c, n));
+    let mut duration = f.get("duration").and_then(|n| {
+        let d = c.duration(n, "load.duration")?;
+        if d.is_zero() {
+            return c.fail(n, "load.duration", "must be longer than 0s".into());
+        }
+        Some(d)
+    });
+    if let (Some(n), Some((_, Some(_)))) = (f.get("duration"), sh.duration) {
+        c.fail::<()>(
+            n,
+            "load.duration",
+            "`defaults.duration` is set too; give the duration once".into(),
+        );
+    }
+    if let Some((d, None)) = sh.duration {
+        duration = Some(d); // --duration replaces load.duration
+    } else if duration.is_none() {
+        duration = sh.duration.map(|(d, _)| d);
+    }
+    if let (Some(st), Some(n)) = (&stages, f.get("duration")) {
+        let total: Duration = st.iter().map(|s| s.duration).sum();
+        c.fail::<()>(
+            n,
+            "load.duration",
+            format!(
+                "with `stages` the run lasts their sum ({}); remove `duration`",
+                humantime::format_duration(total)
+            ),
+        );
+    }
+    let rate = f.get("rate");
+    let vus = f.get("vus");
+    if let (Some(_), Some(v)) = (rate, vus) {
+        c.fail::<()>(
+            v,
+            "load.vus",
+            "`rate` (open model: iterations per second) and `vus` (closed model: users) are mutually exclusive".into(),
+        );
+        return None;
+    }
+    if let (Some(v), Some((_, Some(_)))) = (vus, sh.concurrency) {
+        c.fail::<()>(
+            v,
+            "load.vus",
+            "`defaults.concurrency` is set too; give the number of users once".into(),
+        );
+    }
+    if let (Some(st), Some(_)) = (&stages, sh.duration.filter(|(_, n)| n.is_none())) {
+        if !st.is_empty() {
+            c.report(
+                None,
+                "--duration",
+                "the plan ramps with `load.stages`; their durations set the run length".into(),
+            );
+        }
+    }
+    if let Some(r) = rate {
+        let start = number(c, r, "load.rate", 0.0, 10_000_000.0)?;
+        let max_vus = match (sh.concurrency, f.get("max_vus")) {
+            (Some((n, None)), _) => n, // -c sets max_vus in the open model
+            (_, Some(n)) => c.whole(n, "load.max_vus", 1, MAX_CONCURRENCY)?,
+            _ => DEFAULT_MAX_VUS,
+        };
+        if let Some(t) = sh.think {
+            c.fail::<()>(
+                t,
+                "defaults.think",
+                "has no effect with `load.rate`: the rate paces iterations (use a `think` step inside a flow)".into(),
+            );
+        }
+        let profile = match stages {
+            Some(st) => Profile { start, stages: st },
+            None => Profile::constant(
+                start,
+                duration.unwrap_or(if sh.requests.is_some() {
+                    OPEN_ENDED
+                } else {
+                    DEFAULT_DURATION
+                }),
+            ),
+        };
+        let total = profile.total();
+        return Some(Load {
+            concurrency: u32::try_from(max_vus).unwrap_or(u32::MAX),
+            requests: sh.requests,
+            duration: (total < OPEN_ENDED).then_some(total),
+            model: LoadModel::Open {
+                rate: profile,
+                max_vus: u32::try_from(max_vus).unwrap_or(u32::MAX),
+            },
+            graceful_stop,
+            think,
+        });
+    }
+    if let Some(n) = f.get("max_vus") {
+        c.fail::<()>(
+            n,
+            "load.max_vus",
+            "only applies to the open model (`load.rate`); the closed model starts `vus` users"
+                .into(),
+        );
+    }
+    let start = match vus {
+        Some(v) => c.whole(v, "load.vus", 0, MAX_CONCURRENCY)?,
+        None if stages.is_some() => 0,
+        None => sh.concurrency.map_or(DEFAULT_CONCURRENCY, |(n, _)| n),
+    };
+    if let Some(st) = stages {
+        if let Some((_, None)) = sh.concurrency {
+            c.report(
+                None,
+                "--concurrency",
+                "the plan ramps users with `load.stages`; change the stage targets instead".into(),
+            );
+        }
+        let profile = Profile {
+            start: start as f64,
+            stages: st,
+        };
+        let peak = profile.peak().ceil() as u64;
+        if peak == 0 {
+            c.fail::<()>(node, "load.stages", "no stage has more than 0 users".into());
+        }
+        return Some(Load {
+            concurrency: u32::try_from(peak.max(1)).unwrap_or(u32::MAX),
+            requests: sh.requests,
+            duration: Some(profile.total()),
+            model: LoadModel::Closed(Some(profile)),
+            graceful_stop,
+            think,
+        });
+    }
+    if start == 0 {
+        if let Some(v) = vus {
+            c.fail::<()>(
+                v,
+                "load.vus",
+                "`0` users would send nothing; expected at least 1".into(),
+            );
+        }
+    }
+    if sh.requests.is_none() && duration.is_none() {
+        duration = Some(DEFAULT_DURATION);
+    }
+    Some(Load {
+        concurrency: u32::try_from(start.max(1)).unwrap_or(u32::MAX),
+        requests: sh.requests,
+        duration,
+        model: LoadModel::Closed(None),
+        graceful_stop,
+        think,
+    })
+}
+
+fn number(c: &mut Checker, node: &Node, path: &str, min: f64, max: f64) -> Option<f64> {
+    let text = c.text(node, path)?;
+    match text.trim().replace('_', "").parse::<f64>() {
+        Ok(v) if v.is_finite() && (min..=max).contains(&v) => Some(v),
+        Ok(_) => c.fail(
+            node,
+            path,
+            format!("`{text}` is out of range; expected {min} to {max}"),
+        ),
+        Err(_) => c.fail(node, path, format!("`{text}` is not a number")),
+    }
+}
+
+fn check_stages(c: &mut Checker, node: &Node) -> Option<Vec<Stage>> {
+    let Value::Seq(items) = &node.value else {
+        return c.fail(
+            node,
+            "load.stages",
+            format!(
+                "expected a list of `{{duration, target}}`, found {}",
+                node.kind()
+            ),
+        );
+    };
+    if items.is_empty() {
+        return c.fail(
+            node,
+            "load.stages",
+            "is empty; give at least one `{duration, target}`".into(),
+        );
+    }
+    let mut out = Vec::with_capacity(items.len());
+    let mut ok = true;
+    for (i, item) in items.iter().enumerate() {
+        let path = format!("load.stages[{i}]");
+        let Some(f) = c.map(item, &path, &["duration", "target"]) else {
+            ok = false;
+            continue;
+        };
+        let duration = match f.get("duration") {
+            Some(n) => c.duration(n, &join(&path, "duration")),
+            None => c.fail(
+                item,
+                &join(&path, "duration"),
+                "missing; expected e.g. `30s`".into(),
+            ),
+        };
+        let target = match f.get("target") {
+            Some(n) => number(c, n, &join(&path, "target"), 0.0, 10_000_000.0),
+            None => c.fail(
+                item,
+                &join(&path, "target"),
+                "missing; expected users or a rate".into(),
+            ),
+        };
+        match (duration, target) {
+            (Some(d), Some(t)) if !d.is_zero() => out.push(Stage {
+                duration: d,
+                target: t,
+            }),
+            (Some(_), Some(_)) => {
+                ok = false;
+                c.fail::<()>(
+                    item,
+                    &join(&path, "duration"),
+                    "must be longer than 0s".into(),
+                );
+            }
+            _ => ok = false,
+        }
+    }
+    ok.then_some(out)
+}
+
+fn check_think(c: &mut Checker, node: &Node) -> Option<Think> {
+    if let Value::Map(_) = node.value {
+        let f = c.map(node, "defaults.think", &["min", "max"])?;
+        let min = match f.get("min") {
+            Some(n) => c.duration(n, "defaults.think.min"),
+            None => c.fail(
+                node,
+                "defaults.think.min",
+                "missing; expected e.g. `1s`".into(),
+            ),
+        };
+        let max = match f.get("max") {
+            Some(n) => c.duration(n, "defaults.think.max"),
+            None => c.fail(
+                node,
+                "defaults.think.max",
+                "missing; expected e.g. `3s`".into(),
+            ),
+        };
+        let (min, max) = (min?, max?);
+        if max < min {
+            return c.fail(node, "defaults.think", "`max` is shorter than `min`".into());
+        }
+        return Some(Think { min, max });
+    }
+    let d = c.duration(node, "defaults.think")?;
+    Some(Think { min: d, max: d })
+}
+
+/// The load model as written into the JSON result (`plan.load`).
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct LoadInfo {
+    /// `closed` (virtual users) or `open` (arrival rate).
+    pub model: String,
+    /// Closed model: users at the start (or the constant number).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vus: Option<f64>,
+    /// Open model: iterations per second at the start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate: Option<f64>,
+    /// Open model: upper bound of concurrent iterations.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_vus: Option<u32>,
+    /// Ramp stages: `{duration_s, target}`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stages: Vec<StageInfo>,
+    /// Grace period for in-flight iterations at the end, seconds.
+    pub graceful_stop_s: f64,
+    /// Think time between iterations `[min, max]`, seconds (closed model).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub think_s: Option<[f64; 2]>,
+}
+
+/// One ramp stage in the JSON result.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct StageInfo {
+    /// Stage length, seconds.
+    pub duration_s: f64,
+    /// Target at the stage's end.
+    pub target: f64,
+}
+
+impl LoadInfo {
+    /// Describe a plan's load; `grace` is the effective graceful stop.
+    pub fn of(load: &Load, grace: Duration) -> LoadInfo {
+        let stages = |p: &Profile| {
+            p.stages
+                .iter()
+                .map(|s| StageInfo {
+                    duration_s: s.duration.as_secs_f64(),
+                    target: s.target,
+                })
+                .collect()
+        };
+        let (model, vus, rate, max_vus, stages) = match &load.model {
+            LoadModel::Closed(None) => (
+                "closed",
+                Some(f64::from(load.concurrency)),
+                None,
+                None,
+                Vec::new(),
+            ),
+            LoadModel::Closed(Some(p)) => ("closed", Some(p.start), None, None, stages(p)),
+            LoadModel::Open { rate, max_vus } => {
+                let st = if rate.stages.len() > 1
+                    || rate.stages.first().is_some_and(|s| s.target != rate.start)
+                {
+                    stages(rate)
+                } else {
+                    Vec::new()
+                };
+                ("open", None, Some(rate.start), Some(*max_vus), st)
+            }
+        };
+        LoadInfo {
+            model: model.to_string(),
+            vus,
+            rate,
+            max_vus,
+            stages,
+            graceful_stop_s: grace.as_secs_f64(),
+            think_s: load
+                .think
+                .map(|t| [t.min.as_secs_f64(), t.max.as_secs_f64()]),
+        }
+    }
+}

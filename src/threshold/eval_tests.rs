@@ -1,0 +1,100 @@
+#![allow(clippy::unwrap_used)]
+
+use std::time::Duration;
+
+use super::*;
+use crate::outcome::Outcome;
+use crate::plan::{Overrides, load_str};
+
+const PLAN: &str =
+    "base_url: http://127.0.0.1:1\nscenarios:\n  - {name: a, path: /a}\n  - {name: b, path: /b}\n";
+
+fn shard() -> Shard {
+    let mut s = Shard::new(2).track_status_latency(&[200]);
+    for ms in 1..=100u64 {
+        s.start(0);
+        s.record(0, Outcome::Response(200), Duration::from_millis(ms), 10);
+    }
+    for _ in 0..10 {
+        s.start(1);
+        s.record(1, Outcome::Response(500), Duration::from_millis(300), 10);
+    }
+    s
+}
+
+fn thresholds(yaml: &str) -> Vec<Threshold> {
+    let text = format!("{PLAN}thresholds:\n{yaml}");
+    load_str("p", &text, &Overrides::default())
+        .unwrap()
+        .thresholds
+}
+
+fn verdicts(ts: &[Threshold], src: &dyn Source) -> Vec<(Option<f64>, bool)> {
+    evaluate(ts, src)
+        .into_iter()
+        .map(|r| (r.observed, r.ok))
+        .collect()
+}
+
+#[test]
+fn shard_and_summary_agree() {
+    let ts = thresholds(
+        "  http_req_duration: ['p(50)<60', 'max<200', 'min>=1']\n  http_req_failed: ['rate<0.05']\n  http_reqs: ['count==110', 'rate>50']\n  'http_req_duration{status:200}': ['max<=101']\n  'http_req_failed{scenario:a}': ['rate==0']\n  'http_reqs{status:500}': ['count<10']\n  'http_req_duration{status:404}': ['p(99)<1']\n",
+    );
+    let sh = shard();
+    let plan = load_str("p", PLAN, &Overrides::default()).unwrap();
+    let live = ShardSource {
+        shard: &sh,
+        plan: &plan,
+        elapsed_s: 2.0,
+    };
+    let got = verdicts(&ts, &live);
+    let want = vec![
+        (Some(55.007), true),
+        (Some(300.031), false),
+        (Some(1.0), true),
+        (Some(10.0 / 110.0), false),
+        (Some(110.0), true),
+        (Some(55.0), true),
+        (Some(100.031), true),
+        (Some(0.0), true),
+        (Some(10.0), false),
+        (None, true),
+    ];
+    assert_eq!(got.len(), want.len());
+    for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+        assert_eq!(g.1, w.1, "threshold {i}: {g:?} vs {w:?}");
+        match (g.0, w.0) {
+            (Some(a), Some(b)) => assert!((a - b).abs() < 0.2, "threshold {i}: {a} vs {b}"),
+            (a, b) => assert_eq!(a, b, "threshold {i}"),
+        }
+    }
+    // The same verdicts from the frozen Summary (what the JSON carries).
+    let run = crate::engine::RunResult {
+        stats: sh.clone(),
+        elapsed: Duration::from_secs(2),
+        started_at: std::time::SystemTime::now(),
+        stop: crate::engine::StopReason::Requests,
+        abort_reason: None,
+        series: Vec::new(),
+        threads: 1,
+    };
+    let summary = Summary::build(&plan, &run);
+    assert_eq!(summary.scenarios[0].latency_by_status.len(), 1);
+    assert_eq!(verdicts(&ts, &summary), got);
+}
+
+#[test]
+fn certain_breaches() {
+    let ts = thresholds(
+        "  http_reqs: ['count<10', 'count>10']\n  http_req_duration: ['max<5', 'min>5', 'p(95)<5']\n",
+    );
+    assert!(certain(&ts[0], 10.0));
+    assert!(!certain(&ts[1], 3.0));
+    assert!(certain(&ts[2], 6.0));
+    assert!(certain(&ts[3], 4.0));
+    assert!(!certain(&ts[4], 6.0));
+    assert_eq!(format_value(0.5), "0.5");
+    assert_eq!(format_value(12.0), "12");
+    assert_eq!(format_value(1.0 / 3.0), "0.3333");
+}
