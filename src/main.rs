@@ -64,11 +64,21 @@ fn validate(path: &std::path::Path, env: Vec<(String, String)>) -> u8 {
         Ok(plan) => {
             let load = &plan.load;
             println!(
-                "{}: valid plan — {} scenario{}, {} virtual users, {}",
+                "{}: valid plan — {} scenario{}, {}, {}",
                 path.display(),
                 plan.scenarios.len(),
                 if plan.scenarios.len() == 1 { "" } else { "s" },
-                load.concurrency,
+                match &load.model {
+                    plan::LoadModel::Open { rate, max_vus } => format!(
+                        "open model from {}/s (peak {}/s, max {max_vus} users)",
+                        rate.start,
+                        rate.peak()
+                    ),
+                    plan::LoadModel::Closed(Some(p)) => {
+                        format!("ramping users (peak {})", p.peak())
+                    }
+                    plan::LoadModel::Closed(None) => format!("{} virtual users", load.concurrency),
+                },
                 match (load.requests, load.duration) {
                     (Some(n), Some(d)) =>
                         format!("{n} requests or {}", humantime::format_duration(d)),

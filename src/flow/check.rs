@@ -36,7 +36,7 @@ pub enum CheckKind {
         expect: Expect,
     },
     /// The body contains these bytes.
-    BodyContains(memchr::memmem::Finder<'static>),
+    BodyContains(Box<memchr::memmem::Finder<'static>>),
     /// The request took at most this long.
     MaxDuration(Duration),
 }
@@ -159,9 +159,9 @@ mod tests {
         assert!(ok(&json("$.ok", Expect::Equals(true.into())), Some(200)));
         assert!(ok(&json("$.n", Expect::Equals(1.into())), Some(200)));
         assert!(!ok(&json("$.token", Expect::Equals("x".into())), Some(200)));
-        let body = check(CheckKind::BodyContains(
+        let body = check(CheckKind::BodyContains(Box::new(
             memchr::memmem::Finder::new(b"\"ok\"").into_owned(),
-        ));
+        )));
         assert!(ok(&body, Some(200)));
         let slow = check(CheckKind::MaxDuration(ms(5)));
         assert!(!ok(&slow, Some(200)));

@@ -14,7 +14,7 @@
 //! (`decompress`) wrap the single exchange.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -27,60 +27,13 @@ use tokio_rustls::client::TlsStream;
 use super::HttpError;
 use super::decompress::{self, ACCEPT_ENCODING, Encoding};
 use super::h2;
+use super::origin::{Origin, lookup_async};
 use super::redirect;
 use super::response::{RecvBuf, Response, ResponseParts, read_response};
 use super::timing::{Protocol, Timing};
 use super::tls::{self, TlsReason};
 use crate::outcome::ErrorKind;
-use crate::plan::{HttpOptions, HttpVersion, Plan, Scheme, Target};
-
-/// Scheme, host and port: what a connection is for (Host header, SNI, redirects).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Origin {
-    /// `http` or `https`.
-    pub scheme: Scheme,
-    /// Host name or IP literal, without brackets.
-    pub host: String,
-    /// Port (explicit or the scheme's default).
-    pub port: u16,
-}
-
-impl Origin {
-    /// The origin of a plan's target.
-    pub fn of_target(t: &Target) -> Origin {
-        Origin {
-            scheme: t.scheme,
-            host: t.host.clone(),
-            port: t.port,
-        }
-    }
-
-    /// `http` or `https`.
-    pub fn scheme_name(&self) -> &'static str {
-        match self.scheme {
-            Scheme::Http => "http",
-            Scheme::Https => "https",
-        }
-    }
-
-    /// The `Host` header value: host, plus the port when it is not the scheme's default.
-    pub fn authority(&self) -> String {
-        let host = if self.host.contains(':') {
-            format!("[{}]", self.host)
-        } else {
-            self.host.clone()
-        };
-        let default = match self.scheme {
-            Scheme::Http => 80,
-            Scheme::Https => 443,
-        };
-        if self.port == default {
-            host
-        } else {
-            format!("{host}:{}", self.port)
-        }
-    }
-}
+use crate::plan::{HttpOptions, HttpVersion, Plan, Scheme};
 
 type Slot = tokio::sync::Mutex<Option<h2::Sender>>;
 
@@ -120,38 +73,6 @@ impl std::fmt::Debug for Connector {
             .field("server_name", &self.server_name)
             .finish_non_exhaustive()
     }
-}
-
-/// Where to dial a target: its `connect_to` override or its own address, and how long the
-/// DNS lookup took (`None` when no lookup was needed: an IP literal).
-pub fn resolve(
-    target: &Target,
-    http: &HttpOptions,
-) -> Result<(SocketAddr, Option<Duration>), String> {
-    match http.connect_to_for(&target.host, target.port) {
-        Some(to) => lookup(to),
-        None => {
-            let at = if target.host.contains(':') {
-                format!("[{}]:{}", target.host, target.port)
-            } else {
-                format!("{}:{}", target.host, target.port)
-            };
-            lookup(&at)
-        }
-    }
-}
-
-fn lookup(host_port: &str) -> Result<(SocketAddr, Option<Duration>), String> {
-    if let Ok(addr) = host_port.parse::<SocketAddr>() {
-        return Ok((addr, None));
-    }
-    let t0 = Instant::now();
-    let addr = host_port
-        .to_socket_addrs()
-        .map_err(|e| e.to_string())?
-        .next()
-        .ok_or_else(|| "no addresses".to_string())?;
-    Ok((addr, Some(t0.elapsed())))
 }
 
 impl Connector {
@@ -272,13 +193,6 @@ impl Connector {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         Some(map.entry(key).or_default().clone())
     }
-}
-
-async fn lookup_async(host_port: &str) -> Option<SocketAddr> {
-    if let Ok(addr) = host_port.parse::<SocketAddr>() {
-        return Some(addr);
-    }
-    tokio::net::lookup_host(host_port).await.ok()?.next()
 }
 
 /// The open link of a connection.
@@ -655,21 +569,5 @@ mod tests {
             out,
             b"POST / HTTP/1.1\r\naccept-encoding: br\r\nConnection: close\r\n\r\nbody"
         );
-    }
-
-    #[test]
-    fn authority_omits_default_ports() {
-        let o = Origin {
-            scheme: Scheme::Https,
-            host: "::1".into(),
-            port: 443,
-        };
-        assert_eq!(o.authority(), "[::1]");
-        let o = Origin {
-            scheme: Scheme::Http,
-            host: "a.test".into(),
-            port: 8080,
-        };
-        assert_eq!(o.authority(), "a.test:8080");
     }
 }

@@ -8,7 +8,9 @@
 //! as the HTTP/1.1 reader does. HTTP/2 allocates per request (hyper's header map, the
 //! body `Bytes`); the plain HTTP/1.1 path does not go through here.
 
+use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
+use std::task::{Context, Poll};
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -16,7 +18,7 @@ use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http2::{Builder, SendRequest};
 use hyper::http::{HeaderName, HeaderValue, Method, Request, Uri};
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use super::HttpError;
 use super::decompress::Encoding;
@@ -72,11 +74,15 @@ pub async fn handshake<T>(io: T) -> Result<Sender, HttpError>
 where
     T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
+    let failure = Arc::new(OnceLock::new());
+    let tap = Tap {
+        io,
+        failure: failure.clone(),
+    };
     let (send, conn) = Builder::new(TokioExecutor::new())
-        .handshake(TokioIo::new(io))
+        .handshake(TokioIo::new(tap))
         .await
         .map_err(from_hyper)?;
-    let failure = Arc::new(OnceLock::new());
     let why = failure.clone();
     tokio::spawn(async move {
         if let Err(e) = conn.await {
@@ -84,6 +90,72 @@ where
         }
     });
     Ok(Sender { send, failure })
+}
+
+/// A stream wrapper that keeps the first TLS failure seen on it: HTTP/2 errors keep only
+/// the kind and text of I/O errors, so the reason (e.g. the server's alert refusing our
+/// client certificate) would be lost on the way up.
+struct Tap<T> {
+    io: T,
+    failure: Arc<OnceLock<HttpError>>,
+}
+
+impl<T> Tap<T> {
+    fn note<R>(&self, r: std::io::Result<R>) -> std::io::Result<R> {
+        if let Err(e) = &r {
+            if let Some(reason) = super::tls::reason_of_io(e) {
+                let _ = self.failure.set(HttpError::Tls(reason));
+            }
+        }
+        r
+    }
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for Tap<T> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let r = Pin::new(&mut self.io).poll_read(cx, buf);
+        r.map(|r| self.note(r))
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for Tap<T> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        let r = Pin::new(&mut self.io).poll_write(cx, buf);
+        r.map(|r| self.note(r))
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        let r = Pin::new(&mut self.io).poll_flush(cx);
+        r.map(|r| self.note(r))
+    }
+
+    fn poll_shutdown(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.io).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        let r = Pin::new(&mut self.io).poll_write_vectored(cx, bufs);
+        r.map(|r| self.note(r))
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
 }
 
 /// Build the HTTP/2 request from complete HTTP/1.1 request bytes.

@@ -131,9 +131,16 @@ fn walk(
     }
 }
 
-/// Whether a YAML path is one of [`PUBLIC_KEYS`] (indices ignored) or under `thresholds`.
+/// Plan sections whose every value is public: limits, load shape, think times.
+pub const PUBLIC_SECTIONS: &[&str] = &["thresholds", "load", "defaults.think"];
+
+/// Whether a YAML path is one of [`PUBLIC_KEYS`] (indices ignored) or under one of
+/// [`PUBLIC_SECTIONS`].
 pub fn is_public(path: &str) -> bool {
-    if path == "thresholds" || path.starts_with("thresholds.") {
+    if PUBLIC_SECTIONS.iter().any(|s| {
+        path.strip_prefix(s)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with(['.', '[']))
+    }) {
         return true;
     }
     let mut shape = String::with_capacity(path.len());
@@ -294,6 +301,8 @@ mod tests {
     fn public_paths_and_pairs() {
         assert!(is_public("scenarios[12].name"));
         assert!(is_public("thresholds.http_reqs[0]"));
+        assert!(is_public("load.stages[1].target"));
+        assert!(!is_public("loader"));
         assert!(!is_public("scenarios[0].path"));
         assert!(!is_public("defaults.headers.Authorization"));
         assert_eq!(parse_pair("A_1=x=y").unwrap(), ("A_1".into(), "x=y".into()));

@@ -381,3 +381,80 @@ fn connect_to(c: &mut Checker, node: &Node) -> Vec<ConnectTo> {
     }
     out
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::plan::{Overrides, load_str};
+
+    #[test]
+    fn defaults_and_every_key() {
+        let plan = load_str("p", "base_url: http://h\nscenarios:\n  - path: /\n", &Overrides::default())
+            .unwrap();
+        let h = &plan.http;
+        assert_eq!(
+            (h.version, h.keep_alive, h.follow_redirects, h.decompress, h.max_body),
+            (HttpVersion::Auto, true, 10, false, DEFAULT_MAX_BODY)
+        );
+        assert!(!h.tls.insecure && h.connect_timeout.is_none());
+
+        let plan = load_str(
+            "p",
+            "base_url: https://api.example.test\ntls:\n  insecure: true\n  server_name: other.test\nconnect_to:\n  \"api.example.test:443\": \"127.0.0.1:8443\"\n  \"[::1]:80\": \"[::1]:8080\"\ndefaults:\n  http_version: \"2\"\n  keep_alive: false\n  follow_redirects: 0\n  decompress: true\n  connect_timeout: 250ms\n  max_body: 64kB\n  h2_streams_per_connection: 16\nscenarios:\n  - path: /\n",
+            &Overrides::default(),
+        )
+        .unwrap();
+        let h = &plan.http;
+        assert_eq!(h.version, HttpVersion::Http2);
+        assert!(!h.keep_alive && h.decompress && h.tls.insecure);
+        assert_eq!(h.follow_redirects, 0);
+        assert_eq!(h.connect_timeout, Some(Duration::from_millis(250)));
+        assert_eq!((h.max_body, h.h2_streams_per_connection), (64_000, 16));
+        assert_eq!(h.tls.server_name.as_deref(), Some("other.test"));
+        assert_eq!(h.connect_to_for("API.example.test", 443), Some("127.0.0.1:8443"));
+        assert_eq!(h.connect_to_for("::1", 80), Some("[::1]:8080"));
+        assert_eq!(h.connect_to_for("api.example.test", 80), None);
+    }
+
+    #[test]
+    fn insecure_flag_and_sizes() {
+        let ov = Overrides {
+            insecure: true,
+            ..Overrides::default()
+        };
+        let plan = load_str("p", "base_url: https://h\nscenarios:\n  - path: /\n", &ov).unwrap();
+        assert!(plan.http.tls.insecure);
+        for (text, want) in [("4096", 4096), ("1MiB", 1 << 20), ("2 kB", 2000), ("1_000", 1000)] {
+            let plan = load_str(
+                "p",
+                &format!("base_url: http://h\ndefaults:\n  max_body: {text}\nscenarios:\n  - path: /\n"),
+                &Overrides::default(),
+            )
+            .unwrap();
+            assert_eq!(plan.http.max_body, want, "{text}");
+        }
+    }
+
+    #[test]
+    fn mistakes_are_reported_with_paths() {
+        let e = load_str(
+            "p.yaml",
+            "base_url: http://h\ndefaults:\n  keep_alive: maybe\n  follow_redirects: 1000\n  connect_timeout: 0s\n  http_verison: \"2\"\ntls:\n  key: /nonexistent/key.pem\nconnect_to: [a]\nscenarios:\n  - path: /\n",
+            &Overrides::default(),
+        )
+        .unwrap_err()
+        .to_string();
+        for want in [
+            "p.yaml:3:15: defaults.keep_alive: `maybe` is not true or false",
+            "p.yaml:4:21: defaults.follow_redirects: `1000` is out of range",
+            "p.yaml:5:20: defaults.connect_timeout: must be longer than 0s",
+            "p.yaml:6:3: defaults.http_verison: unknown key `http_verison` (did you mean `http_version`?)",
+            "p.yaml:8:8: tls.key: cannot read `/nonexistent/key.pem`",
+            "tls.cert: missing; `tls.key` needs the matching certificate",
+            "p.yaml:9:13: connect_to: expected a mapping",
+        ] {
+            assert!(e.contains(want), "missing `{want}` in:\n{e}");
+        }
+    }
+}

@@ -134,14 +134,14 @@ fn flags() {
 #[test]
 fn flow_metrics_and_selectors() {
     let (ts, errs) = parse(
-        "checks: ['rate>0.9']\n'checks{step:login}': ['rate==1']\n'http_req_duration{step:create}': ['p(95)<100']\n'http_reqs{scenario:Get users,step:GET /u}': ['count>1']\ndropped_iterations: ['count<1', 'rate<0.5']\n",
+        "checks: ['rate>0.9']\n'checks{step:login}': ['rate==1']\n'http_req_duration{step:create}': ['p(95)<100']\n'http_reqs{scenario:Create user,step:create}': ['count>1']\ndropped_iterations: ['count<1', 'rate<0.5']\n",
     );
     assert!(errs.is_empty(), "{errs:?}");
     assert_eq!(ts.len(), 6);
     assert_eq!(ts[0].metric, Metric::Checks);
     assert_eq!(ts[1].filter.step.as_deref(), Some("login"));
-    assert_eq!(ts[3].filter.scenario.as_deref(), Some("Get users"));
-    assert_eq!(ts[3].filter.step.as_deref(), Some("GET /u"));
+    assert_eq!(ts[3].filter.scenario.as_deref(), Some("Create user"));
+    assert_eq!(ts[3].filter.step.as_deref(), Some("create"));
     assert_eq!(ts[4].metric, Metric::DroppedIterations);
     let (_, errs) = parse(
         "'checks{status:200}': ['rate>0.9']\n'http_req_duration{step:logn}': ['p(95)<1']\n'dropped_iterations{scenario:Get users}': ['count<1']\n'http_req_duration{step:login,status:200}': ['p(95)<1']\nchecks: ['avg>1']\n",
@@ -173,4 +173,20 @@ fn flow_metrics_and_selectors() {
         errs[0].message.contains("the plan has no checks"),
         "{errs:?}"
     );
+}
+
+#[test]
+fn example_ci_gate_plan_is_valid() {
+    let text = include_str!("../../plans/ci-gate.yaml");
+    let ov = Overrides {
+        env: vec![("API_TOKEN".into(), "tok-123456".into())],
+        ..Overrides::default()
+    };
+    let plan = load_str("ci-gate.yaml", text, &ov).unwrap();
+    assert_eq!(plan.thresholds.len(), 8);
+    assert!(plan.thresholds[7].abort_on_fail);
+    assert_eq!(plan.target.url, "http://127.0.0.1:8080");
+    for s in ["tok-123456", "Bearer tok-123456", "local-dev-key"] {
+        assert!(plan.secrets.iter().any(|x| x == s), "{s} in {:?}", plan.secrets);
+    }
 }

@@ -68,3 +68,19 @@ pub fn stderr(o: &Output) -> String {
 pub fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
+
+/// Assert that a JSON result matches schema/result.schema.json.
+pub fn assert_schema(json: &serde_json::Value) {
+    let schema: serde_json::Value =
+        serde_json::from_str(include_str!("../../schema/result.schema.json")).expect("schema");
+    let validator = jsonschema::validator_for(&schema).expect("valid schema");
+    let problems: Vec<String> = validator.iter_errors(json).map(|e| e.to_string()).collect();
+    assert!(problems.is_empty(), "{problems:#?}");
+}
+
+/// Tests that check timing at the server (rates per second, stalls) take this lock so
+/// they never run at the same time as each other on a 2-core machine.
+pub fn timing_lock() -> std::sync::MutexGuard<'static, ()> {
+    static TIMING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    TIMING.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}

@@ -317,3 +317,18 @@ fn demo_runs_against_the_built_in_target() {
         "{text}"
     );
 }
+
+#[test]
+fn every_shipped_plan_validates() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("plans");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "yaml") {
+            let out = run(&["validate", path.to_str().unwrap()]);
+            assert!(out.status.success(), "{}: {}", path.display(), stderr(&out));
+            checked += 1;
+        }
+    }
+    assert!(checked >= 5, "checked {checked} plans");
+}

@@ -339,6 +339,16 @@ scenarios:
             row("missing", "status 2xx", 0, 5),
         ]
     );
+    // The result, with steps and checks, matches the checked-in schema.
+    let schema: serde_json::Value =
+        serde_json::from_str(include_str!("../../schema/result.schema.json")).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let problems: Vec<String> = validator
+        .iter_errors(&json)
+        .map(|e| e.to_string())
+        .collect();
+    assert!(problems.is_empty(), "{problems:#?}");
+    assert_eq!(json["scenarios"][0]["steps"][1]["status_codes"]["404"], 5);
     // Failed checks do not fail requests by default: only the 404s failed.
     assert_eq!(json["summary"]["failed"], 5);
     assert!(json["errors"].get("check_failed").is_none());

@@ -25,6 +25,7 @@ fn arrivals(t: &loadtester::target::TargetHandle) -> Vec<u64> {
 
 #[test]
 fn constant_arrival_rate_is_accurate_at_the_server() {
+    let _serial = timing_lock();
     let target = target(0);
     let dir = tempdir();
     let p = plan(
@@ -57,10 +58,13 @@ fn constant_arrival_rate_is_accurate_at_the_server() {
     assert!(series.len() >= 10, "{}", series.len());
     assert_eq!(series[3]["target"], 1000.0);
     assert!(json["summary"]["service_time_ms"]["p50"].is_number());
+    assert_eq!(json["plan"]["load"]["model"], "open");
+    assert_schema(&json);
 }
 
 #[test]
 fn ramping_rate_sends_the_area_under_the_profile() {
+    let _serial = timing_lock();
     let target = target(0);
     let dir = tempdir();
     // 0 → 200/s over 2 s (200 iterations), then 200/s for 1 s (200): 400 in all.
@@ -84,6 +88,7 @@ fn ramping_rate_sends_the_area_under_the_profile() {
 
 #[test]
 fn ramping_users_start_and_stop_on_the_profile() {
+    let _serial = timing_lock();
     let target = target(0);
     let dir = tempdir();
     // 0 → 4 users over 2 s, hold 1 s, 4 → 0 over 1 s; each user sends ~20 requests/s.
@@ -112,10 +117,13 @@ fn ramping_users_start_and_stop_on_the_profile() {
     let total = target.total();
     assert!((120..=240).contains(&total), "total {total}");
     assert_eq!(json["plan"]["load"]["model"], "closed");
+    assert_eq!(json["plan"]["load"]["stages"].as_array().map(Vec::len), Some(3));
+    assert_schema(&json);
 }
 
 #[test]
 fn a_stalled_server_shows_in_the_percentiles_and_service_time_stays_short() {
+    let _serial = timing_lock();
     let target = target(0);
     let dir = tempdir();
     let p = plan(
@@ -189,6 +197,7 @@ fn iterations_that_cannot_start_in_time_are_missed_not_hidden() {
 
 #[test]
 fn think_time_paces_each_user() {
+    let _serial = timing_lock();
     let target = target(0);
     let dir = tempdir();
     let p = plan(

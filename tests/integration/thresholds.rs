@@ -48,6 +48,13 @@ fn passing_thresholds_exit_0_and_show_in_every_output() {
         .unwrap();
     assert_eq!(by_status.keys().collect::<Vec<_>>(), vec!["200"]);
     assert!(ts[5]["observed"].as_f64().unwrap() > 0.0);
+    // Both additions are in the checked-in schema.
+    let schema: serde_json::Value =
+        serde_json::from_str(include_str!("../../schema/result.schema.json")).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let problems: Vec<String> = validator.iter_errors(&json).map(|e| e.to_string()).collect();
+    assert!(problems.is_empty(), "{problems:#?}");
+    assert!(schema["properties"]["thresholds"].is_object());
 
     // The text report has the block, without any control character.
     let text = run(&[
@@ -424,20 +431,32 @@ fn flow_checks_and_step_selectors() {
         dir.path(),
         "p.yaml",
         &format!(
-            "base_url: {}\ndefaults: {{concurrency: 1, requests: 20}}\nscenarios:\n  - name: journey\n    steps:\n      - {{name: good, path: /, check: {{status: 200}}}}\n      - {{name: bad, path: /status/404, check: {{status: 200}}}}\nthresholds:\n  checks: ['rate>0.9']\n  'checks{{step:good}}': ['rate==1']\n  'http_req_failed{{step:bad}}': ['rate==1']\n  'http_req_failed{{step:good}}': ['rate==0']\n  'http_reqs{{step:bad,status:404}}': ['count==10']\n  'http_req_duration{{scenario:journey,step:good}}': ['p(95)<10s']\n  dropped_iterations: ['count<1']\n",
+            "base_url: {}\ndefaults: {{concurrency: 1, requests: 20}}\nscenarios:\n  - name: journey\n    steps:\n      - {{name: good, path: /, check: {{status: 200}}}}\n      - {{name: bad, path: /status/404, check: {{status: 200}}}}\nthresholds:\n  checks: ['rate>0.9']\n  'checks{{step:good}}': ['rate==1']\n  'http_req_failed{{step:bad}}': ['rate==1']\n  'http_req_failed{{step:good}}': ['rate==0']\n  'http_reqs{{step:bad,status:404}}': ['count==20']\n  'http_req_duration{{scenario:journey,step:good}}': ['p(95)<10s']\n  dropped_iterations: ['count<1']\n",
             target.url()
         ),
     );
+    // `requests: 20` bounds iterations: 20 of each step.
     let (out, json) = run_json(dir.path(), &plan, &[]);
     assert_eq!(code(&out), 99, "{}", stderr(&out));
     let ts = thresholds_of(&json);
     let verdicts: Vec<(f64, bool)> = ts
         .iter()
-        .map(|t| (t["observed"].as_f64().unwrap_or(-1.0), t["ok"].as_bool().unwrap()))
+        .map(|t| {
+            (
+                t["observed"].as_f64().unwrap_or(-1.0),
+                t["ok"].as_bool().unwrap(),
+            )
+        })
         .collect();
     assert_eq!(
         verdicts[..5],
-        [(0.5, false), (1.0, true), (1.0, true), (0.0, true), (10.0, true)],
+        [
+            (0.5, false),
+            (1.0, true),
+            (1.0, true),
+            (0.0, true),
+            (20.0, true)
+        ],
         "{ts:#?}"
     );
     assert!(verdicts[5].1 && verdicts[5].0 > 0.0, "{ts:#?}");
@@ -452,7 +471,7 @@ fn live_abort_on_a_step_selector() {
         dir.path(),
         "p.yaml",
         &format!(
-            "base_url: {}\ndefaults: {{concurrency: 2, duration: 20s}}\nscenarios:\n  - name: journey\n    steps:\n      - {{name: good, path: /}}\n      - {{name: bad, path: /status/503}}\nthresholds:\n  'http_req_failed{{step:good}}':\n    - {{threshold: 'rate>0', abort_on_fail: true}}\n  'http_req_failed{{step:bad}}':\n    - {{threshold: 'rate<0.5', abort_on_fail: true, delay_abort_eval: 500ms}}\n",
+            "base_url: {}\ndefaults: {{concurrency: 2, duration: 20s}}\nscenarios:\n  - name: journey\n    steps:\n      - {{name: good, path: /}}\n      - {{name: bad, path: /status/503}}\nthresholds:\n  'http_req_failed{{step:good}}':\n    - {{threshold: 'rate<0.5', abort_on_fail: true}}\n  'http_req_failed{{step:bad}}':\n    - {{threshold: 'rate<0.5', abort_on_fail: true, delay_abort_eval: 500ms}}\n",
             target.url()
         ),
     );
@@ -461,9 +480,38 @@ fn live_abort_on_a_step_selector() {
     assert_eq!(json["run"]["stopped_by"], "aborted");
     assert!(json["summary"]["duration_s"].as_f64().unwrap() < 10.0);
     let ts = thresholds_of(&json);
-    // The good step never failed: `rate>0` does not hold, but only `bad` may abort?
-    // No: `rate>0` on `good` is breached from the start (0 is not > 0) and aborts first.
-    assert_eq!(ts[0]["aborted_run"], true, "{ts:#?}");
-    assert_eq!(ts[1]["aborted_run"], false, "{ts:#?}");
+    // Live values are per step: the scenario as a whole fails half its requests, which
+    // would breach `good`'s threshold too if the selector were ignored.
+    assert_eq!(ts[0]["ok"], true, "{ts:#?}");
+    assert_eq!(ts[0]["observed"], 0.0, "{ts:#?}");
+    assert_eq!(ts[1]["aborted_run"], true, "{ts:#?}");
     assert_eq!(ts[1]["ok"], false, "{ts:#?}");
+    assert_eq!(ts[1]["observed"], 1.0, "{ts:#?}");
+}
+
+#[test]
+fn dropped_iterations_abort_an_open_model_run() {
+    // 100 iterations/s wanted, one user at 50 ms each: most cannot start within the
+    // 200 ms bound and are dropped; `count<1` is certainly breached at the first drop.
+    let target = target(0);
+    let dir = tempdir();
+    let plan = write(
+        dir.path(),
+        "p.yaml",
+        &format!(
+            "base_url: {}\ndefaults: {{timeout: 200ms}}\nload: {{rate: 100, max_vus: 1, duration: 20s}}\nscenarios:\n  - {{path: /delay/50}}\nthresholds:\n  dropped_iterations:\n    - {{threshold: count<1, abort_on_fail: true, delay_abort_eval: 1m}}\n    - rate<1000\n",
+            target.url()
+        ),
+    );
+    let (out, json) = run_json(dir.path(), &plan, &[]);
+    assert_eq!(code(&out), 99, "{}", stderr(&out));
+    assert_eq!(json["run"]["stopped_by"], "aborted");
+    assert!(json["summary"]["duration_s"].as_f64().unwrap() < 10.0);
+    let ts = thresholds_of(&json);
+    let missed = json["summary"]["missed"].as_f64().unwrap();
+    assert!(missed >= 1.0);
+    assert_eq!(ts[0]["observed"].as_f64(), Some(missed), "{ts:#?}");
+    assert_eq!(ts[0]["aborted_run"], true);
+    assert_eq!(ts[1]["ok"], true);
+    assert_eq!(ts[1]["unit"], "per_second");
 }

@@ -339,10 +339,19 @@ async fn connection(tcp: tokio::net::TcpStream, mode: Mode, state: Arc<State>) {
                 .await;
         }
         Mode::Tls(config) => {
-            let tls = match tokio_rustls::TlsAcceptor::from(config).accept(tcp).await {
+            let accept = tokio_rustls::TlsAcceptor::from(config).accept(tcp);
+            let tls = match accept.into_fallible().await {
                 Ok(t) => t,
-                Err(_) => {
+                Err((_, mut tcp)) => {
                     state.handshake_failures.fetch_add(1, Ordering::SeqCst);
+                    // Read what the client already sent before closing, so the close
+                    // is a FIN after our alert, not a reset that could overtake it.
+                    use tokio::io::AsyncReadExt as _;
+                    let mut sink = [0u8; 4096];
+                    let _ = tokio::time::timeout(std::time::Duration::from_millis(200), async {
+                        while matches!(tcp.read(&mut sink).await, Ok(n) if n > 0) {}
+                    })
+                    .await;
                     return;
                 }
             };

@@ -216,7 +216,9 @@ pub(super) fn check_checks(
         if let Some(t) = c.text(n, &join(path, "body_contains")) {
             kinds.push((
                 format!("body contains {t:?}"),
-                CheckKind::BodyContains(memchr::memmem::Finder::new(t.as_bytes()).into_owned()),
+                CheckKind::BodyContains(Box::new(
+                    memchr::memmem::Finder::new(t.as_bytes()).into_owned(),
+                )),
             ));
         }
     }
