@@ -8,6 +8,7 @@
 # everything else with "hello\n".
 #
 # Usage: bench/flow.sh [--conns N] [--duration S] [--port P] [--loadtester BIN]
+#        EXTRA_PLAN=plan.yaml bench/flow.sh    # adds a third row for that plan
 # Installs nothing; missing nginx => message and exit 0. Load only goes to 127.0.0.1.
 set -euo pipefail
 
@@ -117,3 +118,4 @@ echo "flow.sh: $CONNS users, ${DURATION}s each, nginx on 127.0.0.1:$PORT" >&2
 printf "%-10s %10s %10s %7s %7s %12s %8s\n" plan requests iterations failed "cpu s" "req/cpu-s" "peak MB"
 run single "$ROOT/bench/plans/flow-single.yaml"
 run flow "$ROOT/bench/plans/flow-3-steps.yaml"
+if [[ -n "${EXTRA_PLAN:-}" ]]; then run extra "$EXTRA_PLAN"; fi

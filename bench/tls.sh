@@ -105,7 +105,6 @@ http {
     access_log off;
     keepalive_requests 1000000;
     keepalive_timeout 60s;
-    http2_max_requests 1000000;
     client_body_temp_path $WORK/body;
     proxy_temp_path $WORK/proxy;
     fastcgi_temp_path $WORK/fastcgi;

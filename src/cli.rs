@@ -43,6 +43,8 @@ pub enum Command {
     },
     /// Compare two JSON results (`--out json=FILE`); exit 99 on a regression beyond a limit.
     Compare(CompareArgs),
+    /// Re-render a saved JSON result as HTML, CSV, text or JUnit (`--out FORMAT=FILE`).
+    Report(crate::report_cmd::ReportArgs),
     /// Start the built-in target on a free loopback port and load it with the demo plan.
     Demo(DemoArgs),
     /// Run the built-in target server (what `demo` and the tests load).
@@ -106,6 +108,19 @@ pub struct CommonArgs {
     /// Print nothing but errors (no progress bar, no report on stdout).
     #[arg(short, long)]
     pub quiet: bool,
+    /// Serve live `GET /status` (JSON) and `GET /metrics` (Prometheus) here during the
+    /// run; a bare port means loopback (`--listen` alone: 127.0.0.1:9090, `:0` picks a port).
+    #[arg(long, value_name = "ADDR", num_args = 0..=1,
+          default_missing_value = crate::live::DEFAULT_LISTEN,
+          value_parser = crate::live::parse_listen)]
+    pub listen: Option<SocketAddr>,
+    /// Keep the `--listen` server up this long after the report is written, e.g. 30s.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, requires = "listen")]
+    pub linger: Option<Duration>,
+    /// Progress on stderr: `bar`, `lines` (a status line every 10 s; `lines=5s`) or `none`;
+    /// default: the bar on a terminal, lines otherwise.
+    #[arg(long, value_name = "MODE", value_parser = crate::progress::parse_mode)]
+    pub progress: Option<crate::progress::ProgressMode>,
     /// Add a threshold, e.g. `http_req_duration: p(95)<500`; repeatable; exit 99 if one fails.
     #[arg(long = "threshold", value_name = "'METRIC: EXPR'")]
     pub thresholds: Vec<String>,

@@ -328,10 +328,12 @@ pub fn render(c: &Comparison, baseline: &str, current: &str) -> String {
         } else {
             "±0".into()
         };
-        let limit = r.limit.map_or("-".to_string(), |l| l.to_string());
+        // The direction that counts as a regression: up, except for rps.
+        let limit = r.limit.map_or("-".to_string(), |l| {
+            format!("{}{l}", if r.metric == Metric::Rps { "-" } else { "+" })
+        });
         let scope: String = r.scope.chars().take(w).collect();
-        let _ = writeln!(
-            o,
+        let line = format!(
             "{scope:w$}  {:<9} {:>11.2} {:>11.2} {:>10} {:>9}  {}",
             r.metric.label(),
             r.baseline,
@@ -346,6 +348,7 @@ pub fn render(c: &Comparison, baseline: &str, current: &str) -> String {
                 ""
             }
         );
+        let _ = writeln!(o, "{}", line.trim_end());
     }
     for u in &c.unmatched {
         let _ = writeln!(o, "note: scenario {u}; not compared");

@@ -10,11 +10,14 @@ pub mod compare;
 pub mod engine;
 pub mod flow;
 pub mod http;
+pub mod live;
 pub mod outcome;
 pub mod plan;
 pub mod progress;
 pub mod redact;
+pub mod remote_write;
 pub mod report;
+pub mod report_cmd;
 pub mod schedule;
 pub mod stats;
 pub mod summary;
@@ -33,6 +36,10 @@ pub struct RunOptions {
     pub quiet: bool,
     /// Extra outputs (`--out`).
     pub outputs: Vec<report::OutSpec>,
+    /// Live `/status` and `/metrics` (`--listen`, `--linger`).
+    pub live: live::LiveOptions,
+    /// Progress display (`--progress`).
+    pub progress: progress::ProgressMode,
 }
 
 /// How a run ended, for the exit code (see README, "Exit codes").
@@ -57,11 +64,15 @@ pub fn run_plan(
     opts: &RunOptions,
     interrupt: &CancellationToken,
 ) -> Result<(Summary, Outcome), engine::EngineError> {
-    let mut progress = progress::Progress::new(plan, opts.quiet);
+    let mut progress = progress::Progress::new(plan, opts.quiet, opts.progress);
+    // `--listen` server and `prometheus-rw` pushers, fed from the tick (inert without).
+    let mut observer = live::Observer::start(plan, &opts.live, &opts.outputs, opts.quiet)
+        .map_err(engine::EngineError::Unsupported)?;
     // abort_on_fail thresholds, judged on live stats each tick (None: nothing to do).
     let mut watch = threshold::eval::Watch::new(plan);
     let result = engine::run(plan, interrupt, &mut |live| {
         progress.tick(live);
+        observer.tick(live);
         if let Some(why) = watch.as_mut().and_then(|w| w.check(live)) {
             return engine::Tick::Abort(why);
         }
@@ -81,11 +92,15 @@ pub fn run_plan(
     if !opts.quiet {
         print!("{}", report::text::render(&summary));
     }
-    for out in &opts.outputs {
+    for out in opts.outputs.iter().filter(|o| o.format != report::Format::PrometheusRw) {
         if let Err(e) = report::write(out, &summary) {
             outcome = Outcome::OutputFailed(e);
         }
     }
+    if let Err(e) = observer.finish(&summary) {
+        outcome = Outcome::OutputFailed(e);
+    }
+    observer.linger(interrupt, opts.quiet);
     Ok((summary, outcome))
 }
 

@@ -34,6 +34,7 @@ fn main() -> ExitCode {
         None => run(cli.run),
         Some(Command::Validate { file, env }) => validate(&file, env),
         Some(Command::Compare(args)) => compare(&args),
+        Some(Command::Report(args)) => report(&args),
         Some(Command::Demo(args)) => demo(&args.common),
         Some(Command::Target { listen }) => serve(listen),
     };
@@ -151,6 +152,11 @@ fn execute(plan: &loadtester::Plan, common: &CommonArgs) -> u8 {
     let opts = RunOptions {
         quiet: common.quiet,
         outputs: common.outputs.clone(),
+        live: loadtester::live::LiveOptions {
+            listen: common.listen,
+            linger: common.linger,
+        },
+        progress: common.progress.unwrap_or_default(),
     };
     match loadtester::run_plan(plan, &opts, &interrupt) {
         Ok((_, Outcome::Passed)) => OK,
@@ -200,6 +206,22 @@ fn compare(args: &loadtester::cli::CompareArgs) -> u8 {
         THRESHOLDS_FAILED
     } else {
         OK
+    }
+}
+
+/// `report RESULT.json --out …`: 0 written, 1 an output failed, 2 unreadable result.
+fn report(args: &loadtester::report_cmd::ReportArgs) -> u8 {
+    use loadtester::report_cmd::{ReportError, run};
+    match run(args) {
+        Ok(_) => OK,
+        Err(ReportError::Input(e)) => {
+            eprintln!("error: {e}");
+            INVALID
+        }
+        Err(ReportError::Output(e)) => {
+            eprintln!("error: {e}");
+            FAILED
+        }
     }
 }
 

@@ -1,5 +1,7 @@
-//! The live progress bar (indicatif, on stderr), shown only when stderr is a terminal and
-//! the run is not `--quiet`, so logs and pipes never get control characters.
+//! The live progress display on stderr: a bar (indicatif) when stderr is a terminal, else
+//! one plain status line every 10 s for CI logs (`--progress bar|lines|none` chooses;
+//! `--quiet` shows none), so logs and pipes never get control characters. Fed by the
+//! engine's ticks; "now" values come from the last full second of the series.
 
 use std::io::IsTerminal;
 use std::time::Duration;
@@ -9,9 +11,48 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use crate::engine::Live;
 use crate::plan::Plan;
 
+/// Time between two status lines in `lines` mode.
+pub const LINES_EVERY: Duration = Duration::from_secs(10);
+
+/// How to show progress (`--progress`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ProgressMode {
+    /// A bar on a terminal, else lines.
+    #[default]
+    Auto,
+    /// The bar (drawn only on a terminal).
+    Bar,
+    /// One plain status line per interval (default [`LINES_EVERY`]).
+    Lines(Duration),
+    /// Nothing.
+    None,
+}
+
+/// Parse `--progress`: `bar`, `lines`, `lines=5s`, `none` (or `auto`).
+pub fn parse_mode(s: &str) -> Result<ProgressMode, String> {
+    match s.split_once('=') {
+        None if s == "bar" => Ok(ProgressMode::Bar),
+        None if s == "lines" => Ok(ProgressMode::Lines(LINES_EVERY)),
+        None if s == "none" => Ok(ProgressMode::None),
+        None if s == "auto" => Ok(ProgressMode::Auto),
+        Some(("lines", every)) => match crate::plan::parse_duration(every) {
+            Ok(d) if !d.is_zero() => Ok(ProgressMode::Lines(d)),
+            Ok(_) => Err("the interval of `lines=` must be above zero".into()),
+            Err(e) => Err(e),
+        },
+        _ => Err(format!(
+            "`{s}` is not a progress mode; expected bar, lines, lines=DURATION or none"
+        )),
+    }
+}
+
 /// Progress display for one run (a no-op when hidden).
 pub struct Progress {
     bar: Option<ProgressBar>,
+    /// Lines mode: interval and when the next line is due.
+    lines: Option<(Duration, Duration)>,
+    total: String,
+    p95_now: f64,
     by_count: bool,
     last: (Duration, u64),
     rate: f64,
@@ -19,9 +60,26 @@ pub struct Progress {
 }
 
 impl Progress {
-    /// A bar sized by the request budget, or else by the duration.
-    pub fn new(plan: &Plan, quiet: bool) -> Progress {
-        let show = !quiet && std::io::stderr().is_terminal();
+    /// A bar sized by the request budget, or else by the duration; or status lines.
+    pub fn new(plan: &Plan, quiet: bool, mode: ProgressMode) -> Progress {
+        let terminal = std::io::stderr().is_terminal();
+        let show = !quiet
+            && match mode {
+                ProgressMode::Auto => terminal,
+                ProgressMode::Bar => true,
+                ProgressMode::Lines(_) | ProgressMode::None => false,
+            };
+        let lines = match mode {
+            _ if quiet => None,
+            ProgressMode::Lines(every) => Some((every, every)),
+            ProgressMode::Auto if !terminal => Some((LINES_EVERY, LINES_EVERY)),
+            _ => None,
+        };
+        let total = match (plan.load.requests, plan.load.duration) {
+            (Some(n), _) => format!("{n} requests"),
+            (None, Some(d)) => clock(d),
+            (None, None) => String::new(),
+        };
         let by_count = plan.load.requests.is_some();
         let bar = show.then(|| {
             let len = match (plan.load.requests, plan.load.duration) {
@@ -42,6 +100,9 @@ impl Progress {
         });
         Progress {
             bar,
+            lines,
+            total,
+            p95_now: 0.0,
             by_count,
             last: (Duration::ZERO, 0),
             rate: 0.0,
@@ -51,6 +112,15 @@ impl Progress {
 
     /// Update from a live snapshot.
     pub fn tick(&mut self, live: &Live) {
+        if let Some(r) = live.last_second {
+            self.p95_now = r.p95_ms;
+        }
+        if let Some((every, next)) = self.lines
+            && live.elapsed >= next
+        {
+            self.lines = Some((every, next + every));
+            eprintln!("{}", self.line(live));
+        }
         let Some(bar) = &self.bar else {
             return;
         };
@@ -81,9 +151,37 @@ impl Progress {
             format!("{stage}{} users", live.users)
         };
         bar.set_message(format!(
-            "{load}, {} done, {:.0}/s, {} failed{state}",
-            live.requests, self.rate, live.failed
+            "{load}, {} done, {:.0}/s, {} failed, p95 {:.1} ms{state}",
+            live.requests, self.rate, live.failed, self.p95_now
         ));
+    }
+
+    /// One plain status line: elapsed/total, requests/s now, failures, p95 now, users.
+    pub fn line(&self, live: &Live) -> String {
+        let of_total = if self.total.is_empty() {
+            String::new()
+        } else {
+            format!(" / {}", self.total)
+        };
+        let rps = live.last_second.map_or(0.0, |r| r.rps);
+        let pct = if live.requests > 0 {
+            live.failed as f64 * 100.0 / live.requests as f64
+        } else {
+            0.0
+        };
+        let users = if self.open {
+            format!("users {} busy, target {:.0}/s", live.users, live.target)
+        } else {
+            format!("users {}", live.users)
+        };
+        let stopping = if live.stopping { "  stopping" } else { "" };
+        format!(
+            "progress {}{of_total}  requests {}  {rps:.0}/s now  failed {} ({pct:.2}%)  p95 {:.2} ms now  {users}{stopping}",
+            clock(live.elapsed),
+            live.requests,
+            live.failed,
+            self.p95_now,
+        )
     }
 
     /// Remove the bar before the report is printed.
@@ -91,5 +189,15 @@ impl Progress {
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();
         }
+    }
+}
+
+/// `h:mm:ss` (or `m:ss` under an hour).
+fn clock(d: Duration) -> String {
+    let s = d.as_secs();
+    if s >= 3600 {
+        format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+    } else {
+        format!("{}:{:02}", s / 60, s % 60)
     }
 }

@@ -113,6 +113,7 @@ pub fn coordinate(
             let mut view = live(shards, plan.scenarios.len(), now - start, stop.is_some());
             view.users = shared.ctl.active.load(Ordering::Relaxed);
             (view.stage, view.target) = target_at(plan, now - start);
+            view.last_second = series.rows.last();
             if let Tick::Abort(why) = on_tick(&view) {
                 if stop.is_none() {
                     abort_reason = Some(why);

@@ -70,6 +70,8 @@ pub struct Live<'a> {
     pub target: f64,
     /// The current stage of a ramp, 0-based.
     pub stage: Option<usize>,
+    /// The last full second of the per-second series (rate and percentiles "now").
+    pub last_second: Option<&'a series::SecondRow>,
     shards: &'a [Arc<Mutex<Shard>>],
     scenarios: usize,
 }
@@ -291,6 +293,7 @@ pub(crate) fn live(
         users: 0,
         target: 0.0,
         stage: None,
+        last_second: None,
         shards,
         scenarios,
     }

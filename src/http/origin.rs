@@ -118,4 +118,3 @@ mod tests {
         assert_eq!(o.authority(), "a.test:8080");
     }
 }
-}

@@ -581,4 +581,30 @@ mod tests {
         ));
         assert!(matches!(out[0], Err(HttpError::Malformed)), "{out:?}");
     }
+
+    #[test]
+    fn location_encoding_and_body_bound() {
+        let input = b"HTTP/1.1 302 Found\r\nLocation: /next\r\nContent-Encoding: gzip\r\nContent-Length: 10\r\n\r\n0123456789HTTP/1.1 200 OK\r\nLocation: /ignored\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nabcde\r\n0\r\n\r\n";
+        let mut io = tokio_test_stream(input, 7);
+        let mut buf = RecvBuf::new();
+        let mut parts = ResponseParts {
+            keep_body: true,
+            max_body: 4,
+            ..ResponseParts::default()
+        };
+        let before = Instant::now();
+        let r = rt()
+            .block_on(read_response(&mut io, &mut buf, false, &mut parts))
+            .unwrap();
+        assert_eq!((r.status, r.encoding), (302, Encoding::Gzip));
+        assert!(r.first_byte >= before);
+        assert_eq!(parts.location, "/next");
+        assert_eq!(parts.body, b"0123");
+        let r = rt()
+            .block_on(read_response(&mut io, &mut buf, false, &mut parts))
+            .unwrap();
+        assert_eq!((r.status, r.encoding), (200, Encoding::Identity));
+        assert_eq!(parts.location, "", "only 3xx responses carry a Location");
+        assert_eq!(parts.body, b"abcd");
+    }
 }

@@ -122,9 +122,8 @@ impl TlsReason {
             E::AlertReceived(AlertDescription::CertificateRequired) => {
                 TlsReason::ClientCertRequired
             }
-            E::AlertReceived(AlertDescription::NoApplicationProtocol) | E::NoApplicationProtocol => {
-                TlsReason::AlpnMismatch
-            }
+            E::AlertReceived(AlertDescription::NoApplicationProtocol)
+            | E::NoApplicationProtocol => TlsReason::AlpnMismatch,
             E::AlertReceived(
                 AlertDescription::ProtocolVersion | AlertDescription::InsufficientSecurity,
             )

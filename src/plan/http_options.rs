@@ -390,11 +390,21 @@ mod tests {
 
     #[test]
     fn defaults_and_every_key() {
-        let plan = load_str("p", "base_url: http://h\nscenarios:\n  - path: /\n", &Overrides::default())
-            .unwrap();
+        let plan = load_str(
+            "p",
+            "base_url: http://h\nscenarios:\n  - path: /\n",
+            &Overrides::default(),
+        )
+        .unwrap();
         let h = &plan.http;
         assert_eq!(
-            (h.version, h.keep_alive, h.follow_redirects, h.decompress, h.max_body),
+            (
+                h.version,
+                h.keep_alive,
+                h.follow_redirects,
+                h.decompress,
+                h.max_body
+            ),
             (HttpVersion::Auto, true, 10, false, DEFAULT_MAX_BODY)
         );
         assert!(!h.tls.insecure && h.connect_timeout.is_none());
@@ -412,7 +422,10 @@ mod tests {
         assert_eq!(h.connect_timeout, Some(Duration::from_millis(250)));
         assert_eq!((h.max_body, h.h2_streams_per_connection), (64_000, 16));
         assert_eq!(h.tls.server_name.as_deref(), Some("other.test"));
-        assert_eq!(h.connect_to_for("API.example.test", 443), Some("127.0.0.1:8443"));
+        assert_eq!(
+            h.connect_to_for("API.example.test", 443),
+            Some("127.0.0.1:8443")
+        );
         assert_eq!(h.connect_to_for("::1", 80), Some("[::1]:8080"));
         assert_eq!(h.connect_to_for("api.example.test", 80), None);
     }
@@ -425,10 +438,17 @@ mod tests {
         };
         let plan = load_str("p", "base_url: https://h\nscenarios:\n  - path: /\n", &ov).unwrap();
         assert!(plan.http.tls.insecure);
-        for (text, want) in [("4096", 4096), ("1MiB", 1 << 20), ("2 kB", 2000), ("1_000", 1000)] {
+        for (text, want) in [
+            ("4096", 4096),
+            ("1MiB", 1 << 20),
+            ("2 kB", 2000),
+            ("1_000", 1000),
+        ] {
             let plan = load_str(
                 "p",
-                &format!("base_url: http://h\ndefaults:\n  max_body: {text}\nscenarios:\n  - path: /\n"),
+                &format!(
+                    "base_url: http://h\ndefaults:\n  max_body: {text}\nscenarios:\n  - path: /\n"
+                ),
                 &Overrides::default(),
             )
             .unwrap();

@@ -3,6 +3,9 @@
 //! One file per format. `--out FORMAT=DEST` picks them (repeatable; `-` is stdout), and
 //! the text report goes to stdout unless `--quiet`.
 
+pub mod chart;
+pub mod csv;
+pub mod html;
 pub mod http_section;
 pub mod json;
 pub mod junit;
@@ -22,9 +25,16 @@ pub enum Format {
     Text,
     /// JUnit XML for CI test reporters: one testcase per threshold and per scenario.
     Junit,
+    /// The per-second series as CSV (`report::csv`).
+    Csv,
+    /// One self-contained HTML page with charts (`report::html`).
+    Html,
+    /// Prometheus remote write to a URL, during the run (`crate::remote_write`); rendered
+    /// to a file it is the final numbers in the Prometheus text format.
+    PrometheusRw,
 }
 
-const FORMATS: &[&str] = &["json", "text", "junit"];
+const FORMATS: &[&str] = &["json", "text", "junit", "csv", "html", "prometheus-rw"];
 
 /// Where an output goes.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -33,6 +43,8 @@ pub enum Dest {
     Stdout,
     /// A file (created or replaced).
     File(PathBuf),
+    /// A URL (`prometheus-rw=URL`), pushed to during the run.
+    Url(String),
 }
 
 /// One `--out FORMAT=DEST`.
@@ -56,6 +68,15 @@ impl std::str::FromStr for OutSpec {
             "json" => Format::Json,
             "text" => Format::Text,
             "junit" => Format::Junit,
+            "csv" => Format::Csv,
+            "html" => Format::Html,
+            "prometheus-rw" => {
+                crate::remote_write::endpoint(dest)?;
+                return Ok(OutSpec {
+                    format: Format::PrometheusRw,
+                    dest: Dest::Url(dest.to_string()),
+                });
+            }
             other => {
                 let hint = crate::plan::error::did_you_mean(other, FORMATS)
                     .map(|s| format!(" (did you mean `{s}`?)"))
@@ -84,6 +105,9 @@ pub fn render(format: Format, summary: &Summary) -> Vec<u8> {
         Format::Json => json::render(summary),
         Format::Text => text::render(summary).into_bytes(),
         Format::Junit => junit::render(summary),
+        Format::Csv => csv::render(summary),
+        Format::Html => html::render(summary),
+        Format::PrometheusRw => crate::live::metrics::of_summary(summary).into_bytes(),
     }
 }
 
@@ -99,5 +123,8 @@ pub fn write(spec: &OutSpec, summary: &Summary) -> Result<(), String> {
         }
         Dest::File(path) => std::fs::write(path, &bytes)
             .map_err(|e| format!("cannot write `{}`: {e}", path.display())),
+        Dest::Url(url) => Err(format!(
+            "`{url}`: prometheus-rw pushes during a run; there is nothing to push afterwards"
+        )),
     }
 }

@@ -358,7 +358,7 @@ impl<'p> Watch<'p> {
 
     /// Check the live statistics; returns the reason to abort, once.
     pub fn check(&mut self, live: &crate::engine::Live) -> Option<String> {
-        if self.fired.is_some() || live.stopping || live.requests == 0 {
+        if self.fired.is_some() || live.stopping {
             return None;
         }
         let snapshot = live.snapshot();

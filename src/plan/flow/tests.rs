@@ -230,3 +230,19 @@ fn variables_and_data_mistakes() {
         "{e}"
     );
 }
+
+#[test]
+fn example_flow_plan_is_valid() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("plans/flow.yaml");
+    let p = match crate::plan::load(&path, &Overrides::default()) {
+        Ok(p) => p,
+        Err(e) => panic!("{e}"),
+    };
+    assert_eq!(p.flow.data[0].rows.len(), 4);
+    assert_eq!(&*p.flow.data[0].rows[3][1], b"pa,ss");
+    let f = &p.scenarios[0].flow;
+    assert_eq!(f.steps.len(), 5);
+    assert_eq!(f.check_count(), 7);
+    assert_eq!(f.data_used, vec![0]);
+    assert!(!p.scenarios[1].flow.detailed());
+}
