@@ -223,6 +223,8 @@ pub struct Conn {
     scratch: Vec<u8>,
     /// The other body buffer while decoding.
     decoded: Vec<u8>,
+    /// The last HTTP/2 request built (HTTP/2 links only).
+    h2_cache: h2::RequestCache,
 }
 
 /// A response plus what it took: connections, timings, protocol, redirects.
@@ -253,6 +255,7 @@ impl Conn {
             buf: RecvBuf::new(),
             scratch: Vec::new(),
             decoded: Vec::new(),
+            h2_cache: h2::RequestCache::default(),
         }
     }
 
@@ -449,7 +452,7 @@ impl Conn {
             }
             Link::H2(sender) => {
                 let scheme = self.connector.origin.scheme_name();
-                h2::send(sender, scheme, wire, parts).await
+                h2::send(sender, &mut self.h2_cache, scheme, wire, parts).await
             }
         }
     }

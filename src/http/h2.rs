@@ -16,7 +16,7 @@ use std::time::Instant;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http2::{Builder, SendRequest};
-use hyper::http::{HeaderName, HeaderValue, Method, Request, Uri};
+use hyper::http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Uri};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
@@ -155,8 +155,11 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Tap<T> {
     }
 }
 
-/// Build the HTTP/2 request from complete HTTP/1.1 request bytes.
-pub fn to_request(scheme: &str, wire: &[u8]) -> Result<Request<Full<Bytes>>, HttpError> {
+/// The parts of an HTTP/2 request: method, absolute URI, headers, body.
+type Parts = (Method, Uri, HeaderMap, Bytes);
+
+/// Parse complete HTTP/1.1 request bytes into HTTP/2 request parts.
+fn parse(scheme: &str, wire: &[u8]) -> Result<Parts, HttpError> {
     let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut req = httparse::Request::new(&mut headers);
     let len = match req.parse(wire) {
@@ -173,18 +176,51 @@ pub fn to_request(scheme: &str, wire: &[u8]) -> Result<Request<Full<Bytes>>, Htt
         .ok_or(HttpError::Malformed)?;
     let uri = Uri::try_from(format!("{scheme}://{authority}{}", req.path.unwrap_or("/")))
         .map_err(|_| HttpError::Malformed)?;
-    let mut builder = Request::builder().method(method).uri(uri);
+    let mut map = HeaderMap::with_capacity(req.headers.len());
     for h in req.headers.iter() {
         if DROPPED.iter().any(|d| h.name.eq_ignore_ascii_case(d)) {
             continue;
         }
         let name = HeaderName::from_bytes(h.name.as_bytes()).map_err(|_| HttpError::Malformed)?;
         let value = HeaderValue::from_bytes(h.value).map_err(|_| HttpError::Malformed)?;
-        builder = builder.header(name, value);
+        map.append(name, value);
     }
-    builder
-        .body(Full::new(Bytes::copy_from_slice(&wire[len..])))
-        .map_err(|_| HttpError::Malformed)
+    Ok((method, uri, map, Bytes::copy_from_slice(&wire[len..])))
+}
+
+fn build(p: &Parts) -> Request<Full<Bytes>> {
+    let mut req = Request::new(Full::new(p.3.clone()));
+    *req.method_mut() = p.0.clone();
+    *req.uri_mut() = p.1.clone();
+    *req.headers_mut() = p.2.clone();
+    req
+}
+
+/// Build the HTTP/2 request from complete HTTP/1.1 request bytes.
+pub fn to_request(scheme: &str, wire: &[u8]) -> Result<Request<Full<Bytes>>, HttpError> {
+    parse(scheme, wire).map(|p| build(&p))
+}
+
+/// The last request built from wire bytes, so a user repeating a static request does not
+/// parse it again: method, URI and body are cheap clones; the header map is one copy.
+#[derive(Debug, Default)]
+pub struct RequestCache {
+    wire: Vec<u8>,
+    parts: Option<Parts>,
+}
+
+impl RequestCache {
+    /// The HTTP/2 request for `wire` (parsed again only when `wire` differs from the last).
+    pub fn get(&mut self, scheme: &str, wire: &[u8]) -> Result<Request<Full<Bytes>>, HttpError> {
+        if let Some(p) = self.parts.as_ref().filter(|_| self.wire == wire) {
+            return Ok(build(p));
+        }
+        self.parts = None;
+        let p = parse(scheme, wire)?;
+        self.wire.clear();
+        self.wire.extend_from_slice(wire);
+        Ok(build(self.parts.insert(p)))
+    }
 }
 
 /// Send one request on `sender` and read the whole response into `parts`. A connection
@@ -192,12 +228,13 @@ pub fn to_request(scheme: &str, wire: &[u8]) -> Result<Request<Full<Bytes>>, Htt
 /// reconnect and retry once, as for HTTP/1.1.
 pub async fn send(
     sender: &mut Sender,
+    cache: &mut RequestCache,
     scheme: &str,
     wire: &[u8],
     parts: &mut ResponseParts,
 ) -> Result<Response, HttpError> {
     parts.clear();
-    let req = to_request(scheme, wire)?;
+    let req = cache.get(scheme, wire)?;
     if let Err(e) = sender.send.ready().await {
         return Err(sender.explain(from_hyper(e)).await);
     }

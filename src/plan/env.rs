@@ -14,17 +14,16 @@ use super::error::PlanError;
 use super::yaml::{Node, Value};
 
 /// Plan keys (YAML paths with `[]` for any index) whose substituted values are shown in
-/// reports and so are not treated as secrets; everything else is. Load-shape numbers,
-/// names and the target URL: a token never belongs there, and redacting e.g. `10`
-/// everywhere would garble the report.
+/// reports and so are not treated as secrets; everything else is, `base_url` and names
+/// included (a URL can carry credentials). Only load-shape numbers, durations and methods
+/// are public: a token never belongs there, and redacting e.g. `10` everywhere would
+/// garble the report.
 pub const PUBLIC_KEYS: &[&str] = &[
-    "base_url",
     "defaults.method",
     "defaults.timeout",
     "defaults.concurrency",
     "defaults.requests",
     "defaults.duration",
-    "scenarios[].name",
     "scenarios[].method",
     "scenarios[].weight",
 ];

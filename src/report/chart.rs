@@ -9,12 +9,16 @@ use std::fmt::Write as _;
 
 use super::html::esc;
 
-/// Drawing area of every chart (SVG user units; the SVG scales to its box).
+/// Size of a line chart (SVG user units; the SVG scales to its box, so text keeps its
+/// size relative to the chart).
 const W: f64 = 640.0;
 const H: f64 = 240.0;
+/// Size of the (full-width) distribution chart.
+const DW: f64 = 1280.0;
+const DH: f64 = 260.0;
 const LEFT: f64 = 58.0;
 const RIGHT: f64 = 14.0;
-const TOP: f64 = 12.0;
+const TOP: f64 = 22.0;
 const BOTTOM: f64 = 30.0;
 
 /// One series of a line chart.
@@ -61,24 +65,24 @@ fn trim(v: f64) -> String {
     s.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
-fn open_svg(out: &mut String, id: &str, title: &str, kind: &str, extra: &str) {
+fn open_svg(out: &mut String, id: &str, title: &str, kind: &str, extra: &str, w: f64, h: f64) {
     let _ = write!(
         out,
-        r#"<svg class="chart" id="{id}" data-kind="{kind}" viewBox="0 0 {W} {H}" role="img" aria-label="{}" {extra}>"#,
+        r#"<svg class="chart" id="{id}" data-kind="{kind}" viewBox="0 0 {w} {h}" role="img" aria-label="{}" {extra}>"#,
         esc(title)
     );
 }
 
-/// Horizontal grid and y labels for `0..=ymax`.
-fn y_grid(out: &mut String, ymax: f64, step: f64, unit: &str) {
-    let plot_h = H - TOP - BOTTOM;
+/// Horizontal grid and y labels for `0..=ymax` in a `w`×`h` chart.
+fn y_grid(out: &mut String, ymax: f64, step: f64, unit: &str, (w, h): (f64, f64)) {
+    let plot_h = h - TOP - BOTTOM;
     let mut v = 0.0;
     while v <= ymax + step / 2.0 {
         let y = TOP + plot_h - v / ymax * plot_h;
         let _ = write!(
             out,
             r#"<line class="grid" x1="{LEFT}" x2="{}" y1="{y:.1}" y2="{y:.1}"/><text class="tick" x="{}" y="{:.1}" text-anchor="end">{}</text>"#,
-            W - RIGHT,
+            w - RIGHT,
             LEFT - 6.0,
             y + 4.0,
             tick_label(v)
@@ -87,8 +91,7 @@ fn y_grid(out: &mut String, ymax: f64, step: f64, unit: &str) {
     }
     let _ = write!(
         out,
-        r#"<text class="unit" x="4" y="{}" >{}</text>"#,
-        TOP + 4.0,
+        r#"<text class="unit" x="4" y="12">{}</text>"#,
         esc(unit)
     );
 }
@@ -118,8 +121,10 @@ pub fn line_chart(id: &str, title: &str, unit: &str, xs: &[f64], lines: &[Line])
             W - RIGHT,
             join(xs)
         ),
+        W,
+        H,
     );
-    y_grid(&mut out, ymax, ystep, unit);
+    y_grid(&mut out, ymax, ystep, unit, (W, H));
     let mut x = 0.0;
     while x <= xtop + xstep / 2.0 {
         let _ = write!(
@@ -186,8 +191,8 @@ pub fn distribution(id: &str, title: &str, bars: &[Bar], marks: &[(&str, f64)]) 
     let lo = bars.first().map_or(0.0, |b| b.lo).max(0.001);
     let hi = bars.last().map_or(1.0, |b| b.hi).max(lo * 1.001);
     let log = hi / lo > 10.0;
-    let plot_w = W - LEFT - RIGHT;
-    let plot_h = H - TOP - BOTTOM;
+    let plot_w = DW - LEFT - RIGHT;
+    let plot_h = DH - TOP - BOTTOM;
     let fx = |v: f64| {
         let f = if log {
             (v.max(lo).ln() - lo.ln()) / (hi.ln() - lo.ln())
@@ -204,8 +209,10 @@ pub fn distribution(id: &str, title: &str, bars: &[Bar], marks: &[(&str, f64)]) 
         title,
         "bars",
         &format!(r#"data-log="{log}""#),
+        DW,
+        DH,
     );
-    y_grid(&mut out, ymax, ystep, "requests");
+    y_grid(&mut out, ymax, ystep, "requests", (DW, DH));
     for b in bars {
         let (x0, x1) = (fx(b.lo), fx(b.hi));
         let h = b.count as f64 / ymax * plot_h;
@@ -244,27 +251,28 @@ pub fn distribution(id: &str, title: &str, bars: &[Bar], marks: &[(&str, f64)]) 
             out,
             r#"<text class="tick" x="{:.1}" y="{}" text-anchor="middle">{}</text>"#,
             fx(v),
-            H - 10.0,
+            DH - 10.0,
             tick_label(v)
         );
     }
     let _ = write!(
         out,
         r#"<text class="unit" x="{}" y="{}" text-anchor="end">ms</text><line class="axis" x1="{LEFT}" x2="{}" y1="{:.1}" y2="{:.1}"/>"#,
-        W - RIGHT,
-        H - 10.0,
-        W - RIGHT,
+        DW - RIGHT,
+        DH - 10.0,
+        DW - RIGHT,
         TOP + plot_h,
         TOP + plot_h
     );
-    for (label, ms) in marks {
+    for (i, (label, ms)) in marks.iter().enumerate() {
         let x = fx(*ms);
+        let label_y = TOP + 10.0 + 13.0 * i as f64;
         let _ = write!(
             out,
-            r#"<line class="mark" x1="{x:.1}" x2="{x:.1}" y1="{TOP}" y2="{:.1}"/><text class="mark-label" x="{:.1}" y="{}">{} {}</text>"#,
+            r#"<line class="mark" x1="{x:.1}" x2="{x:.1}" y1="{TOP}" y2="{:.1}"/><text class="mark-label" x="{:.1}" y="{}">{} {} ms</text>"#,
             TOP + plot_h,
             x + 3.0,
-            TOP + 10.0,
+            label_y,
             esc(label),
             trim(*ms)
         );

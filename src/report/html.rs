@@ -362,7 +362,7 @@ fn scenarios(o: &mut String, s: &Summary) {
             }
         }
     }
-    o.push_str("</tbody></table><p class=\"note\">Latency in ms.</p></section>\n");
+    o.push_str("</tbody></table></section>\n");
 }
 
 fn checks(o: &mut String, s: &Summary) {

@@ -15,9 +15,15 @@ pub fn render(s: &Summary) -> String {
         s.loadtester_version, s.plan.source, s.plan.base_url
     );
     super::http_section::header(&mut o, s);
+    // The budget counts iterations; for single-request scenarios they are requests.
+    let unit = if s.scenarios.iter().any(|x| x.flow.steps.len() > 1) {
+        "iterations"
+    } else {
+        "requests"
+    };
     let limit = match (s.plan.requests, s.plan.duration_s) {
-        (Some(n), Some(d)) => format!("{n} requests or {d}s, whichever first"),
-        (Some(n), None) => format!("{n} requests"),
+        (Some(n), Some(d)) => format!("{n} {unit} or {d}s, whichever first"),
+        (Some(n), None) => format!("{n} {unit}"),
         (None, Some(d)) => format!("{d}s"),
         (None, None) => "unbounded".into(),
     };

@@ -79,6 +79,15 @@ pub const METRICS: &[MetricSpec] = &[
         selectors: &["scenario", "step"],
     },
     MetricSpec {
+        // Our name (`summary.missed`): open-model iterations that could not start in time.
+        name: "missed",
+        metric: Metric::DroppedIterations,
+        aggregations: &["count", "rate"],
+        unit: Unit::Count,
+        selectors: &[],
+    },
+    MetricSpec {
+        // k6's name for the same count, so copied thresholds keep working.
         name: "dropped_iterations",
         metric: Metric::DroppedIterations,
         aggregations: &["count", "rate"],

@@ -187,6 +187,10 @@ fn example_ci_gate_plan_is_valid() {
     assert!(plan.thresholds[7].abort_on_fail);
     assert_eq!(plan.target.url, "http://127.0.0.1:8080");
     for s in ["tok-123456", "Bearer tok-123456", "local-dev-key"] {
-        assert!(plan.secrets.iter().any(|x| x == s), "{s} in {:?}", plan.secrets);
+        assert!(
+            plan.secrets.iter().any(|x| x == s),
+            "{s} in {:?}",
+            plan.secrets
+        );
     }
 }

@@ -7,6 +7,7 @@ mod compare;
 mod core;
 mod flows;
 mod http;
+mod live;
 mod load_models;
 mod nginx;
 mod thresholds;
