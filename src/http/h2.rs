@@ -343,4 +343,18 @@ mod tests {
             "no Host"
         );
     }
+
+    #[test]
+    fn cache_rebuilds_only_for_other_bytes() {
+        let mut cache = RequestCache::default();
+        let a = b"GET /a HTTP/1.1\r\nHost: h\r\n\r\n";
+        let b = b"PUT /b HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\n\r\nx";
+        for wire in [&a[..], &a[..], &b[..], &a[..]] {
+            let req = cache.get("http", wire).unwrap();
+            let want = to_request("http", wire).unwrap();
+            assert_eq!(req.method(), want.method());
+            assert_eq!(req.uri(), want.uri());
+            assert_eq!(req.headers(), want.headers());
+        }
+    }
 }

@@ -98,7 +98,7 @@ fn status_and_metrics_grow_during_the_run_and_end_final_with_linger() {
     let result = dir.path().join("r.json");
     let mut child = bin()
         .args(["--plan", plan.to_str().unwrap(), "--listen", "127.0.0.1:0"])
-        .args(["--linger", "3s", "--progress", "none", "--out"])
+        .args(["--linger", "2s", "--progress", "none", "--out"])
         .arg(format!("json={}", result.display()))
         .stdout(Stdio::null())
         .stderr(Stdio::piped())

@@ -10,5 +10,6 @@ mod http;
 mod live;
 mod load_models;
 mod nginx;
+mod remote_write;
 mod thresholds;
 mod tls_util;
