@@ -102,7 +102,9 @@ pub struct CommonArgs {
     /// Stop after this long, e.g. 30s or 2m (replaces defaults.duration).
     #[arg(short, long, value_name = "DURATION", value_parser = parse_duration)]
     pub duration: Option<Duration>,
-    /// Write the result: FORMAT=FILE, `-` for stdout; repeatable. Formats: json, text, junit.
+    /// Write the result: FORMAT=FILE, `-` for stdout; repeatable. Formats: json, text,
+    /// junit, csv (per-second series), html (report with charts); `prometheus-rw=URL`
+    /// pushes live series to Prometheus remote write during the run.
     #[arg(long = "out", value_name = "FORMAT=FILE")]
     pub outputs: Vec<OutSpec>,
     /// Print nothing but errors (no progress bar, no report on stdout).

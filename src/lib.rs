@@ -92,7 +92,11 @@ pub fn run_plan(
     if !opts.quiet {
         print!("{}", report::text::render(&summary));
     }
-    for out in opts.outputs.iter().filter(|o| o.format != report::Format::PrometheusRw) {
+    for out in opts
+        .outputs
+        .iter()
+        .filter(|o| o.format != report::Format::PrometheusRw)
+    {
         if let Err(e) = report::write(out, &summary) {
             outcome = Outcome::OutputFailed(e);
         }
@@ -160,6 +164,7 @@ fn judge(s: &Summary) -> Outcome {
         "connect_timeout" | "connect_error" => format!(" — is {} reachable?", s.plan.base_url),
         "timeout" => format!(" — the service did not answer within {}s", s.plan.timeout_s),
         "http_4xx" | "http_5xx" => " — every response had a status of 400 or above".into(),
+        "tls" => " — see `TLS failures by reason` (tls.ca trusts another CA; --insecure skips verification)".into(),
         _ => String::new(),
     };
     Outcome::NothingSucceeded(format!(

@@ -41,7 +41,9 @@ pub struct Endpoint {
 /// Check a `prometheus-rw=` URL: `http://HOST[:PORT]/PATH` (no TLS, no credentials yet).
 pub fn endpoint(url: &str) -> Result<Endpoint, String> {
     let u = url::Url::parse(url).map_err(|e| {
-        format!("`{url}` is not a URL for prometheus-rw (e.g. http://127.0.0.1:9090/api/v1/write): {e}")
+        format!(
+            "`{url}` is not a URL for prometheus-rw (e.g. http://127.0.0.1:9090/api/v1/write): {e}"
+        )
     })?;
     if u.scheme() != "http" {
         return Err(format!(
@@ -299,7 +301,11 @@ mod tests {
         assert_eq!(e.path, "/api/v1/write");
         assert_eq!(endpoint("http://h/w?x=1").unwrap().authority, "h:80");
         assert!(endpoint("https://h/w").unwrap_err().contains("http://"));
-        assert!(endpoint("http://u:p@h/w").unwrap_err().contains("credentials"));
+        assert!(
+            endpoint("http://u:p@h/w")
+                .unwrap_err()
+                .contains("credentials")
+        );
         assert!(endpoint("nope").unwrap_err().contains("`nope`"));
     }
 
@@ -329,7 +335,12 @@ mod tests {
             out
         };
         let mut series = Vec::new();
-        for (k, v) in [("__name__", "m"), ("a", "b"), ("job", "loadtester"), ("plan", "p")] {
+        for (k, v) in [
+            ("__name__", "m"),
+            ("a", "b"),
+            ("job", "loadtester"),
+            ("plan", "p"),
+        ] {
             series.extend(label(k, v));
         }
         let mut sample = vec![0x09];
@@ -350,6 +361,11 @@ mod tests {
             "p",
             1,
         );
-        assert!(snap::raw::Decoder::new().decompress_vec(&packed).unwrap().is_empty());
+        assert!(
+            snap::raw::Decoder::new()
+                .decompress_vec(&packed)
+                .unwrap()
+                .is_empty()
+        );
     }
 }

@@ -93,7 +93,9 @@ impl TlsReason {
             TlsReason::Expired => "certificate expired",
             TlsReason::NotYetValid => "certificate not valid yet",
             TlsReason::NameMismatch => "certificate not valid for this host name",
-            TlsReason::BadCertificate => "certificate rejected",
+            TlsReason::BadCertificate => {
+                "certificate unusable (e.g. a CA certificate used as server certificate, bad signature)"
+            }
             TlsReason::HandshakeTimeout => "handshake took longer than connect_timeout",
             TlsReason::ClientCertRequired => "server requires a client certificate",
             TlsReason::RejectedByServer => "server refused the handshake",

@@ -42,12 +42,18 @@ fn counters_gauges_and_escaping() {
     let t = text(&families(&state()));
     let sc = r#"scenario="say \"hi\"\\now""#;
     assert_eq!(
-        value(&t, &format!("loadtester_http_reqs_total{{{sc},status=\"200\"}}")),
+        value(
+            &t,
+            &format!("loadtester_http_reqs_total{{{sc},status=\"200\"}}")
+        ),
         4.0
     );
     // One request got no response at all (the timeout): status 0.
     assert_eq!(
-        value(&t, &format!("loadtester_http_reqs_total{{{sc},status=\"0\"}}")),
+        value(
+            &t,
+            &format!("loadtester_http_reqs_total{{{sc},status=\"0\"}}")
+        ),
         1.0
     );
     assert_eq!(
@@ -55,7 +61,10 @@ fn counters_gauges_and_escaping() {
         2.0
     );
     assert_eq!(
-        value(&t, &format!("loadtester_http_req_errors_total{{{sc},kind=\"timeout\"}}")),
+        value(
+            &t,
+            &format!("loadtester_http_req_errors_total{{{sc},kind=\"timeout\"}}")
+        ),
         1.0
     );
     assert_eq!(value(&t, "loadtester_vus"), 7.0);
@@ -87,13 +96,22 @@ fn histogram_is_cumulative_and_consistent() {
         &t,
         &format!("loadtester_http_req_duration_seconds_bucket{{{sc},le=\"+Inf\"}}"),
     );
-    let count = value(&t, &format!("loadtester_http_req_duration_seconds_count{{{sc}}}"));
+    let count = value(
+        &t,
+        &format!("loadtester_http_req_duration_seconds_count{{{sc}}}"),
+    );
     assert_eq!((inf, count), (5.0, 5.0));
     assert_eq!(
-        value(&t, &format!("loadtester_http_req_duration_seconds_bucket{{{sc},le=\"0.001\"}}")),
+        value(
+            &t,
+            &format!("loadtester_http_req_duration_seconds_bucket{{{sc},le=\"0.001\"}}")
+        ),
         2.0
     );
-    let sum = value(&t, &format!("loadtester_http_req_duration_seconds_sum{{{sc}}}"));
+    let sum = value(
+        &t,
+        &format!("loadtester_http_req_duration_seconds_sum{{{sc}}}"),
+    );
     assert!((sum - 0.07705).abs() < 0.0001, "{sum}");
     // HDR precision: 3 significant digits.
     let p50 = value(
@@ -108,7 +126,9 @@ fn every_line_is_valid_exposition() {
     let t = text(&families(&state()));
     for line in t.lines() {
         if line.starts_with('#') {
-            assert!(line.starts_with("# HELP loadtester_") || line.starts_with("# TYPE loadtester_"));
+            assert!(
+                line.starts_with("# HELP loadtester_") || line.starts_with("# TYPE loadtester_")
+            );
             continue;
         }
         let (series, v) = line.rsplit_once(' ').unwrap();

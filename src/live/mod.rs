@@ -365,7 +365,10 @@ mod tests {
     fn listen_addresses() {
         assert_eq!(parse_listen("9090").unwrap().to_string(), "127.0.0.1:9090");
         assert_eq!(parse_listen(":0").unwrap().to_string(), "127.0.0.1:0");
-        assert_eq!(parse_listen("0.0.0.0:80").unwrap().to_string(), "0.0.0.0:80");
+        assert_eq!(
+            parse_listen("0.0.0.0:80").unwrap().to_string(),
+            "0.0.0.0:80"
+        );
         assert_eq!(parse_listen("[::1]:9").unwrap().to_string(), "[::1]:9");
         assert!(parse_listen("nonsense").unwrap_err().contains("`nonsense`"));
     }

@@ -274,7 +274,9 @@ mod tests {
             scalar(&root, &["defaults", "headers", "X-A"]),
             "dflt x ${TOKEN} $5 "
         );
-        assert_eq!(r.secrets, vec!["s3cr3t".to_string()]);
+        // `base_url` from the environment is a secret too (a URL can carry credentials);
+        // the load number is not.
+        assert_eq!(r.secrets, vec!["127.0.0.1:9".to_string(), "s3cr3t".to_string()]);
     }
 
     #[test]
@@ -298,7 +300,9 @@ mod tests {
 
     #[test]
     fn public_paths_and_pairs() {
-        assert!(is_public("scenarios[12].name"));
+        assert!(is_public("scenarios[12].weight"));
+        assert!(!is_public("scenarios[12].name"));
+        assert!(!is_public("base_url"));
         assert!(is_public("thresholds.http_reqs[0]"));
         assert!(is_public("load.stages[1].target"));
         assert!(!is_public("loader"));

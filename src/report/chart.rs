@@ -244,7 +244,9 @@ pub fn distribution(id: &str, title: &str, bars: &[Bar], marks: &[(&str, f64)]) 
         }
         t
     } else {
-        (0..=4).map(|i| lo + (hi - lo) * f64::from(i) / 4.0).collect()
+        (0..=4)
+            .map(|i| lo + (hi - lo) * f64::from(i) / 4.0)
+            .collect()
     };
     for v in ticks {
         let _ = write!(

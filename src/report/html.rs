@@ -75,15 +75,27 @@ fn verdict(s: &Summary) -> (&'static str, &'static str, String) {
         .map(|t| t.expression.as_str())
         .collect();
     if s.run.interrupted {
-        ("warn", "Interrupted", "partial result: the run was stopped by Ctrl-C".into())
+        (
+            "warn",
+            "Interrupted",
+            "partial result: the run was stopped by Ctrl-C".into(),
+        )
     } else if !failed.is_empty() {
         (
             "fail",
             "Thresholds failed",
-            format!("{} of {} thresholds failed", failed.len(), s.thresholds.len()),
+            format!(
+                "{} of {} thresholds failed",
+                failed.len(),
+                s.thresholds.len()
+            ),
         )
     } else if s.summary.succeeded == 0 {
-        ("fail", "Nothing succeeded", "not one request succeeded".into())
+        (
+            "fail",
+            "Nothing succeeded",
+            "not one request succeeded".into(),
+        )
     } else if s.thresholds.is_empty() {
         ("ok", "Completed", "no thresholds set".into())
     } else {
@@ -100,26 +112,38 @@ fn header(o: &mut String, s: &Summary) {
     let load = s.plan.load.as_ref().map_or_else(
         || format!("{} users", s.plan.concurrency),
         |l| {
-            let ramp = if l.stages.is_empty() {
-                String::new()
-            } else {
-                format!(", {} stages", l.stages.len())
+            let start = if l.model == "open" { l.rate } else { l.vus }.unwrap_or(0.0);
+            let peak = l.stages.iter().map(|st| st.target).fold(start, f64::max);
+            let stages = match l.stages.len() {
+                0 => String::new(),
+                1 => ", 1 stage".into(),
+                n => format!(", {n} stages"),
             };
-            match (l.model.as_str(), l.rate, l.vus) {
-                ("open", Some(rate), _) => format!(
-                    "open model from {rate}/s (max {} users){ramp}",
+            match (l.model.as_str(), l.stages.is_empty()) {
+                ("open", true) => format!(
+                    "open model at {start}/s (max {} users)",
                     l.max_vus.unwrap_or(s.plan.concurrency)
                 ),
-                (_, _, Some(v)) => format!("{v} users{ramp}"),
-                _ => format!("{} users{ramp}", s.plan.concurrency),
+                ("open", false) => format!(
+                    "open model {start}/s to peak {peak}/s (max {} users){stages}",
+                    l.max_vus.unwrap_or(s.plan.concurrency)
+                ),
+                (_, true) => format!("{start} users"),
+                (_, false) => format!("ramping users, peak {peak}{stages}"),
             }
         },
     );
+    let stopped = match (s.run.stopped_by.as_str(), s.plan.requests) {
+        ("requests", Some(n)) => format!("all {n} requests done"),
+        ("requests", None) => "load profile completed".into(),
+        ("duration", _) => "duration reached".into(),
+        (other, _) => other.to_string(),
+    };
     let _ = write!(
         o,
         r#"<header><div><h1>loadtester report</h1>
 <p class="sub"><b>{src}</b> → {url}</p>
-<p class="sub">started {start} · {dur:.1}s · {load} · stopped by {stop} · {threads} threads</p></div>
+<p class="sub">started {start} · {dur:.1}s · {load} · {stop} · {threads} threads</p></div>
 <div class="verdict {class}" id="verdict"><strong>{head}</strong><span>{detail}</span></div></header>
 "#,
         src = esc(&s.plan.source),
@@ -127,7 +151,7 @@ fn header(o: &mut String, s: &Summary) {
         start = esc(&s.run.started_at),
         dur = s.summary.duration_s,
         load = esc(&load),
-        stop = esc(&s.run.stopped_by),
+        stop = esc(&stopped),
         threads = s.run.threads,
         detail = esc(&detail),
     );
@@ -239,11 +263,21 @@ fn charts(o: &mut String, s: &Summary) {
         o.push_str(r#"<div class="grid">"#);
         for (id, title, unit, lines) in [
             ("chart-rps", "Requests per second", "req/s", rate),
-            ("chart-latency", "Latency percentiles per second", "ms", latency),
+            (
+                "chart-latency",
+                "Latency percentiles per second",
+                "ms",
+                latency,
+            ),
             ("chart-failures", "Failures per second", "failed/s", fails),
             ("chart-users", "Users", "users", users),
         ] {
-            figure(o, title, &chart::line_chart(id, title, unit, &xs, &lines), &lines);
+            figure(
+                o,
+                title,
+                &chart::line_chart(id, title, unit, &xs, &lines),
+                &lines,
+            );
         }
         o.push_str("</div>");
     }
@@ -252,7 +286,11 @@ fn charts(o: &mut String, s: &Summary) {
 }
 
 fn figure(o: &mut String, title: &str, svg: &str, lines: &[Line]) {
-    let _ = write!(o, r#"<figure><figcaption>{}</figcaption>{svg}<div class="legend">"#, esc(title));
+    let _ = write!(
+        o,
+        r#"<figure><figcaption>{}</figcaption>{svg}<div class="legend">"#,
+        esc(title)
+    );
     for l in lines {
         let _ = write!(
             o,
@@ -393,14 +431,24 @@ fn codes(o: &mut String, s: &Summary) {
         o.push_str("<tr><td>no responses</td></tr>");
     }
     for (k, v) in &s.status_codes {
-        let _ = write!(o, r#"<tr><td>{}</td><td class="n">{}</td></tr>"#, esc(k), count(*v));
+        let _ = write!(
+            o,
+            r#"<tr><td>{}</td><td class="n">{}</td></tr>"#,
+            esc(k),
+            count(*v)
+        );
     }
     o.push_str(r#"</tbody></table></div><div><h2>Errors</h2><table><tbody>"#);
     if s.errors.is_empty() {
         o.push_str("<tr><td>none</td></tr>");
     }
     for (k, v) in &s.errors {
-        let _ = write!(o, r#"<tr><td>{}</td><td class="n">{}</td></tr>"#, esc(k), count(*v));
+        let _ = write!(
+            o,
+            r#"<tr><td>{}</td><td class="n">{}</td></tr>"#,
+            esc(k),
+            count(*v)
+        );
     }
     o.push_str("</tbody></table></div></section>\n");
 }

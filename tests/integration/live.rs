@@ -25,7 +25,10 @@ pub fn http_get(addr: &str, path: &str) -> (u16, String) {
     let text = String::from_utf8_lossy(&raw).into_owned();
     let (head, body) = text.split_once("\r\n\r\n").expect("HTTP response");
     let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
-    let body = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+    let body = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
         dechunk(body)
     } else {
         body.to_string()
@@ -41,7 +44,7 @@ fn dechunk(mut s: &str) -> String {
             break;
         }
         out.push_str(&rest[..n]);
-        s = &rest[n..].trim_start_matches("\r\n");
+        s = rest[n..].trim_start_matches("\r\n");
     }
     out
 }
@@ -133,7 +136,12 @@ fn status_and_metrics_grow_during_the_run_and_end_final_with_linger() {
     assert!(h1 > 0.0 && h2 > h1, "home 200s did not grow: {h1} → {h2}");
     assert!(metric(&m2, missing).unwrap() > metric(&m1, missing).unwrap());
     assert!(
-        metric(&m2, r#"loadtester_http_req_failed_total{scenario="missing"}"#).unwrap() > 0.0
+        metric(
+            &m2,
+            r#"loadtester_http_req_failed_total{scenario="missing"}"#
+        )
+        .unwrap()
+            > 0.0
     );
     assert_eq!(metric(&m1, "loadtester_vus"), Some(4.0));
     assert_eq!(
@@ -153,7 +161,10 @@ fn status_and_metrics_grow_during_the_run_and_end_final_with_linger() {
         s1["requests"].as_u64().unwrap(),
         s2["requests"].as_u64().unwrap(),
     );
-    assert!(r1 > 0 && r2 > r1, "/status requests did not grow: {r1} → {r2}");
+    assert!(
+        r1 > 0 && r2 > r1,
+        "/status requests did not grow: {r1} → {r2}"
+    );
     assert!(s2["elapsed_s"].as_f64().unwrap() > s1["elapsed_s"].as_f64().unwrap());
     assert!(s2["latency_ms"]["p95"].as_f64().unwrap() >= 2.0);
     assert!(s2["rps"]["now"].as_f64().unwrap() > 0.0);
@@ -177,7 +188,9 @@ fn status_and_metrics_grow_during_the_run_and_end_final_with_linger() {
     let home_final = metric(&mfin, home).unwrap();
     assert_eq!(
         home_final,
-        json["scenarios"][0]["status_codes"]["200"].as_f64().unwrap()
+        json["scenarios"][0]["status_codes"]["200"]
+            .as_f64()
+            .unwrap()
     );
     // And the server agrees: every request it answered on /delay/2 is counted.
     assert_eq!(home_final as u64, t.count("GET", "/delay/2"));
@@ -209,7 +222,10 @@ fn progress_lines_on_a_pipe_and_none_when_quiet() {
     let err = stderr(&out);
     let lines: Vec<&str> = err.lines().filter(|l| l.starts_with("progress ")).collect();
     assert_eq!(lines.len(), 2, "{err}");
-    assert!(lines[0].starts_with("progress 0:01 / 0:02  requests "), "{err}");
+    assert!(
+        lines[0].starts_with("progress 0:01 / 0:02  requests "),
+        "{err}"
+    );
     for l in &lines {
         for part in ["/s now", "failed 0 (0.00%)", "p95 ", "ms now", "users 2"] {
             assert!(l.contains(part), "`{part}` missing in `{l}`");
@@ -239,7 +255,12 @@ fn bad_flags_exit_2_and_a_taken_port_exits_1() {
     let out = run(&["--plan", p, "--listen", "nowhere:x"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("`nowhere:x`"), "{}", stderr(&out));
-    let out = run(&["--plan", p, "--out", "prometheus-rw=https://example.invalid/w"]);
+    let out = run(&[
+        "--plan",
+        p,
+        "--out",
+        "prometheus-rw=https://example.invalid/w",
+    ]);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("plain http://"), "{}", stderr(&out));
 

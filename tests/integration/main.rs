@@ -6,6 +6,7 @@ mod common;
 mod compare;
 mod core;
 mod flows;
+mod html;
 mod http;
 mod live;
 mod load_models;

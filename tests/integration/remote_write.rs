@@ -49,7 +49,10 @@ fn start_prometheus(exe: &str, dir: &Path) -> (Running, String) {
     let config = write(dir, "prometheus.yml", "global:\n  scrape_interval: 1m\n");
     let child = Command::new(exe)
         .arg(format!("--config.file={}", config.display()))
-        .arg(format!("--storage.tsdb.path={}", dir.join("tsdb").display()))
+        .arg(format!(
+            "--storage.tsdb.path={}",
+            dir.join("tsdb").display()
+        ))
         .arg(format!("--web.listen-address={addr}"))
         .arg("--web.enable-remote-write-receiver")
         .stdout(Stdio::null())
@@ -59,11 +62,15 @@ fn start_prometheus(exe: &str, dir: &Path) -> (Running, String) {
     let running = Running(child);
     let until = Instant::now() + Duration::from_secs(20);
     loop {
-        let ready = std::net::TcpStream::connect(&addr).is_ok() && http_get(&addr, "/-/ready").0 == 200;
+        let ready =
+            std::net::TcpStream::connect(&addr).is_ok() && http_get(&addr, "/-/ready").0 == 200;
         if ready {
             break;
         }
-        assert!(Instant::now() < until, "prometheus did not become ready at {addr}");
+        assert!(
+            Instant::now() < until,
+            "prometheus did not become ready at {addr}"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     (running, addr)
@@ -103,14 +110,21 @@ fn pushes_reach_a_real_prometheus_and_query_back_exactly() {
         dir.path(),
         "rw.yaml",
         &format!(
-            "base_url: {}\ndefaults: {{concurrency: 3, duration: 3s}}\nscenarios:\n  - {{name: home, path: /delay/2, weight: 2}}\n  - {{name: teapot, path: /status/418}}\n",
+            "base_url: {}\ndefaults: {{concurrency: 3, duration: 3s}}\nscenarios:\n  - {{name: home, path: /delay/2, weight: 2, check: {{status: 200}}}}\n  - {{name: teapot, path: /status/418}}\nthresholds:\n  http_req_failed: ['rate<0.9']\n",
             t.url()
         ),
     );
     let rw = format!("prometheus-rw=http://{addr}/api/v1/write");
     let result = dir.path().join("r.json");
     let out = bin()
-        .args(["--plan", plan.to_str().unwrap(), "--quiet", "--out", &rw, "--out"])
+        .args([
+            "--plan",
+            plan.to_str().unwrap(),
+            "--quiet",
+            "--out",
+            &rw,
+            "--out",
+        ])
         .arg(format!("json={}", result.display()))
         .env("LOADTESTER_RW_PUSH_INTERVAL", "1s")
         .output()
@@ -119,15 +133,21 @@ fn pushes_reach_a_real_prometheus_and_query_back_exactly() {
     assert_eq!(stderr(&out), "", "no push failed");
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&result).unwrap()).unwrap();
-    let home_200 = json["scenarios"][0]["status_codes"]["200"].as_f64().unwrap();
-    let teapots = json["scenarios"][1]["status_codes"]["418"].as_f64().unwrap();
+    let home_200 = json["scenarios"][0]["status_codes"]["200"]
+        .as_f64()
+        .unwrap();
+    let teapots = json["scenarios"][1]["status_codes"]["418"]
+        .as_f64()
+        .unwrap();
     assert!(home_200 > 0.0 && teapots > 0.0);
 
     let sel = format!(r#"job="loadtester",plan="{}""#, plan.display());
     let reqs = |scenario: &str, status: &str| {
         query(
             &addr,
-            &format!(r#"loadtester_http_reqs_total{{{sel},scenario="{scenario}",status="{status}"}}"#),
+            &format!(
+                r#"loadtester_http_reqs_total{{{sel},scenario="{scenario}",status="{status}"}}"#
+            ),
         )
     };
     // The final push carries exactly the final counts.
@@ -144,7 +164,9 @@ fn pushes_reach_a_real_prometheus_and_query_back_exactly() {
     assert_eq!(
         query(
             &addr,
-            &format!(r#"loadtester_http_req_errors_total{{{sel},scenario="teapot",kind="http_4xx"}}"#)
+            &format!(
+                r#"loadtester_http_req_errors_total{{{sel},scenario="teapot",kind="http_4xx"}}"#
+            )
         ),
         Some(teapots)
     );
@@ -156,11 +178,17 @@ fn pushes_reach_a_real_prometheus_and_query_back_exactly() {
         Some(home_200)
     );
     assert_eq!(
-        query(&addr, &format!(r#"loadtester_run_state{{{sel},state="done"}}"#)),
+        query(
+            &addr,
+            &format!(r#"loadtester_run_state{{{sel},state="done"}}"#)
+        ),
         Some(1.0)
     );
     assert_eq!(
-        query(&addr, &format!(r#"max_over_time(loadtester_vus{{{sel}}}[5m])"#)),
+        query(
+            &addr,
+            &format!(r#"max_over_time(loadtester_vus{{{sel}}}[5m])"#)
+        ),
         Some(3.0)
     );
     // Pushed every second during the run, then once more at the end.
@@ -189,10 +217,57 @@ fn pushes_reach_a_real_prometheus_and_query_back_exactly() {
     .unwrap();
     let json_p50 = json["scenarios"][0]["latency_ms"]["p50"].as_f64().unwrap() / 1000.0;
     assert!((exact - json_p50).abs() < 1e-6, "{exact} vs {json_p50}");
+    assert_eq!(
+        query(
+            &addr,
+            &format!(r#"loadtester_checks_total{{{sel},scenario="home",result="pass"}}"#)
+        ),
+        Some(home_200)
+    );
+    assert_eq!(
+        query(
+            &addr,
+            &format!(r#"loadtester_threshold_ok{{{sel},metric="http_req_failed"}}"#)
+        ),
+        Some(1.0)
+    );
+    every_dashboard_query_has_data(&addr);
+}
+
+/// Each PromQL expression of deploy/grafana/loadtester.json (variables set to "all", the
+/// rate window to 1m) runs on this Prometheus and returns data.
+fn every_dashboard_query_has_data(addr: &str) {
+    let dash: serde_json::Value =
+        serde_json::from_str(include_str!("../../deploy/grafana/loadtester.json")).unwrap();
+    let mut exprs = Vec::new();
+    for p in dash["panels"].as_array().unwrap() {
+        for t in p["targets"].as_array().into_iter().flatten() {
+            exprs.push((
+                p["title"].as_str().unwrap().to_string(),
+                t["expr"].as_str().unwrap().to_string(),
+            ));
+        }
+    }
+    assert!(exprs.len() >= 15, "{} queries", exprs.len());
+    for (title, expr) in exprs {
+        let q = expr
+            .replace("$__rate_interval", "1m")
+            .replace("$job", ".*")
+            .replace("$plan", ".*")
+            .replace("$scenario", ".*");
+        let (code, body) = http_get(addr, &format!("/api/v1/query?query={}", encode(&q)));
+        assert_eq!(code, 200, "{title}: {q}: {body}");
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(v["status"], "success", "{title}: {q}: {body}");
+        assert!(
+            !v["data"]["result"].as_array().unwrap().is_empty(),
+            "panel `{title}` has no data: {q}"
+        );
+    }
 }
 
 #[test]
-fn an_unreachable_endpoint_warns_and_fails_the_final_push() {
+fn an_unreachable_endpoint_fails_the_final_push_not_the_run() {
     let t = target(0);
     let dir = tempdir();
     let plan = write(
@@ -204,9 +279,16 @@ fn an_unreachable_endpoint_warns_and_fails_the_final_push() {
         ),
     );
     // Nothing listens on a port we just freed.
-    let rw = format!("prometheus-rw=http://127.0.0.1:{}/api/v1/write", free_port());
+    let rw = format!(
+        "prometheus-rw=http://127.0.0.1:{}/api/v1/write",
+        free_port()
+    );
     let out = run(&["--plan", plan.to_str().unwrap(), "--quiet", "--out", &rw]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    assert!(stderr(&out).contains("final push failed"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("final push failed"),
+        "{}",
+        stderr(&out)
+    );
     assert_eq!(t.total(), 20, "the run itself went ahead");
 }
