@@ -11,6 +11,7 @@
 # Usage:
 #   bench/compare.sh                               # 50 connections, 8 s
 #   bench/compare.sh --conns 10000 --duration 5    # memory test
+#   ROUNDS=5 bench/compare.sh                      # more alternating rounds (default 3)
 # Options / environment (flags win):
 #   --conns N       CONNS       connections (default 50)
 #   --duration S    DURATION    seconds, "8" or "8s" (default 8)
@@ -213,15 +214,19 @@ sys.exit(rc)' "$WORK/$name.time" "$@" > "$OUT/$name.out" 2>&1 || rc=$?
 
 ROWS=()
 declare -A PER_CPU=()
+declare -a WRK_PER=() OURS_PER=()
+# Single runs on a shared 2-core machine vary by ±15 %: alternate wrk and loadtester for
+# ROUNDS rounds (default 3) and compare medians.
+ROUNDS="${ROUNDS:-3}"
 
-# add_row NAME REQUESTS WALL_RPS(or empty)
+# add_row NAME REQUESTS WALL_RPS(or empty) [LABEL]
 add_row() {
-    local name="$1" requests="$2" rps="$3" user sys rss wall srv
+    local name="$1" requests="$2" rps="$3" label="${4:-$1}" user sys rss wall srv
     read -r user sys rss < <(tail -n1 "$WORK/$name.time")
     wall="$(cat "$WORK/$name.wall")"
     srv="$(cat "$WORK/$name.srv")"
     local row
-    row="$(awk -v n="$name" -v r="$requests" -v rps="$rps" -v u="$user" -v s="$sys" -v m="$rss" \
+    row="$(awk -v n="$label" -v r="$requests" -v rps="$rps" -v u="$user" -v s="$sys" -v m="$rss" \
         -v d="$DURATION" -v w="$wall" -v st="$srv" -v hz="$CLK_TCK" 'BEGIN {
             cpu = u + s
             if (rps == "") rps = r / d
@@ -229,7 +234,11 @@ add_row() {
             srvpct = st == "" ? "n/a" : sprintf("%.0f%%", 100 * st / hz / w)
             printf "%-12s %12d %12.0f %10.2f %14.0f %10.1f %9s|%.6f", n, r, rps, cpu, per, m / 1024, srvpct, per
         }')"
-    PER_CPU[$name]="${row##*|}"
+    PER_CPU[$label]="${row##*|}"
+    case "$name" in
+        wrk) WRK_PER+=("${row##*|}") ;;
+        loadtester) OURS_PER+=("${row##*|}") ;;
+    esac
     ROWS+=("${row%|*}")
 }
 
@@ -238,6 +247,7 @@ FAILED=0
 
 echo "compare.sh: $CONNS connections, ${DURATION}s per tool, nginx on $URL (fd limit $NOFILE)" >&2
 
+for round in $(seq "$ROUNDS"); do
 # --- wrk ---------------------------------------------------------------------
 if command -v wrk > /dev/null; then
     echo "compare.sh: running wrk" >&2
@@ -245,7 +255,7 @@ if command -v wrk > /dev/null; then
         requests="$(awk '/ requests in / { print $1; exit }' "$OUT/wrk.out")"
         rps="$(awk '/^Requests\/sec:/ { print $2; exit }' "$OUT/wrk.out")"
         if [[ -n "$requests" ]]; then
-            add_row wrk "$requests" "$rps"
+            add_row wrk "$requests" "$rps" "wrk#$round"
             grep -E 'Socket errors|Non-2xx' "$OUT/wrk.out" | sed 's/^/  wrk: /' >&2 || true
         else
             note "could not parse wrk output ($OUT/wrk.out)"; FAILED=1
@@ -276,7 +286,7 @@ print(int(summary["requests"]), rps if isinstance(rps, (int, float)) else "")' \
         rps="${parsed#* }"
     fi
     if [[ -n "$requests" ]]; then
-        add_row loadtester "$requests" "$rps"
+        add_row loadtester "$requests" "$rps" "loadtester#$round"
         [[ "$rc" -eq 0 ]] || note "loadtester exited with $rc (results still read); see $OUT/loadtester.out"
     else
         note "loadtester failed (exit $rc, no .summary.requests in $OUT/loadtester.json); see $OUT/loadtester.out"
@@ -285,6 +295,8 @@ print(int(summary["requests"]), rps if isinstance(rps, (int, float)) else "")' \
 else
     SKIPPED+=("loadtester ($LOADTESTER not built; cargo build --release)")
 fi
+
+done
 
 # --- optional: oha -----------------------------------------------------------
 if command -v oha > /dev/null; then
@@ -329,9 +341,13 @@ printf "%-12s %12s %12s %10s %14s %10s %9s\n" tool requests "wall rps" "cpu s" "
 for row in "${ROWS[@]}"; do echo "$row"; done
 for s in "${SKIPPED[@]}"; do echo "skipped: $s"; done
 
-if [[ -n "${PER_CPU[wrk]:-}" && -n "${PER_CPU[loadtester]:-}" ]]; then
-    awk -v ours="${PER_CPU[loadtester]}" -v wrk="${PER_CPU[wrk]}" 'BEGIN {
-        if (wrk > 0) printf "\nloadtester / wrk requests per CPU-second: %.2f\n", ours / wrk
+median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+if [[ ${#WRK_PER[@]} -gt 0 && ${#OURS_PER[@]} -gt 0 ]]; then
+    w="$(median "${WRK_PER[@]}")"
+    o="$(median "${OURS_PER[@]}")"
+    awk -v ours="$o" -v wrk="$w" -v n="${#OURS_PER[@]}" 'BEGIN {
+        printf "\nmedian of %d rounds, requests per CPU-second: wrk %.0f, loadtester %.0f\n", n, wrk, ours
+        if (wrk > 0) printf "loadtester / wrk requests per CPU-second: %.2f\n", ours / wrk
     }'
 fi
 echo "raw output in $OUT" >&2

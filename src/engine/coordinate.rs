@@ -105,7 +105,7 @@ pub fn coordinate(
         if now >= next_second {
             let t = next_second - start;
             let users = shared.ctl.active.load(Ordering::Relaxed);
-            series.sample(shards, SECOND, users, target_at(plan, t - SECOND).1);
+            series.sample(shards, SECOND, users, target_at(plan, t).1);
             next_second += SECOND;
         }
         if now - last_tick >= TICK {
@@ -127,7 +127,7 @@ pub fn coordinate(
     let covered = next_second - SECOND - start;
     let rest = elapsed.saturating_sub(covered);
     if rest > Duration::from_millis(1) {
-        series.sample(shards, rest, 0, target_at(plan, covered).1);
+        series.sample(shards, rest, 0, target_at(plan, elapsed).1);
     }
     Ending {
         stop: stop.map(|(r, _)| r),

@@ -31,7 +31,8 @@ pub struct SecondRow {
     pub p99_ms: f64,
     /// Users busy or active at the end of the second.
     pub users: u64,
-    /// What the load model asked for at that time: users (closed) or iterations/s (open).
+    /// What the load model asked for at the end of the second: users (closed) or
+    /// iterations per second (open).
     pub target: f64,
 }
 

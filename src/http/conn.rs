@@ -223,8 +223,9 @@ pub struct Conn {
     scratch: Vec<u8>,
     /// The other body buffer while decoding.
     decoded: Vec<u8>,
-    /// The last HTTP/2 request built (HTTP/2 links only).
-    h2_cache: h2::RequestCache,
+    /// The last HTTP/2 request built; allocated on the first HTTP/2 request (most users
+    /// never need it, and inline it would add ~250 bytes to every user).
+    h2_cache: Option<Box<h2::RequestCache>>,
 }
 
 /// A response plus what it took: connections, timings, protocol, redirects.
@@ -255,7 +256,7 @@ impl Conn {
             buf: RecvBuf::new(),
             scratch: Vec::new(),
             decoded: Vec::new(),
-            h2_cache: h2::RequestCache::default(),
+            h2_cache: None,
         }
     }
 
@@ -286,7 +287,8 @@ impl Conn {
             && redirect::is_redirect(x.response.status)
             && !parts.location.is_empty()
         {
-            return redirect::follow(self, wire, parts, x, start).await;
+            // Boxed: redirects are rare, and their future would bloat every user's state.
+            return Box::pin(redirect::follow(self, wire, parts, x, start)).await;
         }
         Ok(x)
     }
@@ -331,7 +333,9 @@ impl Conn {
         let mut connects = 0;
         let reused = self.link.is_open();
         if !reused {
-            connects += self.connect(&mut timing).await?;
+            // Boxed: connecting is the cold path (once per connection); inline, its
+            // future would stay in every user's state for the whole run.
+            connects += Box::pin(self.connect(&mut timing)).await?;
         }
         // On a reused connection the request leaves at `start` (one clock read saved).
         let mut sent = if reused { start } else { Instant::now() };
@@ -339,7 +343,9 @@ impl Conn {
         let result = match first {
             Err(e) if reused && retryable(e) => {
                 self.close();
-                connects += self.connect(&mut timing).await?;
+                // Boxed: connecting is the cold path (once per connection); inline, its
+                // future would stay in every user's state for the whole run.
+                connects += Box::pin(self.connect(&mut timing)).await?;
                 sent = Instant::now();
                 self.once(wire, head, parts).await
             }
@@ -408,23 +414,29 @@ impl Conn {
         timing.connect = Some(t0.elapsed());
         let (Some(tls), Some(name)) = (&c.tls, &c.server_name) else {
             self.link = if c.opts.version == HttpVersion::Http2 {
-                Link::H2(h2::handshake(tcp).await?)
+                Link::H2(Box::pin(h2::handshake(tcp)).await?)
             } else {
                 Link::Tcp(tcp)
             };
             return Ok(());
         };
         let t1 = Instant::now();
-        let stream =
-            match tokio::time::timeout(c.connect_timeout, tls.connect(name.clone(), tcp)).await {
-                Err(_) => return Err(HttpError::Tls(TlsReason::HandshakeTimeout)),
-                Ok(Err(e)) => return Err(HttpError::from_io(e)),
-                Ok(Ok(s)) => s,
-            };
+        // The TLS and h2 handshakes are boxed: their futures are kilobytes, and inline they
+        // would sit in every user's state and every plain-TCP connect (10,000 users
+        // connecting at once: ~70 MB more at peak).
+        let handshake = Box::pin(tokio::time::timeout(
+            c.connect_timeout,
+            tls.connect(name.clone(), tcp),
+        ));
+        let stream = match handshake.await {
+            Err(_) => return Err(HttpError::Tls(TlsReason::HandshakeTimeout)),
+            Ok(Err(e)) => return Err(HttpError::from_io(e)),
+            Ok(Ok(s)) => s,
+        };
         timing.tls = Some(t1.elapsed());
         let alpn_h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2".as_slice());
         self.link = if alpn_h2 {
-            Link::H2(h2::handshake(stream).await?)
+            Link::H2(Box::pin(h2::handshake(stream)).await?)
         } else if c.opts.version == HttpVersion::Http2 {
             return Err(HttpError::Tls(TlsReason::AlpnMismatch));
         } else {
@@ -452,7 +464,14 @@ impl Conn {
             }
             Link::H2(sender) => {
                 let scheme = self.connector.origin.scheme_name();
-                h2::send(sender, &mut self.h2_cache, scheme, wire, parts).await
+                Box::pin(h2::send(
+                    sender,
+                    self.h2_cache.get_or_insert_with(Box::default),
+                    scheme,
+                    wire,
+                    parts,
+                ))
+                .await
             }
         }
     }

@@ -276,7 +276,10 @@ mod tests {
         );
         // `base_url` from the environment is a secret too (a URL can carry credentials);
         // the load number is not.
-        assert_eq!(r.secrets, vec!["127.0.0.1:9".to_string(), "s3cr3t".to_string()]);
+        assert_eq!(
+            r.secrets,
+            vec!["127.0.0.1:9".to_string(), "s3cr3t".to_string()]
+        );
     }
 
     #[test]

@@ -82,5 +82,7 @@ pub fn assert_schema(json: &serde_json::Value) {
 /// they never run at the same time as each other on a 2-core machine.
 pub fn timing_lock() -> std::sync::MutexGuard<'static, ()> {
     static TIMING: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    TIMING.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    TIMING
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }

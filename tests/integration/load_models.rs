@@ -117,7 +117,10 @@ fn ramping_users_start_and_stop_on_the_profile() {
     let total = target.total();
     assert!((120..=240).contains(&total), "total {total}");
     assert_eq!(json["plan"]["load"]["model"], "closed");
-    assert_eq!(json["plan"]["load"]["stages"].as_array().map(Vec::len), Some(3));
+    assert_eq!(
+        json["plan"]["load"]["stages"].as_array().map(Vec::len),
+        Some(3)
+    );
     assert_schema(&json);
 }
 
