@@ -280,7 +280,8 @@ impl Summary {
     }
 }
 
-fn counts(st: &ScenarioStats) -> (BTreeMap<String, u64>, BTreeMap<String, u64>) {
+/// Non-zero status codes and error kinds of one stats entry, keyed as in the JSON result.
+pub(crate) fn counts(st: &ScenarioStats) -> (BTreeMap<String, u64>, BTreeMap<String, u64>) {
     let status = st
         .status
         .iter()

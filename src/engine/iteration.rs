@@ -22,7 +22,8 @@ use crate::flow::functions::Rng;
 use crate::flow::program::{Program, ScenarioProgram, request_path};
 use crate::flow::template::RenderCtx;
 use crate::flow::{Op, Think};
-use crate::http::conn::Conn;
+use crate::http::HttpError;
+use crate::http::conn::{Conn, Exchange};
 use crate::http::response::ResponseParts;
 use crate::outcome::{ErrorKind, Outcome};
 use crate::stats::Shard;
@@ -118,18 +119,7 @@ pub async fn run(shared: &Shared, vu: &mut Vu, s: usize, from: Instant, shard: &
     )
     .await;
     let latency = from.elapsed();
-    let (outcome, bytes, connects) = match result {
-        Ok(Ok(x)) => (
-            Outcome::Response(x.response.status),
-            x.response.wire_bytes,
-            x.connects,
-        ),
-        Ok(Err(e)) => (Outcome::Error(e.kind()), 0, 0),
-        Err(_) => {
-            vu.conn.close();
-            (Outcome::Error(ErrorKind::Timeout), 0, 0)
-        }
-    };
+    let (outcome, bytes, connects) = classify(&result, &mut vu.conn);
     let mut sh = lock(shard);
     sh.http.record(&result);
     sh.record(s, outcome, latency, bytes);
@@ -293,18 +283,7 @@ async fn step(
     };
     let result = tokio::time::timeout(shared.timeout, conn.send(wire, st.head, parts)).await;
     let latency = t0.elapsed();
-    let (outcome, bytes, connects) = match result {
-        Ok(Ok(x)) => (
-            Outcome::Response(x.response.status),
-            x.response.wire_bytes,
-            x.connects,
-        ),
-        Ok(Err(e)) => (Outcome::Error(e.kind()), 0, 0),
-        Err(_) => {
-            conn.close();
-            (Outcome::Error(ErrorKind::Timeout), 0, 0)
-        }
-    };
+    let (outcome, bytes, connects) = classify(&result, conn);
     let status = match outcome {
         Outcome::Response(code) => Some(code),
         Outcome::Error(_) => None,
@@ -373,4 +352,24 @@ async fn step(
         }
     }
     abort
+}
+
+/// What a timed exchange means for the stats: outcome, bytes received, connections
+/// opened. A timed-out request leaves its connection in an unknown state: close it.
+fn classify(
+    result: &Result<Result<Exchange, HttpError>, tokio::time::error::Elapsed>,
+    conn: &mut Conn,
+) -> (Outcome, u64, u32) {
+    match result {
+        Ok(Ok(x)) => (
+            Outcome::Response(x.response.status),
+            x.response.wire_bytes,
+            x.connects,
+        ),
+        Ok(Err(e)) => (Outcome::Error(e.kind()), 0, 0),
+        Err(_) => {
+            conn.close();
+            (Outcome::Error(ErrorKind::Timeout), 0, 0)
+        }
+    }
 }

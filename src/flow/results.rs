@@ -9,9 +9,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::outcome::ErrorKind;
 use crate::plan::{Plan, Scenario};
 use crate::stats::{ScenarioStats, Shard, new_histogram};
+use crate::summary::counts;
 use crate::summary::{LatencyMs, encode, latency};
 
 /// Flow results of one scenario (flattened into its `scenarios[]` entry).
@@ -89,22 +89,6 @@ pub struct CheckSummary {
     pub passes: u64,
     /// Failed evaluations.
     pub fails: u64,
-}
-
-fn counts(st: &ScenarioStats) -> (BTreeMap<String, u64>, BTreeMap<String, u64>) {
-    let status = st
-        .status
-        .iter()
-        .enumerate()
-        .filter(|(_, n)| **n > 0)
-        .map(|(code, n)| (code.to_string(), *n))
-        .collect();
-    let errors = ErrorKind::ALL
-        .iter()
-        .filter(|k| st.errors[k.index()] > 0)
-        .map(|k| (k.name().to_string(), st.errors[k.index()]))
-        .collect();
-    (status, errors)
 }
 
 fn step_summary(
