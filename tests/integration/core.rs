@@ -332,3 +332,42 @@ fn every_shipped_plan_validates() {
     }
     assert!(checked >= 5, "checked {checked} plans");
 }
+
+#[test]
+fn a_second_ctrl_c_exits_at_once() {
+    let target = target(0);
+    let dir = tempdir();
+    // In-flight requests take 4 s; the first Ctrl-C would wait for them (grace 5 s).
+    let plan = write(
+        dir.path(),
+        "p.yaml",
+        &format!(
+            "base_url: {}\ndefaults:\n  concurrency: 2\n  duration: 60s\n  timeout: 30s\nscenarios:\n  - path: /delay/4000\n",
+            target.url()
+        ),
+    );
+    let child = bin()
+        .args(["--plan", plan.to_str().unwrap(), "-q"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(800));
+    let sigint = || {
+        std::process::Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status()
+            .unwrap()
+    };
+    assert!(sigint().success());
+    std::thread::sleep(Duration::from_millis(300));
+    let started = Instant::now();
+    assert!(sigint().success());
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "the second Ctrl-C did not exit at once: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+}
