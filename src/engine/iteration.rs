@@ -11,7 +11,7 @@
 
 use std::sync::Mutex;
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use super::Shared;
 use super::worker::lock;
@@ -218,13 +218,7 @@ async fn run_flow(
 
 /// Pause for a think step; false if the run stopped meanwhile.
 async fn think(shared: &Shared, vu: &mut Vu, t: Think) -> bool {
-    let span = t.max.saturating_sub(t.min);
-    let pause = if span.is_zero() {
-        t.min
-    } else {
-        let nanos = u64::try_from(span.as_nanos()).unwrap_or(u64::MAX);
-        t.min + Duration::from_nanos(vu.flow.rng.below(nanos.saturating_add(1)))
-    };
+    let pause = t.pick(&mut vu.flow.rng);
     super::worker::pause_until(shared, Instant::now() + pause).await
 }
 

@@ -54,39 +54,10 @@ pub fn claim(shared: &Shared) -> Option<(u64, usize)> {
     ))
 }
 
-/// A small, fast per-user random source (xorshift64*), for think times.
-#[derive(Clone, Copy, Debug)]
-pub struct Rng(u64);
-
-impl Rng {
-    /// Seeded from the user number (never zero).
-    pub fn new(seed: u64) -> Rng {
-        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
-    }
-
-    /// The next number.
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    /// A pause drawn uniformly from `think`.
-    pub fn think(&mut self, think: &Think) -> Duration {
-        let span = think.max.saturating_sub(think.min);
-        if span.is_zero() {
-            return think.min;
-        }
-        let frac = (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
-        think.min + span.mul_f64(frac)
-    }
-}
-
 /// Closed model: one virtual user, until the run stops, its ramp ends or the budget is spent.
 pub async fn virtual_user(id: u64, shared: Arc<Shared>, shard: Arc<Mutex<Shard>>) {
     let mut vu = Vu::new(id, &shared);
-    let mut rng = Rng::new(id + 1);
+    let mut rng = crate::flow::functions::Rng::for_user(id);
     let ramp = match &shared.ctl.model {
         LoadModel::Closed(Some(profile)) => Some(profile.clone()),
         _ => None,
@@ -126,7 +97,7 @@ pub async fn virtual_user(id: u64, shared: Arc<Shared>, shard: Arc<Mutex<Shard>>
         };
         iteration::run(&shared, &mut vu, s, Instant::now(), &shard).await;
         if let Some(think) = &shared.ctl.think {
-            let pause = rng.think(think);
+            let pause = think.pick(&mut rng);
             if !pause_until(&shared, Instant::now() + pause).await {
                 break;
             }
@@ -142,32 +113,6 @@ pub fn lock(shard: &Mutex<Shard>) -> std::sync::MutexGuard<'_, Shard> {
     shard
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn think_times_stay_in_range_and_vary() {
-        let think = Think {
-            min: Duration::from_millis(100),
-            max: Duration::from_millis(300),
-        };
-        let mut rng = Rng::new(7);
-        let draws: Vec<Duration> = (0..1000).map(|_| rng.think(&think)).collect();
-        assert!(draws.iter().all(|d| *d >= think.min && *d <= think.max));
-        let mean = draws.iter().sum::<Duration>() / 1000;
-        assert!(
-            mean > Duration::from_millis(180) && mean < Duration::from_millis(220),
-            "{mean:?}"
-        );
-        let fixed = Think {
-            min: Duration::from_secs(1),
-            max: Duration::from_secs(1),
-        };
-        assert_eq!(rng.think(&fixed), Duration::from_secs(1));
-    }
 }
 
 /// Run-wide state of the load model, shared by every thread (part of [`Shared`]).

@@ -97,6 +97,18 @@ pub struct Think {
     pub max: Duration,
 }
 
+impl Think {
+    /// One pause: `min` when fixed, else uniform between `min` and `max`.
+    pub fn pick(&self, rng: &mut functions::Rng) -> Duration {
+        let span = self.max.saturating_sub(self.min);
+        if span.is_zero() {
+            return self.min;
+        }
+        let nanos = u64::try_from(span.as_nanos()).unwrap_or(u64::MAX);
+        self.min + Duration::from_nanos(rng.below(nanos.saturating_add(1)))
+    }
+}
+
 /// One request of a flow, before it is joined with the target.
 #[derive(Clone, Debug)]
 pub struct RequestStep {
@@ -153,5 +165,31 @@ impl Flow {
     /// but one request with nothing around it, whose step *is* the scenario).
     pub fn detailed(&self) -> bool {
         self.multi_step || self.ops.len() != 1 || self.steps.len() != 1
+    }
+}
+
+#[cfg(test)]
+mod think_tests {
+    use super::*;
+
+    #[test]
+    fn think_times_stay_in_range_and_vary() {
+        let think = Think {
+            min: Duration::from_millis(100),
+            max: Duration::from_millis(300),
+        };
+        let mut rng = functions::Rng::new(7);
+        let draws: Vec<Duration> = (0..1000).map(|_| think.pick(&mut rng)).collect();
+        assert!(draws.iter().all(|d| *d >= think.min && *d <= think.max));
+        let mean = draws.iter().sum::<Duration>() / 1000;
+        assert!(
+            mean > Duration::from_millis(180) && mean < Duration::from_millis(220),
+            "{mean:?}"
+        );
+        let fixed = Think {
+            min: Duration::from_secs(1),
+            max: Duration::from_secs(1),
+        };
+        assert_eq!(fixed.pick(&mut rng), Duration::from_secs(1));
     }
 }

@@ -7,6 +7,7 @@
 
 use std::time::Duration;
 
+use super::flow::check_think;
 use super::model::Load;
 use super::validate::{Checker, DEFAULT_CONCURRENCY, DEFAULT_DURATION, MAX_CONCURRENCY, join};
 use super::yaml::{Node, Value};
@@ -29,14 +30,9 @@ pub enum LoadModel {
     },
 }
 
-/// Pause between a user's iterations (closed model).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Think {
-    /// Shortest pause.
-    pub min: Duration,
-    /// Longest pause (equal to `min` for a fixed pause).
-    pub max: Duration,
-}
+/// Pause between a user's iterations (closed model): the same type as a flow's `think`
+/// step.
+pub use crate::flow::Think;
 
 /// An open-model run with only a request budget has no natural end: pace for this long.
 const OPEN_ENDED: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
@@ -65,7 +61,7 @@ pub(crate) struct Shorthand<'n> {
 
 /// Build the typed load from the `load` node (if any) and the shorthand.
 pub(crate) fn check(c: &mut Checker, node: Option<&Node>, sh: Shorthand) -> Option<Load> {
-    let think = sh.think.and_then(|n| check_think(c, n));
+    let think = sh.think.and_then(|n| check_think(c, n, "defaults.think"));
     let Some(node) = node else {
         let users = sh.concurrency.map_or(DEFAULT_CONCURRENCY, |(n, _)| n);
         let mut duration = sh.duration.map(|(d, _)| d);
@@ -312,35 +308,6 @@ fn check_stages(c: &mut Checker, node: &Node) -> Option<Vec<Stage>> {
         }
     }
     ok.then_some(out)
-}
-
-fn check_think(c: &mut Checker, node: &Node) -> Option<Think> {
-    if let Value::Map(_) = node.value {
-        let f = c.map(node, "defaults.think", &["min", "max"])?;
-        let min = match f.get("min") {
-            Some(n) => c.duration(n, "defaults.think.min"),
-            None => c.fail(
-                node,
-                "defaults.think.min",
-                "missing; expected e.g. `1s`".into(),
-            ),
-        };
-        let max = match f.get("max") {
-            Some(n) => c.duration(n, "defaults.think.max"),
-            None => c.fail(
-                node,
-                "defaults.think.max",
-                "missing; expected e.g. `3s`".into(),
-            ),
-        };
-        let (min, max) = (min?, max?);
-        if max < min {
-            return c.fail(node, "defaults.think", "`max` is shorter than `min`".into());
-        }
-        return Some(Think { min, max });
-    }
-    let d = c.duration(node, "defaults.think")?;
-    Some(Think { min: d, max: d })
 }
 
 /// The load model as written into the JSON result (`plan.load`).

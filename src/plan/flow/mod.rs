@@ -312,7 +312,9 @@ fn check_steps(c: &mut Checker, b: &mut Builder, node: &Node, path: &str, d: &St
     }
 }
 
-fn check_think(c: &mut Checker, node: &Node, path: &str) -> Option<Think> {
+/// A `think` value: a duration, or `{min, max}` with `max` ≥ `min` (think steps and
+/// `defaults.think`).
+pub(crate) fn check_think(c: &mut Checker, node: &Node, path: &str) -> Option<Think> {
     if let Value::Map(_) = node.value {
         let f = c.map(node, path, &["min", "max"])?;
         let min = match f.get("min") {
