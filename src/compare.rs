@@ -14,8 +14,8 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use crate::plan::error::did_you_mean;
 use crate::summary::{LatencyMs, Summary};
+use crate::util::did_you_mean;
 
 /// A metric `compare` knows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

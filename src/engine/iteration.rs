@@ -15,17 +15,17 @@ use std::time::Instant;
 
 use super::Shared;
 use super::worker::lock;
-use crate::flow::capture::LazyJson;
-use crate::flow::cookies::Jar;
-use crate::flow::data::Order;
-use crate::flow::functions::Rng;
-use crate::flow::program::{Program, ScenarioProgram, request_path};
-use crate::flow::template::RenderCtx;
-use crate::flow::{Op, Think};
+use crate::engine::flow::cookies::Jar;
+use crate::engine::flow::program::{Program, ScenarioProgram, request_path};
 use crate::http::HttpError;
 use crate::http::conn::{Conn, Exchange};
 use crate::http::response::ResponseParts;
 use crate::outcome::{ErrorKind, Outcome};
+use crate::plan::flow::capture::{LazyJson, ResponseView};
+use crate::plan::flow::data::Order;
+use crate::plan::flow::functions::Rng;
+use crate::plan::flow::template::RenderCtx;
+use crate::plan::flow::{Op, Think};
 use crate::stats::Shard;
 use crate::stats::flow::Shape;
 
@@ -293,6 +293,10 @@ async fn step(
     }
     // Captures, then checks; the body is parsed as JSON at most once.
     let mut json = LazyJson::default();
+    let view = ResponseView {
+        body: &parts.body,
+        headers: &parts.headers,
+    };
     let mut abort = None;
     let mut missed: u64 = 0;
     for (i, cap) in st.captures.iter().enumerate() {
@@ -300,7 +304,7 @@ async fn step(
             && flow
                 .slots
                 .get_mut(usize::from(cap.slot))
-                .is_some_and(|slot| cap.extract(parts, &mut json, slot));
+                .is_some_and(|slot| cap.extract(view, &mut json, slot));
         if !ok {
             if st.optional {
                 missed |= 1 << (i % 64);
@@ -311,7 +315,7 @@ async fn step(
     }
     let mut passed: u64 = 0;
     for (i, chk) in st.checks.iter().enumerate() {
-        if chk.eval(status, parts, &mut json, latency) {
+        if chk.eval(status, view, &mut json, latency) {
             passed |= 1 << i;
         }
     }

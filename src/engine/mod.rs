@@ -8,6 +8,7 @@
 //! is the coordinator: it watches the clock and the interrupt token and reports progress.
 
 pub mod coordinate;
+pub mod flow;
 pub mod iteration;
 pub mod open;
 pub mod series;
@@ -160,7 +161,7 @@ pub struct Shared {
     /// Load model state: time zero, ramp or pacer, think time, stop token, active users.
     pub ctl: worker::RunCtl,
     /// The scenarios' flows joined with their targets (what `iteration` runs).
-    pub program: crate::flow::program::Program,
+    pub program: crate::engine::flow::program::Program,
 }
 
 /// Resolve the target once, before the run (a DNS lookup is not part of any request; its
@@ -198,7 +199,7 @@ pub fn run(
         stop: AtomicBool::new(false),
         timeout: plan.timeout,
         ctl: worker::RunCtl::new(&plan.load),
-        program: crate::flow::program::Program::build(plan)?,
+        program: crate::engine::flow::program::Program::build(plan)?,
     });
     let users = plan.load.concurrency as usize;
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
@@ -206,7 +207,7 @@ pub fn run(
     let shards: Vec<Arc<Mutex<Shard>>> = (0..threads)
         .map(|_| {
             let mut shard = Shard::new(plan.scenarios.len())
-                .track_status_latency(&crate::threshold::status_codes(&plan.thresholds));
+                .track_status_latency(&crate::plan::threshold::status_codes(&plan.thresholds));
             if matches!(plan.load.model, crate::plan::LoadModel::Open { .. }) {
                 shard = shard.track_service_time();
             }

@@ -12,7 +12,7 @@ use hdrhistogram::Histogram;
 use super::HttpError;
 use super::conn::Exchange;
 use super::tls::TlsReason;
-use crate::stats::new_histogram;
+use crate::util::hist::new_histogram;
 
 /// The protocol an exchange used.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

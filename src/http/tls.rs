@@ -215,11 +215,7 @@ fn root_store(extra: &[CertificateDer<'static>]) -> Result<rustls::RootCertStore
     Ok(roots)
 }
 
-/// The name checked against the certificate (and sent as SNI unless it is an IP address).
-pub fn server_name(host: &str) -> Result<ServerName<'static>, String> {
-    ServerName::try_from(host.to_string())
-        .map_err(|_| format!("`{host}` is not a valid TLS server name"))
-}
+pub use crate::plan::http_options::server_name;
 
 /// `insecure`: accept any certificate (signatures are still checked, so the handshake is
 /// real TLS; only the identity of the server is not).

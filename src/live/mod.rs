@@ -6,13 +6,14 @@
 //! tick callback in `run_plan` about five times a second; [`Observer::tick`] copies the
 //! cheap counters into a shared [`LiveState`] and, at most once a second, merges a
 //! [`Snapshot`] (histogram buckets, percentiles, checks, threshold states). The HTTP server
-//! ([`server`]) and the remote-write pusher (`crate::remote_write`) only read that state
+//! ([`server`]) and the remote-write pusher (`remote_write`) only read that state
 //! under a short lock, so the engine threads do nothing new and a run without `--listen`
 //! or `prometheus-rw` pays nothing. After the report is written, [`Observer::finish`]
 //! swaps in the final numbers (state `done`) and [`Observer::linger`] keeps the server up
 //! for `--linger`.
 
 pub mod metrics;
+pub mod remote_write;
 pub mod server;
 pub mod snapshot;
 pub mod status;
@@ -28,9 +29,9 @@ pub use snapshot::Snapshot;
 
 use crate::engine::Live;
 use crate::engine::series::SecondRow;
+use crate::output::{Dest, Format, OutSpec};
 use crate::plan::{LoadModel, Plan};
 use crate::redact::Redactor;
-use crate::report::{Dest, Format, OutSpec};
 use crate::summary::Summary;
 
 /// How often the merged snapshot behind `/metrics` is refreshed during a run.
@@ -200,7 +201,7 @@ pub struct Observer<'p> {
     state: Option<Shared>,
     redactor: Redactor,
     server: Option<server::Server>,
-    pushers: Vec<crate::remote_write::Pusher>,
+    pushers: Vec<remote_write::Pusher>,
     last_snapshot: Option<Instant>,
     linger: Option<Duration>,
 }
@@ -261,7 +262,7 @@ impl<'p> Observer<'p> {
             observer.server = Some(srv);
         }
         for url in urls {
-            let pusher = crate::remote_write::Pusher::start(url, state.clone())?;
+            let pusher = remote_write::Pusher::start(url, state.clone())?;
             observer.pushers.push(pusher);
         }
         observer.state = Some(state);

@@ -7,11 +7,11 @@
 
 use hdrhistogram::Histogram;
 
-use crate::flow::results::ChecksSummary;
 use crate::outcome::ErrorKind;
 use crate::plan::Plan;
 use crate::redact::Redactor;
 use crate::stats::{Shard, new_histogram};
+use crate::summary::flow::ChecksSummary;
 use crate::summary::{Summary, decode};
 use crate::threshold::ThresholdResult;
 use crate::threshold::eval::{ShardSource, evaluate};
@@ -158,7 +158,7 @@ impl Snapshot {
         let mut snap = Snapshot {
             scenarios,
             latency: Latency::of(&all),
-            checks: crate::flow::results::checks(plan, shard),
+            checks: crate::summary::flow::checks(plan, shard),
             missed: shard.missed.iter().sum(),
             connections: shard.connects,
             bytes_received: shard.scenarios.iter().map(|s| s.bytes_received).sum(),

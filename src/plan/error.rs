@@ -45,32 +45,4 @@ impl std::fmt::Display for PlanErrors {
 
 impl std::error::Error for PlanErrors {}
 
-/// The closest candidate to `word`, if it is close enough to be a likely typo.
-pub fn did_you_mean<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
-    let lower = word.to_ascii_lowercase();
-    candidates
-        .iter()
-        .map(|c| {
-            (
-                strsim::damerau_levenshtein(&lower, &c.to_ascii_lowercase()),
-                *c,
-            )
-        })
-        .filter(|(d, c)| *d <= (c.len() / 3).max(2))
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, c)| c)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn suggestions() {
-        let keys = ["base_url", "defaults", "scenarios"];
-        assert_eq!(did_you_mean("scenarois", &keys), Some("scenarios"));
-        assert_eq!(did_you_mean("defualts", &keys), Some("defaults"));
-        assert_eq!(did_you_mean("baseurl", &keys), Some("base_url"));
-        assert_eq!(did_you_mean("zzz", &keys), None);
-    }
-}
+pub use crate::util::did_you_mean;

@@ -192,7 +192,7 @@ fn check_tls(c: &mut Checker, node: &Node, tls: &mut TlsOptions) {
     }
     if let Some(n) = f.get("server_name") {
         if let Some(name) = c.text(n, "tls.server_name") {
-            match crate::http::tls::server_name(name.trim()) {
+            match server_name(name.trim()) {
                 Ok(_) => tls.server_name = Some(name.trim().to_string()),
                 Err(why) => c.report(Some(n.pos), "tls.server_name", why),
             }
@@ -380,6 +380,12 @@ fn connect_to(c: &mut Checker, node: &Node) -> Vec<ConnectTo> {
         }
     }
     out
+}
+
+/// The name checked against the certificate (and sent as SNI unless it is an IP address).
+pub fn server_name(host: &str) -> Result<rustls::pki_types::ServerName<'static>, String> {
+    rustls::pki_types::ServerName::try_from(host.to_string())
+        .map_err(|_| format!("`{host}` is not a valid TLS server name"))
 }
 
 #[cfg(test)]

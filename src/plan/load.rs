@@ -32,7 +32,7 @@ pub enum LoadModel {
 
 /// Pause between a user's iterations (closed model): the same type as a flow's `think`
 /// step.
-pub use crate::flow::Think;
+pub use crate::plan::flow::Think;
 
 /// An open-model run with only a request budget has no natural end: pace for this long.
 const OPEN_ENDED: Duration = Duration::from_secs(100 * 365 * 24 * 3600);

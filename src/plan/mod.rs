@@ -9,6 +9,8 @@ pub mod flow;
 pub mod http_options;
 pub mod load;
 pub mod model;
+pub mod secrets;
+pub mod threshold;
 pub mod validate;
 pub mod yaml;
 
@@ -44,7 +46,7 @@ pub fn load_str(name: &str, text: &str, overrides: &Overrides) -> Result<Plan, P
         }])
     })?;
     let env = env::interpolate(name, &mut root, &env::lookup_with(&overrides.env));
-    let (headers, header_errors) = crate::redact::plan_secrets(name, &root);
+    let (headers, header_errors) = secrets::plan_secrets(name, &root);
     let mut secrets = env.secrets;
     secrets.extend(headers);
     let redactor = crate::redact::Redactor::new(&secrets);
@@ -61,10 +63,10 @@ pub fn load_str(name: &str, text: &str, overrides: &Overrides) -> Result<Plan, P
             plan.secrets = secrets;
             Ok(plan)
         }
-        Ok(_) => Err(redactor.errors(PlanErrors(errors))),
+        Ok(_) => Err(secrets::redact_errors(&redactor, PlanErrors(errors))),
         Err(more) => {
             errors.extend(more);
-            Err(redactor.errors(PlanErrors(errors)))
+            Err(secrets::redact_errors(&redactor, PlanErrors(errors)))
         }
     }
 }

@@ -20,12 +20,12 @@ pub struct Plan {
     /// What to send; chosen per request by weight.
     pub scenarios: Vec<Scenario>,
     /// Pass/fail criteria judged after the run (and live, for `abort_on_fail`).
-    pub thresholds: Vec<crate::threshold::Threshold>,
+    pub thresholds: Vec<crate::plan::threshold::Threshold>,
     /// Strings never to print or write: values from the environment and of secret
     /// headers (see `crate::redact`).
     pub secrets: Vec<String>,
     /// Plan `variables` and `data` sets used by flows.
-    pub flow: crate::flow::Globals,
+    pub flow: crate::plan::flow::Globals,
     /// Transport and protocol: TLS, HTTP version, keep-alive, redirects, decompression,
     /// `connect_to`, timeouts, body bound (`plan::http_options`).
     pub http: super::http_options::HttpOptions,
@@ -94,5 +94,5 @@ pub struct Scenario {
     pub body: Option<Vec<u8>>,
     /// The compiled flow (steps, captures, checks; the single-request form is a one-step
     /// flow). `Flow::default()` means "just the request above" (see `flow::program`).
-    pub flow: crate::flow::Flow,
+    pub flow: crate::plan::flow::Flow,
 }

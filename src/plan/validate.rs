@@ -444,8 +444,12 @@ fn check_plan(c: &mut Checker, file: &str, root: &Node, ov: &Overrides) -> Optio
     http.tls.insecure |= ov.insecure;
 
     // Thresholds (src/threshold): parsed now so a typo fails before anything is sent.
-    let (thresholds, errors) =
-        crate::threshold::parse::check(file, top.get("thresholds"), &ov.thresholds, &scenarios);
+    let (thresholds, errors) = crate::plan::threshold::parse::check(
+        file,
+        top.get("thresholds"),
+        &ov.thresholds,
+        &scenarios,
+    );
     c.errors.extend(errors);
 
     let target = target?;

@@ -40,7 +40,15 @@ pub fn render(s: &Summary) -> Vec<u8> {
         report.add_test_suite(suite);
     }
 
-    let names = crate::threshold::parse::Names::of_summary(s);
+    let names = crate::plan::threshold::parse::Names {
+        scenarios: s.scenarios.iter().map(|sc| sc.name.as_str()).collect(),
+        steps: s
+            .scenarios
+            .iter()
+            .flat_map(|sc| sc.flow.steps.iter().map(|st| st.name.as_str()))
+            .collect(),
+        has_checks: s.checks.is_some(),
+    };
     let mut suite = TestSuite::new("scenarios");
     suite.set_time(time);
     suite.add_properties(props.iter().map(|(k, v)| Property::new(*k, v.as_str())));
@@ -127,8 +135,12 @@ pub fn verdict(t: &ThresholdResult) -> String {
     out
 }
 
-fn scoped_to(t: &ThresholdResult, scenario: &str, names: &crate::threshold::parse::Names) -> bool {
-    crate::threshold::parse::metric_key(&t.metric, names)
+fn scoped_to(
+    t: &ThresholdResult,
+    scenario: &str,
+    names: &crate::plan::threshold::parse::Names,
+) -> bool {
+    crate::plan::threshold::parse::metric_key(&t.metric, names)
         .is_ok_and(|(_, f)| f.scenario.as_deref() == Some(scenario))
 }
 

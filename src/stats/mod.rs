@@ -13,18 +13,10 @@ use crate::outcome::{ErrorKind, Outcome};
 
 pub mod flow;
 
-/// Highest latency a histogram holds, in microseconds (one hour); larger values saturate.
-pub const MAX_LATENCY_US: u64 = 3_600_000_000;
 /// Status codes are counted in an array indexed by code; codes above this share the last slot.
 pub const MAX_STATUS: usize = 999;
 
-/// A latency histogram in microseconds, 3 significant digits.
-pub fn new_histogram() -> Histogram<u64> {
-    match Histogram::new_with_bounds(1, MAX_LATENCY_US, 3) {
-        Ok(h) => h,
-        Err(e) => unreachable!("constant histogram bounds are valid: {e}"),
-    }
-}
+pub use crate::util::hist::{MAX_LATENCY_US, new_histogram};
 
 /// Counters and latency of one scenario within one shard.
 #[derive(Clone, Debug)]

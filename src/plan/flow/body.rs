@@ -2,7 +2,7 @@
 //! escaping) and `form:` (urlencoded fields), compiled into one template each.
 
 use super::Builder;
-use crate::flow::template::{Escape, Template};
+use crate::plan::flow::template::{Escape, Template};
 use crate::plan::validate::{Checker, join};
 use crate::plan::yaml::{Node, Value};
 

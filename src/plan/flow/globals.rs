@@ -5,8 +5,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use super::{DATA_KEYS, describe, entries, is_ident};
-use crate::flow::Globals;
-use crate::flow::data::{DataSet, Order};
+use crate::plan::flow::Globals;
+use crate::plan::flow::data::{DataSet, Order};
 use crate::plan::validate::{Checker, join};
 use crate::plan::yaml::{Node, Value};
 

@@ -9,18 +9,24 @@
 //! before any traffic.
 
 mod body;
+pub mod capture;
+pub mod check;
+pub mod data;
+pub mod functions;
 mod globals;
+mod model;
 mod response;
+pub mod template;
 #[cfg(test)]
 mod tests;
 
 pub(crate) use globals::check_globals;
+pub use model::{Flow, Globals, Op, RequestStep, Think};
 
 use super::model::Scenario;
 use super::validate::{Checker, Fields, MAX_TOTAL_WEIGHT, join, parse_base_url};
 use super::yaml::{Node, Pos, Value};
-use crate::flow::template::{Escape, Scope, Template, Uses};
-use crate::flow::{Flow, Globals, Op, RequestStep, Think};
+use crate::plan::flow::template::{Escape, Scope, Template, Uses};
 use body::{form_template, json_template};
 use response::{check_captures, check_checks};
 

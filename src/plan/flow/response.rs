@@ -3,8 +3,8 @@
 //! every JSONPath and regex compiled here so a bad one is a plan error.
 
 use super::{Builder, CAPTURE_KEYS, CHECK_KEYS, MAX_CHECKS_PER_STEP, is_ident};
-use crate::flow::capture::{Capture, Source};
-use crate::flow::check::{Check, CheckKind, Expect, status_range};
+use crate::plan::flow::capture::{Capture, Source};
+use crate::plan::flow::check::{Check, CheckKind, Expect, status_range};
 use crate::plan::validate::{Checker, join};
 use crate::plan::yaml::{Node, Value};
 

@@ -1,7 +1,7 @@
 //! Unit tests of flow validation: what compiles, and every mistake with its position.
 
-use crate::flow::Op;
-use crate::flow::template::Piece;
+use crate::plan::flow::Op;
+use crate::plan::flow::template::Piece;
 use crate::plan::{Overrides, Plan, load_str};
 
 fn plan(text: &str) -> Plan {

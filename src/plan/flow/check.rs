@@ -11,8 +11,7 @@ use std::time::Duration;
 
 use serde_json_path::JsonPath;
 
-use super::capture::LazyJson;
-use crate::http::response::ResponseParts;
+use super::capture::{LazyJson, ResponseView};
 
 /// What a JSON check expects at its path.
 #[derive(Clone, Debug, PartialEq)]
@@ -66,7 +65,7 @@ impl Check {
     pub fn eval(
         &self,
         status: Option<u16>,
-        parts: &ResponseParts,
+        parts: ResponseView<'_>,
         json: &mut LazyJson,
         latency: Duration,
     ) -> bool {
@@ -79,7 +78,7 @@ impl Check {
         match &self.kind {
             CheckKind::Status(ranges) => ranges.iter().any(|(a, b)| (*a..=*b).contains(&status)),
             CheckKind::Json { path, expect } => {
-                let Some(doc) = json.get(&parts.body) else {
+                let Some(doc) = json.get(parts.body) else {
                     return false;
                 };
                 let nodes = path.query(doc);
@@ -89,7 +88,7 @@ impl Check {
                     (Expect::Equals(want), Some(v)) => json_eq(want, v),
                 }
             }
-            CheckKind::BodyContains(f) => f.find(&parts.body).is_some(),
+            CheckKind::BodyContains(f) => f.find(parts.body).is_some(),
             CheckKind::MaxDuration(_) => true,
         }
     }
@@ -136,12 +135,12 @@ mod tests {
 
     #[test]
     fn evaluates() {
-        let parts = ResponseParts {
-            body: br#"{"token":"t","ok":true,"n":1.0,"z":null}"#.to_vec(),
-            ..ResponseParts::default()
+        let parts = ResponseView {
+            body: br#"{"token":"t","ok":true,"n":1.0,"z":null}"#,
+            headers: &[],
         };
         let ms = Duration::from_millis;
-        let ok = |c: &Check, status| c.eval(status, &parts, &mut LazyJson::default(), ms(10));
+        let ok = |c: &Check, status| c.eval(status, parts, &mut LazyJson::default(), ms(10));
         let st = check(CheckKind::Status(vec![
             status_range("2xx").unwrap(),
             (404, 404),
@@ -167,7 +166,7 @@ mod tests {
         assert!(!ok(&slow, Some(200)));
         assert!(check(CheckKind::MaxDuration(ms(50))).eval(
             Some(200),
-            &parts,
+            parts,
             &mut LazyJson::default(),
             ms(10)
         ));

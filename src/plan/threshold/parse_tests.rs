@@ -49,7 +49,7 @@ http_reqs: ["rate>100", "count>=1000"]
 }
 
 fn status_codes_of(ts: &[Threshold]) -> Vec<u16> {
-    crate::threshold::status_codes(ts)
+    crate::plan::threshold::status_codes(ts)
 }
 
 #[test]
@@ -177,7 +177,7 @@ fn flow_metrics_and_selectors() {
 
 #[test]
 fn example_ci_gate_plan_is_valid() {
-    let text = include_str!("../../plans/ci-gate.yaml");
+    let text = include_str!("../../../plans/ci-gate.yaml");
     let ov = Overrides {
         env: vec![("API_TOKEN".into(), "tok-123456".into())],
         ..Overrides::default()

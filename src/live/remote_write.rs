@@ -2,8 +2,8 @@
 //! remote-write 1.0 protocol: Mimir, Thanos receive, VictoriaMetrics) every few seconds
 //! and once more with the final numbers.
 //!
-//! Where it sits: a reporter that runs *during* the run. A [`Pusher`] thread reads the
-//! shared live state (`crate::live`) — the same [`families`](crate::live::metrics::families)
+//! Where it sits: a live sink — it runs *during* the run, beside `/status` and `/metrics`.
+//! A [`Pusher`] thread reads the shared live state (`crate::live`) — the same [`families`](crate::live::metrics::families)
 //! `/metrics` shows — encodes them as a `WriteRequest` protobuf by hand (four tiny messages;
 //! no code generator), compresses it with snappy (block format) and POSTs it over plain
 //! HTTP/1.1. Failed pushes during the run are warned about once and retried at the next
@@ -15,8 +15,8 @@ use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::live::metrics::{Family, families};
-use crate::live::{RunState, Shared, lock};
+use super::metrics::{Family, families};
+use super::{RunState, Shared, lock};
 
 /// Default time between pushes.
 pub const PUSH_EVERY: Duration = Duration::from_secs(5);
@@ -27,54 +27,7 @@ pub const PUSH_EVERY_ENV: &str = "LOADTESTER_RW_PUSH_INTERVAL";
 
 const IO_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// A parsed remote-write endpoint.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Endpoint {
-    /// `host:port` to connect to.
-    pub authority: String,
-    /// Host header value.
-    pub host: String,
-    /// Path and query.
-    pub path: String,
-}
-
-/// Check a `prometheus-rw=` URL: `http://HOST[:PORT]/PATH` (no TLS, no credentials yet).
-pub fn endpoint(url: &str) -> Result<Endpoint, String> {
-    let u = url::Url::parse(url).map_err(|e| {
-        format!(
-            "`{url}` is not a URL for prometheus-rw (e.g. http://127.0.0.1:9090/api/v1/write): {e}"
-        )
-    })?;
-    if u.scheme() != "http" {
-        return Err(format!(
-            "`{url}`: prometheus-rw speaks plain http:// only (got `{}`)",
-            u.scheme()
-        ));
-    }
-    if !u.username().is_empty() || u.password().is_some() {
-        return Err(format!(
-            "`{url}`: credentials in a prometheus-rw URL are not supported"
-        ));
-    }
-    let host = u
-        .host_str()
-        .ok_or_else(|| format!("`{url}` has no host"))?
-        .to_string();
-    let port = u.port_or_known_default().unwrap_or(80);
-    let mut path = u.path().to_string();
-    if let Some(q) = u.query() {
-        path.push('?');
-        path.push_str(q);
-    }
-    Ok(Endpoint {
-        authority: format!("{host}:{port}"),
-        host: match u.port() {
-            Some(p) => format!("{host}:{p}"),
-            None => host,
-        },
-        path,
-    })
-}
+pub use crate::output::{Endpoint, endpoint};
 
 /// The push interval: [`PUSH_EVERY`] unless [`PUSH_EVERY_ENV`] says otherwise.
 pub fn interval() -> Result<Duration, String> {

@@ -5,11 +5,11 @@
 //! histogram travels along as HdrHistogram V2+deflate in base64, so saved results can be
 //! merged or re-rendered without loss.
 
+pub mod flow;
+
 use std::collections::BTreeMap;
 
-use base64::Engine as _;
 use hdrhistogram::Histogram;
-use hdrhistogram::serialization::{Serializer as _, V2DeflateSerializer};
 use serde::{Deserialize, Serialize};
 
 use crate::engine::RunResult;
@@ -46,11 +46,11 @@ pub struct Summary {
     pub series: Vec<crate::engine::series::SecondRow>,
     /// Verdict on each threshold, in plan order then `--threshold` order (empty without).
     #[serde(default)]
-    pub thresholds: Vec<crate::threshold::ThresholdResult>,
+    pub thresholds: Vec<ThresholdResult>,
     /// Check passes and failures (overall `rate`, and per check); absent when the plan
     /// has no checks.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub checks: Option<crate::flow::results::ChecksSummary>,
+    pub checks: Option<crate::summary::flow::ChecksSummary>,
 }
 
 /// The plan's load settings.
@@ -180,10 +180,59 @@ pub struct ScenarioSummary {
     /// Flow results: `steps[]`, `iterations`, `iterations_aborted`, `capture_failures`,
     /// `iteration_duration_ms`, `iteration_histogram` (see `flow::results`).
     #[serde(flatten)]
-    pub flow: crate::flow::results::ScenarioFlow,
+    pub flow: crate::summary::flow::ScenarioFlow,
+}
+
+/// The verdict on one threshold: the `thresholds[]` entries of the JSON result.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct ThresholdResult {
+    /// Metric key as written, e.g. `http_req_duration{scenario:Get users}`.
+    pub metric: String,
+    /// Expression as written, e.g. `p(95)<500`.
+    pub expression: String,
+    /// Observed value in `unit`; `null` when there was no sample to judge (passes).
+    pub observed: Option<f64>,
+    /// The limit in `unit`.
+    pub limit: f64,
+    /// `ms`, `ratio`, `count` or `per_second`.
+    pub unit: String,
+    /// Whether the threshold held.
+    pub ok: bool,
+    /// Whether it was set to stop the run early.
+    #[serde(default)]
+    pub abort_on_fail: bool,
+    /// Whether it did stop the run early (it then counts as failed).
+    #[serde(default)]
+    pub aborted_run: bool,
 }
 
 impl Summary {
+    /// A copy with every secret masked in every text value (`crate::redact`); the
+    /// histograms, timestamps and version are left alone.
+    pub fn redacted(&self, redactor: &crate::redact::Redactor) -> Summary {
+        if redactor.is_empty() {
+            return self.clone();
+        }
+        if let Some(s) = redactor.serde(self) {
+            return s;
+        }
+        // Fallback if the JSON round trip ever failed: the known plan-derived fields.
+        let mut s = self.clone();
+        let r = |x: &mut String| *x = redactor.text(x).into_owned();
+        r(&mut s.plan.source);
+        r(&mut s.plan.base_url);
+        for sc in &mut s.scenarios {
+            r(&mut sc.name);
+            r(&mut sc.method);
+            r(&mut sc.path);
+        }
+        for t in &mut s.thresholds {
+            r(&mut t.metric);
+            r(&mut t.expression);
+        }
+        s
+    }
+
     /// Freeze a run's statistics.
     pub fn build(plan: &Plan, run: &RunResult) -> Summary {
         let secs = run.elapsed.as_secs_f64();
@@ -218,7 +267,7 @@ impl Summary {
                     .iter()
                     .map(|(code, h)| (code.to_string(), encode(h)))
                     .collect(),
-                flow: crate::flow::results::scenario_flow(sc, st, secs),
+                flow: crate::summary::flow::scenario_flow(sc, st, secs),
             });
         }
         Summary {
@@ -274,7 +323,7 @@ impl Summary {
             errors,
             histogram: encode(&all),
             thresholds: Vec::new(),
-            checks: crate::flow::results::checks(plan, &run.stats),
+            checks: crate::summary::flow::checks(plan, &run.stats),
             series: run.series.clone(),
         }
     }
@@ -322,24 +371,7 @@ pub fn latency(h: &Histogram<u64>) -> LatencyMs {
     }
 }
 
-/// Serialize a histogram as V2+deflate, base64 (empty string if serialization fails).
-pub fn encode(h: &Histogram<u64>) -> String {
-    let mut bytes = Vec::new();
-    match V2DeflateSerializer::new().serialize(h, &mut bytes) {
-        Ok(_) => base64::engine::general_purpose::STANDARD.encode(bytes),
-        Err(_) => String::new(),
-    }
-}
-
-/// Decode a histogram written by [`encode`].
-pub fn decode(text: &str) -> Result<Histogram<u64>, String> {
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(text)
-        .map_err(|e| format!("histogram is not base64: {e}"))?;
-    hdrhistogram::serialization::Deserializer::new()
-        .deserialize(&mut bytes.as_slice())
-        .map_err(|e| format!("histogram does not decode: {e:?}"))
-}
+pub use crate::util::hist::{decode, encode};
 
 #[cfg(test)]
 mod tests {

@@ -10,15 +10,15 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 use std::time::Instant;
 
-use super::capture::Capture;
-use super::check::Check;
 use super::cookies::Jar;
-use super::data::DataSet;
-use super::template::{RenderCtx, Template};
-use super::{Flow, Op};
 use crate::engine::EngineError;
 use crate::http::conn::Connector;
 use crate::http::request::USER_AGENT;
+use crate::plan::flow::capture::Capture;
+use crate::plan::flow::check::Check;
+use crate::plan::flow::data::DataSet;
+use crate::plan::flow::template::{RenderCtx, Template};
+use crate::plan::flow::{Flow, Op, RequestStep};
 use crate::plan::{Plan, Scenario, Scheme, Target};
 
 /// Where a step's requests go.
@@ -200,7 +200,7 @@ impl Program {
 fn legacy_flow(sc: &Scenario) -> Flow {
     Flow {
         ops: vec![Op::Request(0)],
-        steps: vec![super::RequestStep {
+        steps: vec![RequestStep {
             name: sc.name.clone(),
             method: sc.method.clone(),
             origin: None,
@@ -235,7 +235,7 @@ fn connector(plan: &Plan, t: &Target) -> Result<Connector, EngineError> {
 }
 
 impl StepProgram {
-    fn new(target: &Target, origin: usize, flow: &Flow, step: &super::RequestStep) -> StepProgram {
+    fn new(target: &Target, origin: usize, flow: &Flow, step: &RequestStep) -> StepProgram {
         let has = |name: &str| {
             step.headers
                 .iter()
@@ -382,7 +382,7 @@ mod tests {
                 assert_eq!(p.steps[0].head, want.head);
                 // The dynamic renderer gives the same bytes.
                 let mut out = Vec::new();
-                let mut rng = crate::flow::functions::Rng::new(1);
+                let mut rng = crate::plan::flow::functions::Rng::new(1);
                 let mut cx = RenderCtx {
                     slots: &[],
                     rows: &[],

@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use super::data::DataSet;
 use super::functions::{Func, FuncCtx, Rng};
-use crate::plan::error::did_you_mean;
+use crate::util::did_you_mean;
 
 /// How an inserted value is made safe for where it lands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -410,7 +410,7 @@ pub struct RenderCtx<'a> {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use crate::flow::data::Order;
+    use crate::plan::flow::data::Order;
 
     fn users() -> Arc<DataSet> {
         Arc::new(DataSet {

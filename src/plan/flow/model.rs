@@ -1,34 +1,25 @@
 //! Flows: multi-step scenarios (requests, captures, checks, think time, loops) compiled at
 //! plan load and run by the engine without parsing anything per request.
 //!
-//! Where it sits: `plan::validate` (through `plan/flow.rs`) turns a scenario's YAML into a
-//! [`Flow`] — templates with resolved slots ([`template`]), compiled JSONPaths and regexes
-//! ([`capture`], [`check`]), loaded CSV sets ([`data`]). When a run starts, [`program`]
-//! joins each flow with the target into ready-to-send request templates, and
-//! `engine::iteration` runs one iteration of it per call, with the user's cookie jar
-//! ([`cookies`]) and random generator ([`functions`]).
+//! The model half: `plan::validate` (through `plan::flow`) turns a scenario's YAML into a
+//! [`Flow`] — templates with resolved slots (`template`), compiled JSONPaths and regexes
+//! (`capture`, `check`), loaded CSV sets (`data`). The runtime half is
+//! `crate::engine::flow`: when a run starts, its `program` joins each flow with the target
+//! into ready-to-send request templates, and `engine::iteration` runs one iteration per
+//! call, with the user's cookie jar and random generator (`super::functions::Rng`).
 //!
 //! A flow is a flat list of [`Op`]s (loops are a head and a tail that jump), so running it
 //! needs no recursion and no allocation. The single-request form of a scenario is a
 //! one-step flow and keeps today's fully pre-rendered fast path.
 
-pub mod capture;
-pub mod check;
-pub mod cookies;
-pub mod data;
-pub mod functions;
-pub mod program;
-pub mod results;
-pub mod template;
-
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::capture::Capture;
+use super::check::Check;
+use super::data::DataSet;
+use super::template::Template;
 use crate::plan::Target;
-use capture::Capture;
-use check::Check;
-use data::DataSet;
-use template::Template;
 
 /// Plan-wide flow inputs: `variables` and `data`.
 #[derive(Clone, Debug, Default)]
@@ -99,7 +90,7 @@ pub struct Think {
 
 impl Think {
     /// One pause: `min` when fixed, else uniform between `min` and `max`.
-    pub fn pick(&self, rng: &mut functions::Rng) -> Duration {
+    pub fn pick(&self, rng: &mut super::functions::Rng) -> Duration {
         let span = self.max.saturating_sub(self.min);
         if span.is_zero() {
             return self.min;
@@ -178,7 +169,7 @@ mod think_tests {
             min: Duration::from_millis(100),
             max: Duration::from_millis(300),
         };
-        let mut rng = functions::Rng::new(7);
+        let mut rng = crate::plan::flow::functions::Rng::new(7);
         let draws: Vec<Duration> = (0..1000).map(|_| think.pick(&mut rng)).collect();
         assert!(draws.iter().all(|d| *d >= think.min && *d <= think.max));
         let mean = draws.iter().sum::<Duration>() / 1000;

@@ -7,9 +7,9 @@
 use std::time::Duration;
 
 use super::{Aggregation, Filter, METRICS, Metric, Op, SELECTOR_KEYS, Threshold, Unit};
-use crate::plan::error::did_you_mean;
 use crate::plan::yaml::{Node, Pos, Value};
 use crate::plan::{PlanError, Scenario};
+use crate::util::did_you_mean;
 
 /// Keys of the object form of a threshold. k6's camelCase spellings are accepted too.
 const OBJECT_KEYS: &[&str] = &["threshold", "abort_on_fail", "delay_abort_eval"];
@@ -59,18 +59,6 @@ impl<'a> Names<'a> {
         }
         n.steps.sort_unstable();
         n.steps.dedup();
-        n
-    }
-
-    /// The names in a result.
-    pub fn of_summary(s: &'a crate::Summary) -> Names<'a> {
-        let mut n = Names::default();
-        for sc in &s.scenarios {
-            n.scenarios.push(&sc.name);
-            n.steps
-                .extend(sc.flow.steps.iter().map(|s| s.name.as_str()));
-        }
-        n.has_checks = s.checks.is_some();
         n
     }
 }

@@ -7,7 +7,15 @@
 
 use serde_json_path::JsonPath;
 
-use crate::http::response::ResponseParts;
+/// What captures and checks read of a response: its decoded body and its headers
+/// (lower-case names). The connection fills these; the flow model only reads them.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ResponseView<'a> {
+    /// The decoded body (empty when it was not kept).
+    pub body: &'a [u8],
+    /// Header names (lower-case) and values, in order (empty when not kept).
+    pub headers: &'a [(String, String)],
+}
 
 /// Where a capture reads its value.
 #[derive(Clone, Debug)]
@@ -95,11 +103,11 @@ impl Capture {
     }
 
     /// Extract the value into `out` (cleared first); false when nothing matched.
-    pub fn extract(&self, parts: &ResponseParts, json: &mut LazyJson, out: &mut Vec<u8>) -> bool {
+    pub fn extract(&self, parts: ResponseView<'_>, json: &mut LazyJson, out: &mut Vec<u8>) -> bool {
         out.clear();
         match &self.source {
             Source::Json { path, .. } => {
-                let Some(doc) = json.get(&parts.body) else {
+                let Some(doc) = json.get(parts.body) else {
                     return false;
                 };
                 let Some(node) = path.query(doc).first() else {
@@ -117,7 +125,7 @@ impl Capture {
                 true
             }
             Source::Header { name, regex } => {
-                for (k, v) in &parts.headers {
+                for (k, v) in parts.headers {
                     if k != name {
                         continue;
                     }
@@ -135,7 +143,7 @@ impl Capture {
                 }
                 false
             }
-            Source::Body(r) => first_group(r, &parts.body, out),
+            Source::Body(r) => first_group(r, parts.body, out),
         }
     }
 }
@@ -158,17 +166,14 @@ fn first_group(r: &regex::bytes::Regex, hay: &[u8], out: &mut Vec<u8>) -> bool {
 mod tests {
     use super::*;
 
-    fn parts(body: &str, headers: &[(&str, &str)]) -> ResponseParts {
-        ResponseParts {
-            keep_body: true,
-            keep_headers: true,
-            body: body.as_bytes().to_vec(),
-            headers: headers
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-            ..ResponseParts::default()
-        }
+    type Parts = (Vec<u8>, Vec<(String, String)>);
+
+    fn parts(body: &str, headers: &[(&str, &str)]) -> Parts {
+        let headers = headers
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        (body.as_bytes().to_vec(), headers)
     }
 
     fn cap(source: Source) -> Capture {
@@ -180,9 +185,13 @@ mod tests {
         }
     }
 
-    fn get(c: &Capture, p: &ResponseParts) -> Option<String> {
+    fn get(c: &Capture, p: &Parts) -> Option<String> {
         let mut out = Vec::new();
-        c.extract(p, &mut LazyJson::default(), &mut out)
+        let view = ResponseView {
+            body: &p.0,
+            headers: &p.1,
+        };
+        c.extract(view, &mut LazyJson::default(), &mut out)
             .then(|| String::from_utf8(out).unwrap())
     }
 

@@ -99,7 +99,7 @@ impl Func {
             "vu" => want(0, "vu()").map(|()| Func::Vu),
             "iteration" => want(0, "iteration()").map(|()| Func::Iteration),
             other => {
-                let hint = match crate::plan::error::did_you_mean(other, NAMES) {
+                let hint = match crate::util::did_you_mean(other, NAMES) {
                     Some(s) => format!(" (did you mean `{s}`?)"),
                     None => format!("; known functions: {}", NAMES.join(", ")),
                 };
