@@ -204,12 +204,7 @@ impl Comparison {
 pub fn load(path: &Path) -> Result<Summary, String> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
-    serde_json::from_str(&text).map_err(|e| {
-        format!(
-            "`{}` is not a loadtester JSON result (`--out json=FILE`): {e}",
-            path.display()
-        )
-    })
+    Summary::from_json(&text).map_err(|e| format!("`{}` {e}", path.display()))
 }
 
 fn value(m: Metric, l: &LatencyMs, rps: f64, failed: u64, requests: u64) -> f64 {

@@ -1,6 +1,7 @@
 //! The per-second time series: one row per second of the run, cut by the coordinator from
-//! each shard's window (requests, failures, percentiles, users, target). Constant memory
-//! per second; the JSON result and later charts use it.
+//! each shard's window (requests, failures, percentiles, users, target, and the second's
+//! latency histogram, so rows merge exactly). Constant memory per second; the JSON result,
+//! charts and `merge` use it.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -34,6 +35,10 @@ pub struct SecondRow {
     /// What the load model asked for at the end of the second: users (closed) or
     /// iterations per second (open).
     pub target: f64,
+    /// This second's latencies: HdrHistogram V2+deflate base64 (µs), so rows of several
+    /// results merge exactly; empty when nothing finished (and before schema_version 2).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub histogram: String,
 }
 
 /// Collects rows.
@@ -84,6 +89,11 @@ impl Series {
             p99_ms: ms(0.99),
             users,
             target,
+            histogram: if w.latency.is_empty() {
+                String::new()
+            } else {
+                crate::util::hist::encode(&w.latency)
+            },
         });
         self.scratch = w;
     }

@@ -56,7 +56,7 @@ impl HttpPlanInfo {
 }
 
 /// One phase's timing statistics in milliseconds, over the times it happened (`count`).
-#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 pub struct PhaseMs {
     /// How many times the phase happened (e.g. connects: new connections only).
     pub count: u64,
@@ -70,6 +70,10 @@ pub struct PhaseMs {
     pub p99: f64,
     /// Largest.
     pub max: f64,
+    /// The phase's times: HdrHistogram V2+deflate base64 (µs); empty when it never
+    /// happened (and in results written before schema_version 2).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub histogram: String,
 }
 
 impl PhaseMs {
@@ -86,12 +90,13 @@ impl PhaseMs {
             p95: ms(h.value_at_quantile(0.95)),
             p99: ms(h.value_at_quantile(0.99)),
             max: ms(h.max()),
+            histogram: crate::util::hist::encode(h),
         }
     }
 }
 
 /// Per-phase timings (ms).
-#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 pub struct Timings {
     /// DNS lookup of the target (once per run, before it; none for IP literals).
     pub dns: PhaseMs,

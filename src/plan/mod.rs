@@ -61,6 +61,7 @@ pub fn load_str(name: &str, text: &str, overrides: &Overrides) -> Result<Plan, P
     match result {
         Ok(mut plan) if errors.is_empty() => {
             plan.secrets = secrets;
+            plan.hash = hash(text);
             Ok(plan)
         }
         Ok(_) => Err(secrets::redact_errors(&redactor, PlanErrors(errors))),
@@ -69,6 +70,17 @@ pub fn load_str(name: &str, text: &str, overrides: &Overrides) -> Result<Plan, P
             Err(secrets::redact_errors(&redactor, PlanErrors(errors)))
         }
     }
+}
+
+/// FNV-1a 64 of the plan text, hex: cheap, stable across builds and platforms, and
+/// enough to tell two plans apart (it is a consistency check, not a security measure).
+pub fn hash(text: &str) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in text.as_bytes() {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{h:016x}")
 }
 
 #[cfg(test)]

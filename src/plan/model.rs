@@ -11,6 +11,9 @@ use std::time::Duration;
 pub struct Plan {
     /// The file the plan came from (for messages and the report header).
     pub source: String,
+    /// FNV-1a 64 hash of the plan text (hex), so results of one plan can be recognised
+    /// (`merge`, distributed parts); empty for plans not loaded from text.
+    pub hash: String,
     /// Where requests go.
     pub target: Target,
     /// Bound on each request, from sending to the end of the response body.

@@ -457,6 +457,7 @@ fn check_plan(c: &mut Checker, file: &str, root: &Node, ov: &Overrides) -> Optio
         s.path = format!("{}{}", target.base_path, s.path);
     }
     Some(Plan {
+        hash: String::new(),
         source: file.to_string(),
         target,
         timeout,

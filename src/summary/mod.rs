@@ -6,6 +6,7 @@
 //! merged or re-rendered without loss.
 
 pub mod flow;
+mod merge;
 
 use std::collections::BTreeMap;
 
@@ -18,7 +19,11 @@ use crate::plan::Plan;
 use crate::stats::{ScenarioStats, new_histogram};
 
 /// Version of the JSON result layout; bumped only on incompatible changes.
-pub const SCHEMA_VERSION: u32 = 1;
+///
+/// 2: every latency is backed by its histogram (phases, service time, series rows), the
+/// run records when it started in milliseconds and which parts were merged, the plan its
+/// hash. Version 1 files still read (`from_json`), but cannot be merged.
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// The whole result.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -58,6 +63,9 @@ pub struct Summary {
 pub struct PlanInfo {
     /// Plan file.
     pub source: String,
+    /// Hash of the plan text (FNV-1a 64, hex): parts of one run carry the same one.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub hash: String,
     /// Base URL requests went to.
     pub base_url: String,
     /// Virtual users.
@@ -88,6 +96,25 @@ pub struct RunInfo {
     pub interrupted: bool,
     /// Engine threads.
     pub threads: usize,
+    /// Start time in milliseconds since the Unix epoch (aligns series rows in a merge).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at_ms: Option<u64>,
+    /// The results this one was merged from (`merge`, a coordinator); empty for one run.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub parts: Vec<PartInfo>,
+}
+
+/// One merged part, as `run.parts[]` records it.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct PartInfo {
+    /// Where the part came from (a file name, a worker name).
+    pub source: String,
+    /// Its start time, RFC 3339 UTC.
+    pub started_at: String,
+    /// Its requests.
+    pub requests: u64,
+    /// Its wall-clock seconds.
+    pub duration_s: f64,
 }
 
 /// Latency statistics in milliseconds.
@@ -140,6 +167,9 @@ pub struct Totals {
     /// the intended start); absent in the closed model, where they are the same.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service_time_ms: Option<LatencyMs>,
+    /// Those service times: HdrHistogram V2+deflate base64 (µs); with `service_time_ms`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_time_histogram: Option<String>,
     /// Latency of requests that completed or failed with an error (interrupted ones have none).
     pub latency_ms: LatencyMs,
     /// Protocol, connection reuse, redirects, decoded bytes, per-phase timings, TLS
@@ -270,11 +300,19 @@ impl Summary {
                 flow: crate::summary::flow::scenario_flow(sc, st, secs),
             });
         }
+        let service = (!run.stats.service.is_empty()).then(|| {
+            let mut all = new_histogram();
+            for h in &run.stats.service {
+                let _ = all.add(h);
+            }
+            all
+        });
         Summary {
             schema_version: SCHEMA_VERSION,
             loadtester_version: env!("CARGO_PKG_VERSION").to_string(),
             plan: PlanInfo {
                 source: plan.source.clone(),
+                hash: plan.hash.clone(),
                 base_url: plan.target.url.clone(),
                 concurrency: plan.load.concurrency,
                 requests: plan.load.requests,
@@ -293,6 +331,12 @@ impl Summary {
                 stopped_by: run.stop.name().to_string(),
                 interrupted: run.stop == crate::engine::StopReason::Interrupted,
                 threads: run.threads,
+                started_at_ms: run
+                    .started_at
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .ok()
+                    .and_then(|d| u64::try_from(d.as_millis()).ok()),
+                parts: Vec::new(),
             },
             summary: Totals {
                 requests,
@@ -308,13 +352,8 @@ impl Summary {
                 bytes_received: bytes,
                 connections: run.stats.connects,
                 missed: run.stats.missed.iter().sum(),
-                service_time_ms: (!run.stats.service.is_empty()).then(|| {
-                    let mut all = new_histogram();
-                    for h in &run.stats.service {
-                        let _ = all.add(h);
-                    }
-                    latency(&all)
-                }),
+                service_time_ms: service.as_ref().map(latency),
+                service_time_histogram: service.as_ref().map(encode),
                 latency_ms: latency(&all),
                 http: crate::http::summary::HttpTotals::of(&run.stats.http),
             },

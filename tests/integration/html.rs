@@ -59,6 +59,7 @@ fn read(p: &Path) -> String {
 fn report_rerenders_a_saved_result_to_the_same_html_and_csv() {
     let dir = tempdir();
     let (run_html, run_csv) = (dir.path().join("run.html"), dir.path().join("run.csv"));
+    let (run_text, run_junit) = (dir.path().join("run.txt"), dir.path().join("run.xml"));
     let (json_path, out) = saved_result(
         dir.path(),
         &[
@@ -66,12 +67,21 @@ fn report_rerenders_a_saved_result_to_the_same_html_and_csv() {
             &format!("html={}", run_html.display()),
             "--out",
             &format!("csv={}", run_csv.display()),
+            "--out",
+            &format!("text={}", run_text.display()),
+            "--out",
+            &format!("junit={}", run_junit.display()),
         ],
     );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let json: serde_json::Value = serde_json::from_str(&read(&json_path)).unwrap();
 
     let (html, csv) = (dir.path().join("re.html"), dir.path().join("re.csv"));
+    let (text, junit, rejson) = (
+        dir.path().join("re.txt"),
+        dir.path().join("re.xml"),
+        dir.path().join("re.json"),
+    );
     let out = run(&[
         "report",
         json_path.to_str().unwrap(),
@@ -79,6 +89,12 @@ fn report_rerenders_a_saved_result_to_the_same_html_and_csv() {
         &format!("html={}", html.display()),
         "--out",
         &format!("csv={}", csv.display()),
+        "--out",
+        &format!("text={}", text.display()),
+        "--out",
+        &format!("junit={}", junit.display()),
+        "--out",
+        &format!("json={}", rejson.display()),
         "--out",
         "text=-",
     ]);
@@ -88,6 +104,20 @@ fn report_rerenders_a_saved_result_to_the_same_html_and_csv() {
     // The saved result carries everything the reporters need: same bytes as the run's.
     assert!(read(&html) == read(&run_html), "re-rendered HTML differs");
     assert_eq!(read(&csv), read(&run_csv));
+    assert_eq!(read(&text), read(&run_text), "re-rendered text differs");
+    assert_eq!(read(&junit), read(&run_junit), "re-rendered JUnit differs");
+    // Lossless: the JSON written again from the read-back result is the same document.
+    assert_eq!(read(&rejson), read(&json_path), "JSON does not round-trip");
+    assert_eq!(json["schema_version"], 2);
+    for row in json["series"].as_array().unwrap() {
+        if row["requests"].as_u64().unwrap() > 0 {
+            assert!(
+                row["histogram"].as_str().is_some_and(|h| !h.is_empty()),
+                "{row}"
+            );
+        }
+    }
+    assert!(json["summary"]["timings_ms"]["ttfb"]["histogram"].is_string());
 
     // CSV: a header, then one row per second of the series.
     let csv = read(&csv);
@@ -140,6 +170,17 @@ fn report_rerenders_a_saved_result_to_the_same_html_and_csv() {
             "the page fetches something: {remote}"
         );
     }
+}
+
+#[test]
+fn report_and_compare_read_version_1_results() {
+    let v1 = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/result-v1.json");
+    let v1 = v1.to_str().unwrap();
+    let out = run(&["report", v1, "--out", "text=-"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).contains("requests"), "{}", stdout(&out));
+    let out = run(&["compare", v1, v1]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 }
 
 #[test]

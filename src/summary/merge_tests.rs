@@ -1,0 +1,154 @@
+//! The merge is exact: N shards' serialized results merge into what one shard holding
+//! every sample reports — counts, histograms, percentiles, series rows.
+
+#![allow(clippy::unwrap_used)]
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, UNIX_EPOCH};
+
+use proptest::prelude::*;
+
+use crate::engine::series::Series;
+use crate::engine::{RunResult, StopReason};
+use crate::outcome::{ErrorKind, Outcome};
+use crate::plan::{Overrides, Plan, load_str};
+use crate::stats::Shard;
+use crate::summary::Summary;
+use crate::util::hist::decode;
+
+const PLAN: &str = "base_url: http://127.0.0.1:1\nscenarios:\n  - name: a\n    path: /a\n  - name: b\n    path: /b\n    weight: 2\n";
+
+/// One recorded request: second of the run, scenario, outcome, latency (µs), bytes.
+type Sample = (u8, usize, Outcome, u64, u64);
+
+fn plan() -> Plan {
+    load_str("p.yaml", PLAN, &Overrides::default()).unwrap()
+}
+
+fn outcome() -> impl Strategy<Value = Outcome> {
+    prop_oneof![
+        4 => prop_oneof![Just(200u16), Just(201), Just(404), Just(503)].prop_map(Outcome::Response),
+        1 => prop_oneof![Just(ErrorKind::Timeout), Just(ErrorKind::ConnectRefused)].prop_map(Outcome::Error),
+    ]
+}
+
+fn sample() -> impl Strategy<Value = Sample> {
+    (0u8..4, 0usize..2, outcome(), 1u64..5_000_000, 0u64..10_000)
+}
+
+/// The summary of a run whose shard recorded `samples`, one series row per second.
+fn summary(plan: &Plan, samples: &[&Sample]) -> Summary {
+    let shard = Arc::new(Mutex::new(Shard::new(plan.scenarios.len())));
+    let mut series = Series::default();
+    for second in 0..4u8 {
+        {
+            let mut sh = shard.lock().unwrap();
+            for (_, s, o, us, bytes) in samples.iter().filter(|x| x.0 == second) {
+                sh.start(*s);
+                sh.record(*s, *o, Duration::from_micros(*us), *bytes);
+            }
+        }
+        series.sample(std::slice::from_ref(&shard), Duration::from_secs(1), 2, 2.0);
+    }
+    let stats = shard.lock().unwrap().clone();
+    let run = RunResult {
+        stats,
+        elapsed: Duration::from_secs(4),
+        started_at: UNIX_EPOCH + Duration::from_secs(1_790_000_000),
+        stop: StopReason::Duration,
+        abort_reason: None,
+        series: series.rows,
+        threads: 1,
+    };
+    Summary::build(plan, &run)
+}
+
+fn round_trip(s: &Summary) -> Summary {
+    Summary::from_json(&serde_json::to_string(s).unwrap()).unwrap()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    #[test]
+    fn merged_parts_equal_one_shard(
+        samples in proptest::collection::vec(sample(), 0..300),
+        assign in proptest::collection::vec(0usize..8, 300),
+        n in 1usize..5,
+    ) {
+        let plan = plan();
+        let all: Vec<&Sample> = samples.iter().collect();
+        let whole = summary(&plan, &all);
+        let parts: Vec<Summary> = (0..n)
+            .map(|k| {
+                let mine: Vec<&Sample> = samples
+                    .iter()
+                    .zip(&assign)
+                    .filter(|(_, a)| **a % n == k)
+                    .map(|(s, _)| s)
+                    .collect();
+                round_trip(&summary(&plan, &mine))
+            })
+            .collect();
+        let merged = Summary::merge(&parts).unwrap();
+        prop_assert_eq!(merged.summary.requests, whole.summary.requests);
+        prop_assert_eq!(merged.summary.failed, whole.summary.failed);
+        prop_assert_eq!(merged.summary.bytes_received, whole.summary.bytes_received);
+        prop_assert_eq!(&merged.status_codes, &whole.status_codes);
+        prop_assert_eq!(&merged.errors, &whole.errors);
+        prop_assert_eq!(decode(&merged.histogram).unwrap(), decode(&whole.histogram).unwrap());
+        prop_assert_eq!(merged.summary.latency_ms, whole.summary.latency_ms);
+        prop_assert_eq!(merged.summary.rps, whole.summary.rps);
+        for (m, w) in merged.scenarios.iter().zip(&whole.scenarios) {
+            prop_assert_eq!(m.requests, w.requests);
+            prop_assert_eq!(&m.status_codes, &w.status_codes);
+            prop_assert_eq!(m.latency_ms, w.latency_ms);
+            prop_assert_eq!(decode(&m.histogram).unwrap(), decode(&w.histogram).unwrap());
+            prop_assert_eq!(m.flow.iterations, w.flow.iterations);
+        }
+        prop_assert_eq!(merged.series.len(), whole.series.len());
+        for (m, w) in merged.series.iter().zip(&whole.series) {
+            prop_assert_eq!(m.requests, w.requests);
+            prop_assert_eq!(m.failed, w.failed);
+            prop_assert_eq!(m.p99_ms, w.p99_ms);
+            prop_assert_eq!(decode(&m.histogram).unwrap(), decode(&w.histogram).unwrap());
+        }
+        prop_assert_eq!(merged.run.parts.len(), n);
+    }
+}
+
+#[test]
+fn a_result_reads_back_unchanged() {
+    let plan = plan();
+    let s = (0, 1, Outcome::Response(200), 1500, 10);
+    let one = summary(&plan, &[&s]);
+    assert_eq!(round_trip(&one), one);
+}
+
+#[test]
+fn refuses_version_1_and_other_plans() {
+    let plan = plan();
+    let s = (0, 0, Outcome::Response(200), 1500, 10);
+    let a = summary(&plan, &[&s]);
+    let mut old = a.clone();
+    old.schema_version = 1;
+    let e = Summary::merge(&[a.clone(), old]).unwrap_err();
+    assert!(e.contains("part 2 has schema_version 1"), "{e}");
+    let mut other = a.clone();
+    other.plan.hash = "0000000000000001".into();
+    let e = Summary::merge(&[a.clone(), other]).unwrap_err();
+    assert!(e.contains("part 2 ran another plan than part 1"), "{e}");
+    let mut broken = a.clone();
+    broken.histogram = "not base64!".into();
+    let e = Summary::merge(&[a, broken]).unwrap_err();
+    assert!(e.contains("part 2: histogram"), "{e}");
+    assert!(Summary::merge(&[]).is_err());
+}
+
+#[test]
+fn version_1_files_still_read() {
+    let text = include_str!("../../tests/data/result-v1.json");
+    let s = Summary::from_json(text).unwrap();
+    assert_eq!(s.schema_version, 1);
+    assert!(s.summary.requests > 0);
+}
