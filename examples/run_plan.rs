@@ -1,14 +1,14 @@
-//! Run a plan from Rust: start the built-in target, load a plan from text, run it
-//! in-process and read the frozen summary.
+//! Run a plan from Rust: start the built-in target, load a plan from text, start it on
+//! its own thread (`loadtester::run::start`), watch it live through the `RunHandle`,
+//! and read the frozen summary. The library prints nothing; a `Sink` would see progress.
 //!
 //! `cargo run --release --example run_plan`
 
 use std::net::SocketAddr;
 
+use loadtester::RunOptions;
 use loadtester::plan::{Overrides, load_str};
 use loadtester::target::{self, TargetConfig};
-use loadtester::{RunOptions, run_plan};
-use tokio_util::sync::CancellationToken;
 
 const PLAN: &str = "
 base_url: http://127.0.0.1:8080
@@ -31,11 +31,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ..Overrides::default()
     };
     let plan = load_str("example", PLAN, &overrides)?;
-    let opts = RunOptions {
-        quiet: true,
-        ..RunOptions::default()
-    };
-    let (summary, outcome) = run_plan(&plan, &opts, &CancellationToken::new())?;
+    let run = loadtester::run::start(plan, RunOptions::default(), Vec::new());
+    while !run.is_finished() {
+        std::thread::sleep(std::time::Duration::from_millis(250));
+        let now = run.view();
+        println!(
+            "live: {} requests, {} failed after {:.1?}",
+            now.requests, now.failed, now.elapsed
+        );
+    }
+    let (summary, outcome) = run.wait()?;
     println!(
         "{} requests in {:.2}s ({:.0}/s), p99 {:.2} ms, outcome {outcome:?}; the server counted {}",
         summary.summary.requests,

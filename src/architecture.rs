@@ -22,12 +22,13 @@ pub const LAYERS: &[&str] = &[
     "engine",     // virtual users, flow runtime, RunHandle
     "summary",    // the lossless, mergeable result
     "threshold",  // judging thresholds on a Summary or live shards
-    "progress",   // the progress sink
     "live",       // /status, /metrics, remote-write sinks
     "report",     // text, json, junit, html, csv renderers
     "compare",    // diff of two results
     "report_cmd", // `loadtester report`
     "run",        // the embeddable run: sinks, RunHandle, outcome
+    "progress",   // the command line progress display (a sink)
+    "console",    // the command line sinks: progress, notices, text report
     "cli",        // command line → actions
 ];
 

@@ -150,15 +150,20 @@ fn execute(plan: &loadtester::Plan, common: &CommonArgs) -> u8 {
     let interrupt = CancellationToken::new();
     watch_ctrl_c(interrupt.clone(), common.quiet);
     let opts = RunOptions {
-        quiet: common.quiet,
         outputs: common.outputs.clone(),
         live: loadtester::live::LiveOptions {
             listen: common.listen,
             linger: common.linger,
         },
-        progress: common.progress.unwrap_or_default(),
     };
-    match loadtester::run_plan(plan, &opts, &interrupt) {
+    // Keep today's behaviour: the text report goes to stdout even beside `--out json=-`.
+    let mut console = loadtester::console::Console::new(
+        plan,
+        common.quiet,
+        common.progress.unwrap_or_default(),
+        false,
+    );
+    match loadtester::run_plan(plan, &opts, &interrupt, &mut [&mut console]) {
         Ok((_, Outcome::Passed)) => OK,
         Ok((_, Outcome::Interrupted)) => {
             eprintln!("interrupted: the partial report above covers what was sent before Ctrl-C");

@@ -6,21 +6,33 @@
 
 use crate::plan::Plan;
 use crate::summary::Summary;
-use crate::{engine, live, progress, redact, report, threshold};
+use crate::{engine, live, redact, report, threshold};
 
 use tokio_util::sync::CancellationToken;
 
-/// How to present a run.
+/// What a run writes and serves besides what its sinks show.
 #[derive(Clone, Debug, Default)]
 pub struct RunOptions {
-    /// Print nothing but errors (no progress bar, no text report).
-    pub quiet: bool,
-    /// Extra outputs (`--out`).
+    /// Extra outputs (`--out`): files and stdout after the run, remote write during it.
     pub outputs: Vec<report::OutSpec>,
     /// Live `/status` and `/metrics` (`--listen`, `--linger`).
     pub live: live::LiveOptions,
-    /// Progress display (`--progress`).
-    pub progress: progress::ProgressMode,
+}
+
+/// What a run tells its caller as it goes: the one interface between a run and whatever
+/// shows it. The command line's progress display and text report are sinks
+/// (`crate::console`); a server's live view is another. Every method has a do-nothing
+/// default, so a sink implements only what it shows.
+pub trait Sink: Send {
+    /// About ten times a second while load runs.
+    fn tick(&mut self, _live: &engine::Live<'_>) {}
+    /// The engine has stopped (before the summary is built).
+    fn stopped(&mut self) {}
+    /// A message for the user: where the live endpoints listen, why the run aborted, a
+    /// remote-write warning. Already redacted.
+    fn notice(&mut self, _message: &str) {}
+    /// The final, redacted summary, before the `--out` files are written.
+    fn summary(&mut self, _summary: &Summary) {}
 }
 
 /// How a run ended, for the exit code (see README, "Exit codes").
@@ -39,40 +51,49 @@ pub enum Outcome {
 }
 
 /// Run a validated plan: load, summarize, report. Every output is written even when the
-/// run was interrupted or nothing succeeded.
+/// run was interrupted or nothing succeeded. Prints nothing: what the user sees reaches
+/// `sinks`. Blocks the calling thread until the run and `--linger` are over; [`start`]
+/// runs it on its own thread instead.
 pub fn run_plan(
     plan: &Plan,
     opts: &RunOptions,
     interrupt: &CancellationToken,
+    sinks: &mut [&mut dyn Sink],
 ) -> Result<(Summary, Outcome), engine::EngineError> {
-    let mut progress = progress::Progress::new(plan, opts.quiet, opts.progress);
+    let notice = |sinks: &mut [&mut dyn Sink], m: &str| sinks.iter_mut().for_each(|s| s.notice(m));
     // `--listen` server and `prometheus-rw` pushers, fed from the tick (inert without).
-    let mut observer = live::Observer::start(plan, &opts.live, &opts.outputs, opts.quiet)
+    let mut observer = live::Observer::start(plan, &opts.live, &opts.outputs)
         .map_err(engine::EngineError::Unsupported)?;
+    for m in observer.take_notices() {
+        notice(sinks, &m);
+    }
     // abort_on_fail thresholds, judged on live stats each tick (None: nothing to do).
     let mut watch = threshold::eval::Watch::new(plan);
     let result = engine::run(plan, interrupt, &mut |live| {
-        progress.tick(live);
+        for s in sinks.iter_mut() {
+            s.tick(live);
+        }
         observer.tick(live);
+        for m in observer.take_notices() {
+            notice(sinks, &m);
+        }
         if let Some(why) = watch.as_mut().and_then(|w| w.check(live)) {
             return engine::Tick::Abort(why);
         }
         engine::Tick::Continue
     });
-    progress.finish();
+    sinks.iter_mut().for_each(|s| s.stopped());
     let result = result?;
     let mut summary = Summary::build(plan, &result);
     judge_thresholds(plan, &result, watch.as_ref(), &mut summary);
     // Everything below leaves the process: from here on only the redacted summary.
     let redactor = redact::Redactor::new(&plan.secrets);
     let summary = summary.redacted(&redactor);
-    if let (Some(why), false) = (&result.abort_reason, opts.quiet) {
-        eprintln!("aborted: {}", redactor.text(why));
+    if let Some(why) = &result.abort_reason {
+        notice(sinks, &format!("aborted: {}", redactor.text(why)));
     }
     let mut outcome = judge(&summary);
-    if !opts.quiet {
-        print!("{}", report::text::render(&summary));
-    }
+    sinks.iter_mut().for_each(|s| s.summary(&summary));
     for out in opts
         .outputs
         .iter()
@@ -85,7 +106,14 @@ pub fn run_plan(
     if let Err(e) = observer.finish(&summary) {
         outcome = Outcome::OutputFailed(e);
     }
-    observer.linger(interrupt, opts.quiet);
+    for m in observer
+        .take_notices()
+        .into_iter()
+        .chain(observer.linger_notice())
+    {
+        notice(sinks, &m);
+    }
+    observer.linger(interrupt);
     Ok((summary, outcome))
 }
 
@@ -153,3 +181,6 @@ fn judge(s: &Summary) -> Outcome {
         s.summary.requests
     ))
 }
+
+mod handle;
+pub use handle::{LiveView, RunHandle, start};

@@ -140,6 +140,9 @@ pub struct LiveState {
     pub last_second: Option<SecondRow>,
     /// Merged numbers, refreshed every [`SNAPSHOT_EVERY`].
     pub snapshot: Snapshot,
+    /// Messages for the user from the sinks' threads (remote-write warnings), taken by
+    /// [`Observer::take_notices`].
+    pub notices: Vec<String>,
 }
 
 impl LiveState {
@@ -155,6 +158,7 @@ impl LiveState {
             stage: None,
             last_second: None,
             snapshot: Snapshot::default(),
+            notices: Vec::new(),
         }
     }
 
@@ -204,16 +208,17 @@ pub struct Observer<'p> {
     pushers: Vec<remote_write::Pusher>,
     last_snapshot: Option<Instant>,
     linger: Option<Duration>,
+    notices: Vec<String>,
 }
 
 impl<'p> Observer<'p> {
     /// Start the `--listen` server and the `prometheus-rw` pushers, if asked. The bound
-    /// address is printed on stderr (unless `quiet`) so `--listen 127.0.0.1:0` is usable.
+    /// address becomes a notice ([`Observer::take_notices`]) so `--listen 127.0.0.1:0` is
+    /// usable.
     pub fn start(
         plan: &'p Plan,
         opts: &LiveOptions,
         outputs: &[OutSpec],
-        quiet: bool,
     ) -> Result<Observer<'p>, String> {
         let redactor = Redactor::new(&plan.secrets);
         let urls: Vec<&str> = outputs
@@ -231,6 +236,7 @@ impl<'p> Observer<'p> {
             pushers: Vec::new(),
             last_snapshot: None,
             linger: opts.linger,
+            notices: Vec::new(),
         };
         if opts.listen.is_none() && urls.is_empty() {
             return Ok(observer);
@@ -253,12 +259,10 @@ impl<'p> Observer<'p> {
         if let Some(addr) = opts.listen {
             let srv = server::Server::start(addr, state.clone())
                 .map_err(|e| format!("cannot listen on {addr} (--listen): {e}"))?;
-            if !quiet {
-                eprintln!(
-                    "live: serving http://{0}/status and http://{0}/metrics",
-                    srv.addr()
-                );
-            }
+            observer.notices.push(format!(
+                "live: serving http://{0}/status and http://{0}/metrics",
+                srv.addr()
+            ));
             observer.server = Some(srv);
         }
         for url in urls {
@@ -267,6 +271,16 @@ impl<'p> Observer<'p> {
         }
         observer.state = Some(state);
         Ok(observer)
+    }
+
+    /// Messages for the user since the last call: where the server listens, remote-write
+    /// warnings, the `--linger` address.
+    pub fn take_notices(&mut self) -> Vec<String> {
+        let mut out = std::mem::take(&mut self.notices);
+        if let Some(state) = &self.state {
+            out.append(&mut lock(state).notices);
+        }
+        out
     }
 
     /// Whether anything reads the live state.
@@ -335,17 +349,22 @@ impl<'p> Observer<'p> {
         }
     }
 
-    /// Keep the server up for `--linger` (a final scrape), or until Ctrl-C.
-    pub fn linger(&self, interrupt: &CancellationToken, quiet: bool) {
+    /// The notice shown before [`Observer::linger`] waits, if it will.
+    pub fn linger_notice(&self) -> Option<String> {
         let (Some(d), Some(addr)) = (self.linger, self.addr()) else {
+            return None;
+        };
+        Some(format!(
+            "live: final numbers at http://{addr}/metrics for {} (Ctrl-C to quit now)",
+            humantime::format_duration(d)
+        ))
+    }
+
+    /// Keep the server up for `--linger` (a final scrape), or until Ctrl-C.
+    pub fn linger(&self, interrupt: &CancellationToken) {
+        let (Some(d), Some(_)) = (self.linger, self.addr()) else {
             return;
         };
-        if !quiet {
-            eprintln!(
-                "live: final numbers at http://{addr}/metrics for {} (Ctrl-C to quit now)",
-                humantime::format_duration(d)
-            );
-        }
         let until = Instant::now() + d;
         while !interrupt.is_cancelled() {
             let left = until.saturating_duration_since(Instant::now());

@@ -110,7 +110,9 @@ fn push_loop(
                 match post(ep, &body) {
                     Ok(()) => warned = false,
                     Err(e) if !warned => {
-                        eprintln!("warning: prometheus-rw to {url}: {e} (retrying every push)");
+                        lock(state).notices.push(format!(
+                            "warning: prometheus-rw to {url}: {e} (retrying every push)"
+                        ));
                         warned = true;
                     }
                     Err(_) => {}

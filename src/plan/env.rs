@@ -53,18 +53,6 @@ pub fn interpolate(
     out
 }
 
-/// The variable lookup `--env` pairs, then the process environment, give.
-pub fn lookup_with(pairs: &[(String, String)]) -> impl Fn(&str) -> Option<String> + '_ {
-    move |name| {
-        pairs
-            .iter()
-            .rev()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.clone())
-            .or_else(|| std::env::var(name).ok())
-    }
-}
-
 /// Parse `--env KEY=VALUE`.
 pub fn parse_pair(s: &str) -> Result<(String, String), String> {
     let Some((k, v)) = s.split_once('=') else {

@@ -6,7 +6,6 @@
 //! the target), the per-request HTTP behaviour under `defaults:`. Certificate files are
 //! read and parsed here, so a missing or broken file is a plan error, not a failed run.
 
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -226,21 +225,12 @@ fn check_tls(c: &mut Checker, node: &Node, tls: &mut TlsOptions) {
     }
 }
 
-/// A file path relative to the plan's folder.
-fn plan_relative(c: &Checker, text: &str) -> PathBuf {
-    let p = Path::new(text.trim());
-    if p.is_absolute() {
-        return p.to_path_buf();
-    }
-    match Path::new(c.file).parent() {
-        Some(dir) => dir.join(p),
-        None => p.to_path_buf(),
-    }
-}
-
 fn read_file(c: &mut Checker, node: &Node, at: &str) -> Option<(String, Vec<u8>)> {
     let text = c.text(node, at)?;
-    let path = plan_relative(c, &text);
+    let path = match c.resolver.path(&text) {
+        Ok(p) => p,
+        Err(why) => return c.fail(node, at, why),
+    };
     match std::fs::read(&path) {
         Ok(bytes) => Some((text, bytes)),
         Err(e) => c.fail(

@@ -9,6 +9,7 @@ pub mod flow;
 pub mod http_options;
 pub mod load;
 pub mod model;
+pub mod resolve;
 pub mod secrets;
 pub mod threshold;
 pub mod validate;
@@ -34,9 +35,28 @@ pub fn load(path: &std::path::Path, overrides: &Overrides) -> Result<Plan, PlanE
     load_str(&name, &text, overrides)
 }
 
-/// Parse and validate plan text; `name` is used in messages. `${VAR}` references are
-/// resolved first (`env`), and every error message is redacted (`crate::redact`).
+/// Parse and validate plan text; `name` is used in messages and its folder is where
+/// relative file names start. Variables come from `overrides.env`, then the process
+/// environment ([`resolve::Local`]).
 pub fn load_str(name: &str, text: &str, overrides: &Overrides) -> Result<Plan, PlanErrors> {
+    load_with(
+        name,
+        text,
+        overrides,
+        &resolve::Local::for_plan(name, &overrides.env),
+    )
+}
+
+/// Parse and validate plan text with the caller's [`resolve::Resolver`] for `${VAR}`
+/// values and data files (a server passes one that reads nothing of the host).
+/// `${VAR}` references are resolved first (`env`), and every error message is redacted
+/// (`crate::redact`).
+pub fn load_with(
+    name: &str,
+    text: &str,
+    overrides: &Overrides,
+    resolver: &dyn resolve::Resolver,
+) -> Result<Plan, PlanErrors> {
     let mut root = yaml::parse(text).map_err(|e| {
         PlanErrors(vec![PlanError {
             file: name.to_string(),
@@ -45,14 +65,14 @@ pub fn load_str(name: &str, text: &str, overrides: &Overrides) -> Result<Plan, P
             message: format!("invalid YAML: {}", e.message),
         }])
     })?;
-    let env = env::interpolate(name, &mut root, &env::lookup_with(&overrides.env));
+    let env = env::interpolate(name, &mut root, &|n: &str| resolver.var(n));
     let (headers, header_errors) = secrets::plan_secrets(name, &root);
     let mut secrets = env.secrets;
     secrets.extend(headers);
     let redactor = crate::redact::Redactor::new(&secrets);
     let mut errors = env.errors;
     errors.extend(header_errors);
-    let result = validate::validate(name, &root, overrides).map_err(|e| {
+    let result = validate::validate(name, &root, overrides, resolver).map_err(|e| {
         // A value with an unresolved `${…}` is reported once, by `env`.
         e.0.into_iter()
             .filter(|x| !env.failed_paths.contains(&x.path))

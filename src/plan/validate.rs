@@ -77,6 +77,8 @@ const METHODS: &[&str] = &[
 pub(crate) struct Checker<'a> {
     pub(crate) file: &'a str,
     pub(crate) errors: Vec<PlanError>,
+    /// Where files the plan names are (`crate::plan::resolve`).
+    pub(crate) resolver: &'a dyn super::resolve::Resolver,
 }
 
 impl Checker<'_> {
@@ -254,10 +256,16 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 }
 
 /// Check the plan tree and the overrides together, returning the plan or every error.
-pub fn validate(file: &str, root: &Node, overrides: &Overrides) -> Result<Plan, PlanErrors> {
+pub fn validate(
+    file: &str,
+    root: &Node,
+    overrides: &Overrides,
+    resolver: &dyn super::resolve::Resolver,
+) -> Result<Plan, PlanErrors> {
     let mut c = Checker {
         file,
         errors: Vec::new(),
+        resolver,
     };
     let plan = check_plan(&mut c, file, root, overrides);
     match plan {
@@ -393,7 +401,7 @@ fn check_plan(c: &mut Checker, file: &str, root: &Node, ov: &Overrides) -> Optio
     );
 
     // Flow inputs (src/plan/flow.rs): `variables` and `data` sets, before scenarios use them.
-    let globals = super::flow::check_globals(c, top.get("variables"), top.get("data"), file);
+    let globals = super::flow::check_globals(c, top.get("variables"), top.get("data"));
 
     // Scenarios.
     let mut scenarios = Vec::new();

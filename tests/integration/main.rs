@@ -8,6 +8,7 @@ mod core;
 mod flows;
 mod html;
 mod http;
+mod library;
 mod live;
 mod load_models;
 mod nginx;

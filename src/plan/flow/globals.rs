@@ -1,7 +1,6 @@
 //! `variables` and `data` of a plan: constants inlined into templates, and CSV sets
 //! loaded before any traffic (a missing or ragged file is a plan error at `data.NAME.file`).
 
-use std::path::Path;
 use std::sync::Arc;
 
 use super::{DATA_KEYS, describe, entries, is_ident};
@@ -15,7 +14,6 @@ pub(crate) fn check_globals(
     c: &mut Checker,
     variables: Option<&Node>,
     data: Option<&Node>,
-    file: &str,
 ) -> Globals {
     let mut g = Globals::default();
     if let Some(node) = data {
@@ -29,7 +27,6 @@ pub(crate) fn check_globals(
                 ),
             );
         }
-        let dir = Path::new(file).parent().unwrap_or(Path::new(""));
         for (key, spec) in entries(node) {
             let at = join("data", &key.text);
             if !is_ident(&key.text) {
@@ -72,7 +69,14 @@ pub(crate) fn check_globals(
             let (Some(name), Some(order)) = (c.text(file_node, &join(&at, "file")), order) else {
                 continue;
             };
-            match DataSet::load(&key.text, &dir.join(&name), order) {
+            let path = match c.resolver.path(&name) {
+                Ok(p) => p,
+                Err(why) => {
+                    c.report(Some(file_node.pos), &join(&at, "file"), why);
+                    continue;
+                }
+            };
+            match DataSet::load(&key.text, &path, order) {
                 Ok(d) => g.data.push(Arc::new(d)),
                 Err(why) => c.report(Some(file_node.pos), &join(&at, "file"), why),
             }
