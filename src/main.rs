@@ -37,6 +37,7 @@ fn main() -> ExitCode {
         Some(Command::Report(args)) => report(&args),
         Some(Command::Demo(args)) => demo(&args.common),
         Some(Command::Target { listen }) => serve(listen),
+        Some(Command::Schema { kind }) => schema(kind),
     };
     ExitCode::from(code)
 }
@@ -124,6 +125,23 @@ fn demo(common: &CommonArgs) -> u8 {
     };
     server.shutdown();
     code
+}
+
+/// `schema plan`: the JSON Schema of the plan format on stdout.
+fn schema(kind: loadtester::cli::SchemaKind) -> u8 {
+    let value = match kind {
+        loadtester::cli::SchemaKind::Plan => plan::doc::json_schema(),
+    };
+    match serde_json::to_string_pretty(&value) {
+        Ok(text) => {
+            println!("{text}");
+            OK
+        }
+        Err(e) => {
+            eprintln!("error: cannot write the schema: {e}");
+            FAILED
+        }
+    }
 }
 
 fn serve(listen: std::net::SocketAddr) -> u8 {

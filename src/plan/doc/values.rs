@@ -81,6 +81,7 @@ pub struct ThinkRange {
 /// One value or a list of them (`status: 200` or `status: [200, 201]`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(untagged)]
+#[schemars(rename = "OneOrMany_{T}")]
 pub enum OneOrMany<T> {
     /// A list of values. (Tried first: serde could read a list positionally into a struct.)
     Many(Vec<T>),
@@ -157,6 +158,8 @@ pub enum JsonValue {
     Object(indexmap::IndexMap<String, JsonValue>),
 }
 
+/// Object keys keep `serde_json`'s order (sorted, unless its `preserve_order` feature is
+/// on); build [`JsonValue::Object`] directly to choose the order.
 impl From<serde_json::Value> for JsonValue {
     fn from(v: serde_json::Value) -> Self {
         match v {
