@@ -46,9 +46,9 @@ fn plan_schema() -> jsonschema::Validator {
 }
 
 /// YAML text → JSON, independently of the plan model (so the schema is tested, not
-/// assumed).
+/// assumed), with YAML 1.2 scalars as editors' language servers read them.
 fn yaml_to_json(text: &str) -> serde_json::Value {
-    serde_saphyr::from_str(text).unwrap()
+    serde_saphyr::from_str_with_options(text, loadtester::plan::doc::yaml_options()).unwrap()
 }
 
 fn problems(v: &jsonschema::Validator, json: &serde_json::Value) -> Vec<String> {

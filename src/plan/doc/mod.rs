@@ -83,7 +83,21 @@ impl PlanDoc {
     /// Read plan text (YAML) into a document. Only the shape is checked here (an unknown
     /// key or a wrong type fails); values are checked by `plan::load_str`, which is also
     /// the place to go for messages with line:column.
+    ///
+    /// Plain scalars are typed as YAML 1.2 (and the validator) read them: only `true` and
+    /// `false` are booleans (`yes`, `on`, `n` stay text), and `010` or `1_000` stay text.
     pub fn from_yaml(text: &str) -> Result<PlanDoc, String> {
-        serde_saphyr::from_str(text).map_err(|e| e.to_string())
+        serde_saphyr::from_str_with_options(text, yaml_options()).map_err(|e| e.to_string())
     }
+}
+
+/// How plan text is read into a document (also for converting a plan to JSON for the
+/// schema): YAML 1.2 booleans, and number-like text with leading zeros or underscores kept
+/// as text, so a value means what the validator would read.
+pub fn yaml_options() -> serde_saphyr::Options {
+    let mut o = serde_saphyr::Options::default();
+    o.strict_booleans = true;
+    o.leading_zero_numbers_as_strings = true;
+    o.underscored_numbers_as_strings = true;
+    o
 }

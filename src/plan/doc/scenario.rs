@@ -77,8 +77,8 @@ pub struct Scenario {
     pub optional: Option<Flag>,
 }
 
-/// One step of a flow.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+/// One step of a flow. Which kind is told by its keys: `think`, `loop`, or a request.
+#[derive(Clone, Debug, PartialEq, Serialize, JsonSchema)]
 #[serde(untagged)]
 pub enum Step {
     /// Pause this user.
@@ -206,5 +206,61 @@ impl Request {
 impl From<Request> for Step {
     fn from(r: Request) -> Self {
         Step::Request(Box::new(r))
+    }
+}
+
+/// Every key a step may have; [`Step`] is read through it (not as an untagged enum, which
+/// would buffer the values and lose the text of scalars such as header values).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AnyStep {
+    think: Option<Think>,
+    #[serde(rename = "loop")]
+    times: Option<Whole>,
+    steps: Option<Vec<Step>>,
+    name: Option<String>,
+    method: Option<String>,
+    path: Option<String>,
+    url: Option<String>,
+    headers: Option<Headers>,
+    body: Option<String>,
+    json: Option<JsonValue>,
+    form: Option<IndexMap<String, Option<Scalar>>>,
+    capture: Option<IndexMap<String, Capture>>,
+    check: Option<Check>,
+    optional: Option<Flag>,
+}
+
+impl<'de> Deserialize<'de> for Step {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let a = AnyStep::deserialize(d)?;
+        let request = Request {
+            name: a.name,
+            method: a.method,
+            path: a.path,
+            url: a.url,
+            headers: a.headers,
+            body: a.body,
+            json: a.json,
+            form: a.form,
+            capture: a.capture,
+            check: a.check,
+            optional: a.optional,
+        };
+        let has_request = request != Request::default();
+        match (a.think, a.times, a.steps) {
+            (Some(think), None, None) if !has_request => Ok(Step::Think(ThinkStep { think })),
+            (Some(_), _, _) => Err(D::Error::custom("a `think` step has no other keys")),
+            (None, Some(times), Some(steps)) if !has_request => {
+                Ok(Step::Loop(LoopStep { times, steps }))
+            }
+            (None, Some(_), Some(_)) => Err(D::Error::custom(
+                "a `loop` step has only `loop` and `steps`",
+            )),
+            (None, Some(_), None) => Err(D::Error::missing_field("steps")),
+            (None, None, Some(_)) => Err(D::Error::custom("`steps` inside a step needs `loop: N`")),
+            (None, None, None) => Ok(Step::Request(Box::new(request))),
+        }
     }
 }
