@@ -18,8 +18,9 @@ pub enum WriteError {
 
 impl PlanDoc {
     /// The plan as YAML text, preceded by `header` as a `# ` comment block (one comment line
-    /// per header line; an empty header writes none). The text reads back into the same
-    /// document and is what `loadtester validate` checks.
+    /// per header line; an empty header writes none). The text reads back into a document
+    /// that means the same (a [`super::Scalar`] built as a number comes back as its text)
+    /// and is what `loadtester validate` checks.
     pub fn to_yaml(&self, header: &str) -> Result<String, WriteError> {
         let mut options = serde_saphyr::SerializerOptions::default();
         // Keep long one-line values (URLs, tokens) on one line; multi-line bodies still use
