@@ -132,11 +132,16 @@ fn schema(kind: loadtester::cli::SchemaKind) -> u8 {
     let value = match kind {
         loadtester::cli::SchemaKind::Plan => plan::doc::json_schema(),
     };
-    match serde_json::to_string_pretty(&value) {
-        Ok(text) => {
-            println!("{text}");
-            OK
-        }
+    let written = serde_json::to_string_pretty(&value)
+        .map_err(std::io::Error::other)
+        .and_then(|text| {
+            use std::io::Write;
+            writeln!(std::io::stdout().lock(), "{text}")
+        });
+    match written {
+        Ok(()) => OK,
+        // `schema plan | head`: the reader had enough.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => OK,
         Err(e) => {
             eprintln!("error: cannot write the schema: {e}");
             FAILED

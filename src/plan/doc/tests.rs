@@ -205,7 +205,7 @@ fn the_model_has_exactly_the_validators_keys() {
         let props = if def == "PlanDoc" {
             &schema["properties"]
         } else {
-            &schema["$defs"][def]["properties"]
+            &schema["definitions"][def]["properties"]
         };
         let mut modelled: Vec<&str> = props
             .as_object()

@@ -66,15 +66,19 @@ pub fn from_doc(name: &str, doc: &PlanDoc, overrides: &Overrides) -> Result<Plan
     load_str(name, &text, overrides)
 }
 
-/// The JSON Schema (draft 2020-12, from schemars) of the plan file format, with `$schema`,
+/// The JSON Schema (draft-07, from schemars) of the plan file format, with `$schema`,
 /// `title` and `description`; the field docs of [`PlanDoc`] are its descriptions. What
-/// `loadtester schema plan` prints.
+/// `loadtester schema plan` prints. Draft-07 because every editor's YAML language server
+/// reads it.
 pub fn json_schema() -> serde_json::Value {
-    let mut value = schemars::schema_for!(PlanDoc).to_value();
+    let mut value = schemars::generate::SchemaSettings::draft07()
+        .into_generator()
+        .into_root_schema_for::<PlanDoc>()
+        .to_value();
     if let Some(map) = value.as_object_mut() {
         map.insert(
             "$schema".into(),
-            "https://json-schema.org/draft/2020-12/schema".into(),
+            "http://json-schema.org/draft-07/schema#".into(),
         );
         map.insert("title".into(), "loadtester plan".into());
         map.insert(
