@@ -337,3 +337,25 @@ fn steps_mixing_kinds_are_refused() {
     let steps = ok.scenarios[0].steps.as_ref().unwrap();
     assert!(matches!(&steps[0], Step::Loop(l) if l.steps.len() == 2));
 }
+
+/// Every property of the schema carries a description (from the field's doc comment).
+#[test]
+fn every_schema_property_is_described() {
+    let schema = json_schema();
+    let mut objects = vec![("PlanDoc".to_string(), &schema)];
+    for (name, def) in schema["definitions"].as_object().unwrap() {
+        objects.push((name.clone(), def));
+    }
+    let mut seen = 0;
+    for (name, def) in objects {
+        assert!(def["description"].is_string(), "{name} has no description");
+        for (key, prop) in def["properties"].as_object().into_iter().flatten() {
+            seen += 1;
+            assert!(
+                prop["description"].as_str().is_some_and(|d| !d.is_empty()),
+                "{name}.{key} has no description"
+            );
+        }
+    }
+    assert!(seen > 60, "{seen} properties");
+}
