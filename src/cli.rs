@@ -47,12 +47,26 @@ pub enum Command {
     Report(crate::report_cmd::ReportArgs),
     /// Start the built-in target on a free loopback port and load it with the demo plan.
     Demo(DemoArgs),
+    /// Print a JSON Schema: `schema plan` describes the plan file format (for editors'
+    /// YAML language servers: `# yaml-language-server: $schema=./loadplan.schema.json`).
+    Schema {
+        /// Which schema.
+        #[arg(value_enum)]
+        kind: SchemaKind,
+    },
     /// Run the built-in target server (what `demo` and the tests load).
     Target {
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: SocketAddr,
     },
+}
+
+/// What `schema` prints.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum SchemaKind {
+    /// The plan file format (`plan::PlanDoc`).
+    Plan,
 }
 
 /// Options of `run`.

@@ -37,6 +37,7 @@ fn main() -> ExitCode {
         Some(Command::Report(args)) => report(&args),
         Some(Command::Demo(args)) => demo(&args.common),
         Some(Command::Target { listen }) => serve(listen),
+        Some(Command::Schema { kind }) => schema(kind),
     };
     ExitCode::from(code)
 }
@@ -124,6 +125,28 @@ fn demo(common: &CommonArgs) -> u8 {
     };
     server.shutdown();
     code
+}
+
+/// `schema plan`: the JSON Schema of the plan format on stdout.
+fn schema(kind: loadtester::cli::SchemaKind) -> u8 {
+    let value = match kind {
+        loadtester::cli::SchemaKind::Plan => plan::doc::json_schema(),
+    };
+    let written = serde_json::to_string_pretty(&value)
+        .map_err(std::io::Error::other)
+        .and_then(|text| {
+            use std::io::Write;
+            writeln!(std::io::stdout().lock(), "{text}")
+        });
+    match written {
+        Ok(()) => OK,
+        // `schema plan | head`: the reader had enough.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => OK,
+        Err(e) => {
+            eprintln!("error: cannot write the schema: {e}");
+            FAILED
+        }
+    }
 }
 
 fn serve(listen: std::net::SocketAddr) -> u8 {

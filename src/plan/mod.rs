@@ -3,6 +3,7 @@
 //! First stage of the pipeline. Everything a user can get wrong is caught here, before a
 //! single request is sent, and reported all at once with file, line:column and YAML path.
 
+pub mod doc;
 pub mod env;
 pub mod error;
 pub mod flow;
@@ -15,6 +16,7 @@ pub mod threshold;
 pub mod validate;
 pub mod yaml;
 
+pub use doc::{PlanDoc, from_doc};
 pub use error::{PlanError, PlanErrors};
 pub use http_options::{ClientAuth, ConnectTo, HttpOptions, HttpVersion, TlsOptions};
 pub use load::{LoadModel, Think};

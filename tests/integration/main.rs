@@ -12,6 +12,7 @@ mod library;
 mod live;
 mod load_models;
 mod nginx;
+mod plan_doc;
 mod remote_write;
 mod thresholds;
 mod tls_util;
