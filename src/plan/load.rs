@@ -4,6 +4,8 @@
 //! ramped by `stages` (ramping-vus); *open* — iterations started per second, constant or
 //! ramped (constant/ramping-arrival-rate), independent of how fast the server answers.
 //! `defaults.concurrency/requests/duration` stay the closed model's shorthand.
+//! The resulting type is [`LoadModel`] (`model`, one variant per model, with its numbers);
+//! its description for reports and `validate` is in `describe`.
 
 use std::time::Duration;
 
