@@ -70,17 +70,9 @@ fn validate(path: &std::path::Path, env: Vec<(String, String)>) -> u8 {
                 path.display(),
                 plan.scenarios.len(),
                 if plan.scenarios.len() == 1 { "" } else { "s" },
-                match &load.model {
-                    plan::LoadModel::Open { rate, max_vus } => format!(
-                        "open model from {}/s (peak {}/s, max {max_vus} users)",
-                        rate.start,
-                        rate.peak()
-                    ),
-                    plan::LoadModel::Closed(Some(p)) => {
-                        format!("ramping users (peak {})", p.peak())
-                    }
-                    plan::LoadModel::Closed(None) => format!("{} virtual users", load.concurrency),
-                },
+                // The grace period is not part of the description.
+                plan::load::LoadInfo::of(load, std::time::Duration::ZERO)
+                    .describe(plan::load::describe::Wording::Validate),
                 match (load.requests, load.duration) {
                     (Some(n), Some(d)) =>
                         format!("{n} requests or {}", humantime::format_duration(d)),

@@ -106,7 +106,7 @@ impl Progress {
             by_count,
             last: (Duration::ZERO, 0),
             rate: 0.0,
-            open: matches!(plan.load.model, crate::plan::LoadModel::Open { .. }),
+            open: plan.load.model.is_open(),
         }
     }
 

@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::series::{SecondRow, Series};
 use super::{Live, Shared, StopReason, Tick, live};
-use crate::plan::{LoadModel, Plan};
+use crate::plan::Plan;
 use crate::stats::Shard;
 
 const TICK: Duration = Duration::from_millis(200);
@@ -28,21 +28,6 @@ pub struct Ending {
     pub series: Vec<SecondRow>,
 }
 
-/// What the load model asks for at `t`: users (closed) or iterations per second (open).
-pub fn target_at(plan: &Plan, t: Duration) -> (Option<usize>, f64) {
-    match &plan.load.model {
-        LoadModel::Closed(Some(p)) => {
-            let (stage, v) = p.at(t);
-            (Some(stage), v.floor())
-        }
-        LoadModel::Closed(None) => (None, f64::from(plan.load.concurrency)),
-        LoadModel::Open { rate, .. } => {
-            let (stage, v) = rate.at(t);
-            ((rate.stages.len() > 1).then_some(stage), v)
-        }
-    }
-}
-
 /// Watch the run until every engine thread has reported on `done`.
 #[allow(clippy::too_many_arguments)]
 pub fn coordinate(
@@ -56,6 +41,7 @@ pub fn coordinate(
     on_tick: &mut dyn FnMut(&Live) -> Tick,
 ) -> Ending {
     let start = shared.ctl.start;
+    let model = &plan.load.model;
     let deadline = plan.load.duration.map(|d| start + d);
     let grace = plan
         .load
@@ -105,14 +91,14 @@ pub fn coordinate(
         if now >= next_second {
             let t = next_second - start;
             let users = shared.ctl.active.load(Ordering::Relaxed);
-            series.sample(shards, SECOND, users, target_at(plan, t).1);
+            series.sample(shards, SECOND, users, model.target_at(t).1);
             next_second += SECOND;
         }
         if now - last_tick >= TICK {
             last_tick = now;
             let mut view = live(shards, plan.scenarios.len(), now - start, stop.is_some());
             view.users = shared.ctl.active.load(Ordering::Relaxed);
-            (view.stage, view.target) = target_at(plan, now - start);
+            (view.stage, view.target) = model.target_at(now - start);
             view.last_second = series.rows.last();
             if let Tick::Abort(why) = on_tick(&view) {
                 if stop.is_none() {
@@ -127,7 +113,7 @@ pub fn coordinate(
     let covered = next_second - SECOND - start;
     let rest = elapsed.saturating_sub(covered);
     if rest > Duration::from_millis(1) {
-        series.sample(shards, rest, 0, target_at(plan, elapsed).1);
+        series.sample(shards, rest, 0, model.target_at(elapsed).1);
     }
     Ending {
         stop: stop.map(|(r, _)| r),

@@ -175,6 +175,13 @@ pub fn resolve(plan: &Plan) -> Result<(SocketAddr, Option<Duration>), EngineErro
     })
 }
 
+/// Engine threads for `users` virtual users: one per core, never more than users. Users
+/// t, t+threads, t+2·threads… live on thread t, and connectors group HTTP/2 sharing by it.
+pub fn threads_for(users: usize) -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    cores.min(users).max(1)
+}
+
 /// Run a plan to completion. `interrupt` stops it early (first Ctrl-C); `on_tick` is
 /// called about five times a second with a live view and may abort the run.
 pub fn run(
@@ -183,7 +190,11 @@ pub fn run(
     on_tick: &mut dyn FnMut(&Live) -> Tick,
 ) -> Result<RunResult, EngineError> {
     let (addr, dns) = resolve(plan)?;
-    let connector = crate::http::conn::Connector::new(plan, addr).map_err(EngineError::Tls)?;
+    let users = plan.load.model.max_users() as usize;
+    let threads = threads_for(users);
+    let connector =
+        crate::http::conn::Connector::new(&plan.http, &plan.target, plan.timeout, threads, addr)
+            .map_err(EngineError::Tls)?;
     let weights: Vec<u32> = plan.scenarios.iter().map(|s| s.weight).collect();
     let shared = Arc::new(Shared {
         addr,
@@ -199,16 +210,13 @@ pub fn run(
         stop: AtomicBool::new(false),
         timeout: plan.timeout,
         ctl: worker::RunCtl::new(&plan.load),
-        program: crate::engine::flow::program::Program::build(plan)?,
+        program: crate::engine::flow::program::Program::build(plan, threads)?,
     });
-    let users = plan.load.concurrency as usize;
-    let cores = std::thread::available_parallelism().map_or(1, usize::from);
-    let threads = cores.min(users).max(1);
     let shards: Vec<Arc<Mutex<Shard>>> = (0..threads)
         .map(|_| {
             let mut shard = Shard::new(plan.scenarios.len())
                 .track_status_latency(&crate::plan::threshold::status_codes(&plan.thresholds));
-            if matches!(plan.load.model, crate::plan::LoadModel::Open { .. }) {
+            if plan.load.model.is_open() {
                 shard = shard.track_service_time();
             }
             Arc::new(Mutex::new(shard))

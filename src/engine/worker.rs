@@ -17,7 +17,7 @@ use crate::stats::Shard;
 
 /// Everything one engine thread runs: the users `ids` of the plan's load model.
 pub async fn thread_main(ids: Vec<u64>, shared: Arc<Shared>, shard: Arc<Mutex<Shard>>) {
-    if let LoadModel::Open { rate, .. } = &shared.ctl.model {
+    if let Some(rate) = shared.ctl.model.rate() {
         let rate = rate.clone();
         super::open::thread_main(ids, shared, shard, rate).await;
         return;
@@ -58,10 +58,7 @@ pub fn claim(shared: &Shared) -> Option<(u64, usize)> {
 pub async fn virtual_user(id: u64, shared: Arc<Shared>, shard: Arc<Mutex<Shard>>) {
     let mut vu = Vu::new(id, &shared);
     let mut rng = crate::plan::flow::functions::Rng::for_user(id);
-    let ramp = match &shared.ctl.model {
-        LoadModel::Closed(Some(profile)) => Some(profile.clone()),
-        _ => None,
-    };
+    let ramp = shared.ctl.model.user_ramp().cloned();
     let mut active = false;
     loop {
         if shared.stop.load(Ordering::Relaxed) {

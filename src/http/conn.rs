@@ -34,7 +34,7 @@ use super::response::{RecvBuf, Response, ResponseParts, read_response};
 use super::timing::{Protocol, Timing};
 use super::tls::{self, TlsReason};
 use crate::outcome::ErrorKind;
-use crate::plan::{HttpOptions, HttpVersion, Plan, Scheme};
+use crate::plan::{HttpOptions, HttpVersion, Scheme, Target};
 
 type Slot = tokio::sync::Mutex<Option<h2::Sender>>;
 
@@ -77,16 +77,21 @@ impl std::fmt::Debug for Connector {
 }
 
 impl Connector {
-    /// The connector for a plan's target, dialing `addr`. Fails when TLS cannot be set up
-    /// (no trusted CA, unusable client certificate).
-    pub fn new(plan: &Plan, addr: SocketAddr) -> Result<Connector, String> {
+    /// The connector for `target` with the plan's HTTP options, dialing `addr`; `timeout`
+    /// (the request timeout) bounds a connect without `connect_timeout`. Users t,
+    /// t+threads… share engine thread t (`engine::threads_for`); HTTP/2 sharing groups
+    /// users of one thread. Fails when TLS cannot be set up (no trusted CA, unusable client
+    /// certificate).
+    pub fn new(
+        http: &HttpOptions,
+        target: &Target,
+        timeout: Duration,
+        threads: usize,
+        addr: SocketAddr,
+    ) -> Result<Connector, String> {
         tls::install_provider();
-        // Users t, t+threads… share engine thread t (see `engine::run`); HTTP/2 sharing
-        // groups users of one thread.
-        let cores = std::thread::available_parallelism().map_or(1, usize::from);
-        let threads = cores.min(plan.load.concurrency as usize).max(1);
-        let opts = Arc::new(plan.http.clone());
-        let origin = Origin::of_target(&plan.target);
+        let opts = Arc::new(http.clone());
+        let origin = Origin::of_target(target);
         let (tls, server_name) = if origin.scheme == Scheme::Https {
             let config = tls::client_config(&opts.tls, opts.version)?;
             let name = opts.tls.server_name.as_deref().unwrap_or(&origin.host);
@@ -107,7 +112,7 @@ impl Connector {
         Ok(Connector {
             addr,
             origin,
-            connect_timeout: opts.connect_timeout.unwrap_or(plan.timeout),
+            connect_timeout: opts.connect_timeout.unwrap_or(timeout),
             rewrite: !opts.keep_alive || opts.decompress,
             opts,
             tls,

@@ -30,7 +30,7 @@ pub use snapshot::Snapshot;
 use crate::engine::Live;
 use crate::engine::series::SecondRow;
 use crate::output::{Dest, Format, OutSpec};
-use crate::plan::{LoadModel, Plan};
+use crate::plan::Plan;
 use crate::redact::Redactor;
 use crate::summary::Summary;
 
@@ -244,7 +244,7 @@ impl<'p> Observer<'p> {
         let facts = PlanFacts {
             source: observer.redactor.text(&plan.source).into_owned(),
             base_url: observer.redactor.text(&plan.target.url).into_owned(),
-            open: matches!(plan.load.model, LoadModel::Open { .. }),
+            open: plan.load.model.is_open(),
             duration: plan.load.duration,
             requests: plan.load.requests,
         };

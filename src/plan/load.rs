@@ -4,31 +4,21 @@
 //! ramped by `stages` (ramping-vus); *open* — iterations started per second, constant or
 //! ramped (constant/ramping-arrival-rate), independent of how fast the server answers.
 //! `defaults.concurrency/requests/duration` stay the closed model's shorthand.
+//! The resulting type is [`LoadModel`] (`model`, one variant per model, with its numbers);
+//! its description for reports and `validate` is in `describe`.
 
 use std::time::Duration;
+
+pub mod describe;
+pub mod model;
+
+pub use model::{LoadModel, Origin};
 
 use super::flow::check_think;
 use super::model::Load;
 use super::validate::{Checker, DEFAULT_CONCURRENCY, DEFAULT_DURATION, MAX_CONCURRENCY, join};
 use super::yaml::{Node, Value};
 use crate::schedule::{Profile, Stage};
-
-/// How load is generated.
-#[derive(Clone, Debug, PartialEq)]
-pub enum LoadModel {
-    /// Virtual users loop: iteration, think, repeat. `None`: a constant number of users
-    /// (`Load::concurrency`) until `requests` or `duration`; `Some`: users follow the
-    /// profile (ramping).
-    Closed(Option<Profile>),
-    /// Iterations start on a schedule: `rate` per second (a profile), run by at most
-    /// `max_vus` concurrent users.
-    Open {
-        /// Iterations per second over time.
-        rate: Profile,
-        /// Upper bound of concurrent iterations.
-        max_vus: u32,
-    },
-}
 
 /// Pause between a user's iterations (closed model): the same type as a flow's `think`
 /// step.
@@ -49,12 +39,12 @@ const LOAD_KEYS: &[&str] = &[
 
 /// The closed-model shorthand and command-line values, as `check_plan` read them.
 pub(crate) struct Shorthand<'n> {
-    /// `defaults.concurrency`, with its node when it came from the plan.
-    pub concurrency: Option<(u64, Option<&'n Node>)>,
+    /// `defaults.concurrency` or `--concurrency`, and which.
+    pub concurrency: Option<(u64, Origin)>,
     /// `defaults.requests` or `--requests`.
     pub requests: Option<u64>,
-    /// `defaults.duration`, with its node when it came from the plan.
-    pub duration: Option<(Duration, Option<&'n Node>)>,
+    /// `defaults.duration` or `--duration`, and which.
+    pub duration: Option<(Duration, Origin)>,
     /// `defaults.think` node.
     pub think: Option<&'n Node>,
 }
@@ -69,10 +59,11 @@ pub(crate) fn check(c: &mut Checker, node: Option<&Node>, sh: Shorthand) -> Opti
             duration = Some(DEFAULT_DURATION);
         }
         return Some(Load {
-            concurrency: u32::try_from(users).unwrap_or(u32::MAX),
             requests: sh.requests,
             duration,
-            model: LoadModel::Closed(None),
+            model: LoadModel::ConstantUsers {
+                users: u32::try_from(users).unwrap_or(u32::MAX),
+            },
             graceful_stop: None,
             think,
         });
@@ -89,14 +80,14 @@ pub(crate) fn check(c: &mut Checker, node: Option<&Node>, sh: Shorthand) -> Opti
         }
         Some(d)
     });
-    if let (Some(n), Some((_, Some(_)))) = (f.get("duration"), sh.duration) {
+    if let (Some(n), Some((_, o @ Origin::Plan { .. }))) = (f.get("duration"), sh.duration) {
         c.fail::<()>(
             n,
             "load.duration",
-            "`defaults.duration` is set too; give the duration once".into(),
+            format!("{o} is set too; give the duration once"),
         );
     }
-    if let Some((d, None)) = sh.duration {
+    if let Some((d, Origin::Flag(_))) = sh.duration {
         duration = Some(d); // --duration replaces load.duration
     } else if duration.is_none() {
         duration = sh.duration.map(|(d, _)| d);
@@ -122,18 +113,19 @@ pub(crate) fn check(c: &mut Checker, node: Option<&Node>, sh: Shorthand) -> Opti
         );
         return None;
     }
-    if let (Some(v), Some((_, Some(_)))) = (vus, sh.concurrency) {
+    if let (Some(v), Some((_, o @ Origin::Plan { .. }))) = (vus, sh.concurrency) {
         c.fail::<()>(
             v,
             "load.vus",
-            "`defaults.concurrency` is set too; give the number of users once".into(),
+            format!("{o} is set too; give the number of users once"),
         );
     }
-    if let (Some(st), Some(_)) = (&stages, sh.duration.filter(|(_, n)| n.is_none())) {
+    if let (Some(st), Some((_, o))) = (&stages, sh.duration.filter(|(_, o)| o.is_flag())) {
         if !st.is_empty() {
+            let (pos, path) = o.at();
             c.report(
-                None,
-                "--duration",
+                pos,
+                path,
                 "the plan ramps with `load.stages`; their durations set the run length".into(),
             );
         }
@@ -141,7 +133,7 @@ pub(crate) fn check(c: &mut Checker, node: Option<&Node>, sh: Shorthand) -> Opti
     if let Some(r) = rate {
         let start = number(c, r, "load.rate", 0.0, 10_000_000.0)?;
         let max_vus = match (sh.concurrency, f.get("max_vus")) {
-            (Some((n, None)), _) => n, // -c sets max_vus in the open model
+            (Some((n, Origin::Flag(_))), _) => n, // -c sets max_vus in the open model
             (_, Some(n)) => c.whole(n, "load.max_vus", 1, MAX_CONCURRENCY)?,
             _ => DEFAULT_MAX_VUS,
         };
@@ -165,10 +157,9 @@ pub(crate) fn check(c: &mut Checker, node: Option<&Node>, sh: Shorthand) -> Opti
         };
         let total = profile.total();
         return Some(Load {
-            concurrency: u32::try_from(max_vus).unwrap_or(u32::MAX),
             requests: sh.requests,
             duration: (total < OPEN_ENDED).then_some(total),
-            model: LoadModel::Open {
+            model: LoadModel::ArrivalRate {
                 rate: profile,
                 max_vus: u32::try_from(max_vus).unwrap_or(u32::MAX),
             },
@@ -190,10 +181,11 @@ pub(crate) fn check(c: &mut Checker, node: Option<&Node>, sh: Shorthand) -> Opti
         None => sh.concurrency.map_or(DEFAULT_CONCURRENCY, |(n, _)| n),
     };
     if let Some(st) = stages {
-        if let Some((_, None)) = sh.concurrency {
+        if let Some((_, o @ Origin::Flag(_))) = sh.concurrency {
+            let (pos, path) = o.at();
             c.report(
-                None,
-                "--concurrency",
+                pos,
+                path,
                 "the plan ramps users with `load.stages`; change the stage targets instead".into(),
             );
         }
@@ -201,15 +193,13 @@ pub(crate) fn check(c: &mut Checker, node: Option<&Node>, sh: Shorthand) -> Opti
             start: start as f64,
             stages: st,
         };
-        let peak = profile.peak().ceil() as u64;
-        if peak == 0 {
+        if profile.peak().ceil() as u64 == 0 {
             c.fail::<()>(node, "load.stages", "no stage has more than 0 users".into());
         }
         return Some(Load {
-            concurrency: u32::try_from(peak.max(1)).unwrap_or(u32::MAX),
             requests: sh.requests,
             duration: Some(profile.total()),
-            model: LoadModel::Closed(Some(profile)),
+            model: LoadModel::RampingUsers { profile },
             graceful_stop,
             think,
         });
@@ -227,10 +217,11 @@ pub(crate) fn check(c: &mut Checker, node: Option<&Node>, sh: Shorthand) -> Opti
         duration = Some(DEFAULT_DURATION);
     }
     Some(Load {
-        concurrency: u32::try_from(start.max(1)).unwrap_or(u32::MAX),
         requests: sh.requests,
         duration,
-        model: LoadModel::Closed(None),
+        model: LoadModel::ConstantUsers {
+            users: u32::try_from(start.max(1)).unwrap_or(u32::MAX),
+        },
         graceful_stop,
         think,
     })
@@ -356,15 +347,13 @@ impl LoadInfo {
                 .collect()
         };
         let (model, vus, rate, max_vus, stages) = match &load.model {
-            LoadModel::Closed(None) => (
-                "closed",
-                Some(f64::from(load.concurrency)),
-                None,
-                None,
-                Vec::new(),
-            ),
-            LoadModel::Closed(Some(p)) => ("closed", Some(p.start), None, None, stages(p)),
-            LoadModel::Open { rate, max_vus } => {
+            LoadModel::ConstantUsers { users } => {
+                ("closed", Some(f64::from(*users)), None, None, Vec::new())
+            }
+            LoadModel::RampingUsers { profile } => {
+                ("closed", Some(profile.start), None, None, stages(profile))
+            }
+            LoadModel::ArrivalRate { rate, max_vus } => {
                 let st = if rate.stages.len() > 1
                     || rate.stages.first().is_some_and(|s| s.target != rate.start)
                 {

@@ -125,7 +125,7 @@ mod tests {
         assert_eq!(plan.scenarios[0].weight, 2);
         assert_eq!(plan.scenarios[1].method, "POST");
         assert_eq!(plan.load.requests, Some(100));
-        assert_eq!(plan.load.concurrency, 10);
+        assert_eq!(plan.load.model, LoadModel::ConstantUsers { users: 10 });
         assert_eq!(plan.timeout, std::time::Duration::from_secs(5));
         let body = String::from_utf8(plan.scenarios[1].body.clone().unwrap()).unwrap();
         assert!(body.contains("\"email\": \"john@example.com\""));
@@ -221,7 +221,7 @@ mod tests {
             ..Overrides::default()
         };
         let plan = load_str("loadplan.yaml", LOADPLAN, &ov).unwrap();
-        assert_eq!(plan.load.concurrency, 3);
+        assert_eq!(plan.load.model, LoadModel::ConstantUsers { users: 3 });
         assert_eq!(plan.load.requests, Some(7));
         assert_eq!(plan.target.port, 9);
         let bad = Overrides {

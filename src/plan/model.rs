@@ -60,18 +60,16 @@ pub struct Target {
     pub url: String,
 }
 
-/// The closed-model load: virtual users and stop conditions.
+/// The load: its model (which carries users, rate, stages) and stop conditions.
 #[derive(Clone, Debug)]
 pub struct Load {
-    /// Virtual users started, each with its own keep-alive connection (closed model: the
-    /// constant number or the peak of the ramp; open model: `max_vus`).
-    pub concurrency: u32,
     /// Exact total number of requests across all users, if bounded by count.
     pub requests: Option<u64>,
     /// Wall-clock bound, if bounded by time (with stages: their sum). At least one of
     /// `requests` and `duration` is set.
     pub duration: Option<Duration>,
-    /// Closed (users) or open (arrival rate) model, with its ramp.
+    /// Constant or ramping users (closed) or an arrival rate (open), with its numbers;
+    /// `model.max_users()` is the number of virtual users started.
     pub model: super::load::LoadModel,
     /// How long in-flight iterations may finish after the end (default: `min(5s, timeout)`).
     pub graceful_stop: Option<Duration>,

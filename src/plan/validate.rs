@@ -7,6 +7,7 @@
 use std::time::Duration;
 
 use super::error::{PlanError, PlanErrors, did_you_mean};
+use super::load::Origin;
 use super::model::{Plan, Scheme, Target};
 use super::yaml::{Key, Node, Pos, Value};
 
@@ -314,9 +315,9 @@ fn check_plan(c: &mut Checker, file: &str, root: &Node, ov: &Overrides) -> Optio
     let mut d_headers = Vec::new();
     let mut d_body = None;
     let mut timeout = DEFAULT_TIMEOUT;
-    let mut concurrency: Option<(u64, Option<&Node>)> = None;
+    let mut concurrency: Option<(u64, Origin)> = None;
     let mut requests = None;
-    let mut duration: Option<(Duration, Option<&Node>)> = None;
+    let mut duration: Option<(Duration, Origin)> = None;
     let mut think = None;
     let mut http = super::http_options::HttpOptions::default();
     if let Some(node) = top.get("defaults") {
@@ -344,14 +345,16 @@ fn check_plan(c: &mut Checker, file: &str, root: &Node, ov: &Overrides) -> Optio
             if let Some(n) = d.get("concurrency") {
                 concurrency = c
                     .whole(n, "defaults.concurrency", 1, MAX_CONCURRENCY)
-                    .map(|v| (v, Some(n)));
+                    .map(|v| (v, Origin::plan("defaults.concurrency", n)));
             }
             think = d.get("think");
             if let Some(n) = d.get("requests") {
                 requests = c.whole(n, "defaults.requests", 1, u64::MAX);
             }
             if let Some(n) = d.get("duration") {
-                duration = c.duration(n, "defaults.duration").map(|v| (v, Some(n)));
+                duration = c
+                    .duration(n, "defaults.duration")
+                    .map(|v| (v, Origin::plan("defaults.duration", n)));
                 if duration.is_some_and(|(d, _)| d.is_zero()) {
                     c.report(
                         Some(n.pos),
@@ -364,7 +367,7 @@ fn check_plan(c: &mut Checker, file: &str, root: &Node, ov: &Overrides) -> Optio
     }
     if let Some(n) = ov.concurrency {
         if (1..=MAX_CONCURRENCY).contains(&n) {
-            concurrency = Some((n, None));
+            concurrency = Some((n, Origin::Flag("--concurrency")));
         } else {
             c.report(
                 None,
@@ -387,7 +390,7 @@ fn check_plan(c: &mut Checker, file: &str, root: &Node, ov: &Overrides) -> Optio
         if d.is_zero() {
             c.report(None, "--duration", "must be longer than 0s".into());
         }
-        duration = Some((d, None));
+        duration = Some((d, Origin::Flag("--duration")));
     }
     let load = super::load::check(
         c,

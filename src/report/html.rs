@@ -11,6 +11,7 @@
 use std::fmt::Write as _;
 
 use super::chart::{self, Bar, Line};
+use crate::plan::load::describe::Wording;
 use crate::summary::{LatencyMs, Summary, decode};
 
 const CSS: &str = include_str!("../../assets/report.css");
@@ -109,30 +110,7 @@ fn verdict(s: &Summary) -> (&'static str, &'static str, String) {
 
 fn header(o: &mut String, s: &Summary) {
     let (class, head, detail) = verdict(s);
-    let load = s.plan.load.as_ref().map_or_else(
-        || format!("{} users", s.plan.concurrency),
-        |l| {
-            let start = if l.model == "open" { l.rate } else { l.vus }.unwrap_or(0.0);
-            let peak = l.stages.iter().map(|st| st.target).fold(start, f64::max);
-            let stages = match l.stages.len() {
-                0 => String::new(),
-                1 => ", 1 stage".into(),
-                n => format!(", {n} stages"),
-            };
-            match (l.model.as_str(), l.stages.is_empty()) {
-                ("open", true) => format!(
-                    "open model at {start}/s (max {} users)",
-                    l.max_vus.unwrap_or(s.plan.concurrency)
-                ),
-                ("open", false) => format!(
-                    "open model {start}/s to peak {peak}/s (max {} users){stages}",
-                    l.max_vus.unwrap_or(s.plan.concurrency)
-                ),
-                (_, true) => format!("{start} users"),
-                (_, false) => format!("ramping users, peak {peak}{stages}"),
-            }
-        },
-    );
+    let load = s.plan.describe_load(Wording::Html);
     let stopped = match (s.run.stopped_by.as_str(), s.plan.requests) {
         ("requests", Some(n)) => format!("all {n} requests done"),
         ("requests", None) => "load profile completed".into(),

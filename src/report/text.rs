@@ -3,6 +3,7 @@
 
 use std::fmt::Write as _;
 
+use crate::plan::load::describe::Wording;
 use crate::summary::{LatencyMs, Summary};
 
 /// Render the report.
@@ -37,7 +38,7 @@ pub fn render(s: &Summary) -> String {
     let _ = writeln!(
         o,
         "load: {}, {limit}; stopped: {stopped}\n",
-        describe_load(s)
+        s.plan.describe_load(Wording::Text)
     );
     let _ = writeln!(
         o,
@@ -185,38 +186,6 @@ fn thresholds(o: &mut String, s: &Summary) {
                 ""
             }
         );
-    }
-}
-
-/// "20 virtual users", "ramping users 0→100→0 (3 stages)", "open model: 500/s (max 100 users)".
-fn describe_load(s: &Summary) -> String {
-    let Some(l) = &s.plan.load else {
-        return format!("{} virtual users", s.plan.concurrency);
-    };
-    let think = l.think_s.map_or(String::new(), |[a, b]| {
-        if a == b {
-            format!(", think {a}s")
-        } else {
-            format!(", think {a}–{b}s")
-        }
-    });
-    let ramp = |start: f64| {
-        let mut v = vec![format!("{start}")];
-        v.extend(l.stages.iter().map(|st| format!("{}", st.target)));
-        format!("{} ({} stages)", v.join("→"), l.stages.len())
-    };
-    match (l.model.as_str(), l.rate, l.stages.is_empty()) {
-        ("open", Some(r), true) => format!(
-            "open model: {r} iterations/s (max {} users){think}",
-            l.max_vus.unwrap_or(0)
-        ),
-        ("open", Some(r), false) => format!(
-            "open model: {} iterations/s (max {} users){think}",
-            ramp(r),
-            l.max_vus.unwrap_or(0)
-        ),
-        (_, _, false) => format!("ramping users {}{think}", ramp(l.vus.unwrap_or(0.0))),
-        _ => format!("{} virtual users{think}", s.plan.concurrency),
     }
 }
 

@@ -85,6 +85,17 @@ pub struct PlanInfo {
     pub http: crate::http::summary::HttpPlanInfo,
 }
 
+impl PlanInfo {
+    /// The load in words for the text report, the HTML report or `validate` (one source:
+    /// `plan::load::describe`); a result without `plan.load` ran `concurrency` users.
+    pub fn describe_load(&self, wording: crate::plan::load::describe::Wording) -> String {
+        match &self.load {
+            Some(l) => l.describe(wording),
+            None => crate::plan::load::LoadInfo::users(self.concurrency).describe(wording),
+        }
+    }
+}
+
 /// Facts about the run itself.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct RunInfo {
@@ -314,7 +325,7 @@ impl Summary {
                 source: plan.source.clone(),
                 hash: plan.hash.clone(),
                 base_url: plan.target.url.clone(),
-                concurrency: plan.load.concurrency,
+                concurrency: plan.load.model.max_users(),
                 requests: plan.load.requests,
                 duration_s: plan.load.duration.map(|d| d.as_secs_f64()),
                 timeout_s: plan.timeout.as_secs_f64(),

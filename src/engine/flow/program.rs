@@ -108,8 +108,9 @@ pub struct StepProgram {
 }
 
 impl Program {
-    /// Join the plan's flows with its target (`base` = resolved `base_url`).
-    pub fn build(plan: &Plan) -> Result<Program, EngineError> {
+    /// Join the plan's flows with its target (`base` = resolved `base_url`); connectors for
+    /// other origins group HTTP/2 sharing by the run's `threads`.
+    pub fn build(plan: &Plan, threads: usize) -> Result<Program, EngineError> {
         let mut origins = vec![Origin {
             connector: None,
             host_id: 0,
@@ -147,7 +148,7 @@ impl Program {
                                     }
                                 };
                                 origins.push(Origin {
-                                    connector: Some(Arc::new(connector(plan, t)?)),
+                                    connector: Some(Arc::new(connector(plan, t, threads)?)),
                                     host_id: u16::try_from(host_id).unwrap_or(u16::MAX),
                                     https: t.scheme == Scheme::Https,
                                 });
@@ -222,16 +223,14 @@ fn legacy_flow(sc: &Scenario) -> Flow {
 
 /// A connector for a step's own origin: the plan's HTTP options, `connect_to` applied,
 /// resolved now (before the run, like `base_url`).
-fn connector(plan: &Plan, t: &Target) -> Result<Connector, EngineError> {
+fn connector(plan: &Plan, t: &Target, threads: usize) -> Result<Connector, EngineError> {
     let (addr, _) =
         crate::http::conn::resolve(t, &plan.http).map_err(|reason| EngineError::Resolve {
             host: t.host.clone(),
             port: t.port,
             reason,
         })?;
-    let mut for_origin = plan.clone();
-    for_origin.target = t.clone();
-    Connector::new(&for_origin, addr).map_err(EngineError::Tls)
+    Connector::new(&plan.http, t, plan.timeout, threads, addr).map_err(EngineError::Tls)
 }
 
 impl StepProgram {
@@ -371,7 +370,7 @@ mod tests {
             "base_url: http://h\nscenarios:\n  - path: /\n  - path: /p\n    method: PUT\n  - path: /h\n    method: HEAD\n    headers: {Host: other, User-Agent: me}\n",
         ] {
             let plan = load_str("p", yaml, &Overrides::default()).unwrap();
-            let prog = Program::build(&plan).unwrap();
+            let prog = Program::build(&plan, 1).unwrap();
             for (sc, p) in plan.scenarios.iter().zip(&prog.scenarios) {
                 let want = render(&plan.target, sc);
                 assert!(p.fast, "{sc:?}");
