@@ -130,8 +130,13 @@ pub struct Totals {
     pub rps: f64,
     /// Response bytes received.
     pub bytes_received: u64,
-    /// TCP connections opened.
+    /// TCP connections opened (also those that failed right after being opened).
     pub connections: u64,
+    /// Requests re-sent on a new connection after their reused connection closed before
+    /// any response byte (idempotent methods only, `retry_idempotent`); each retry is one
+    /// more request on the wire than `requests` counts.
+    #[serde(default)]
+    pub retries: u64,
     /// Open model: iterations that could not start within `timeout` of their due time
     /// (not sent, not in `requests`).
     #[serde(default)]
@@ -163,6 +168,9 @@ pub struct ScenarioSummary {
     pub requests: u64,
     /// Failed requests.
     pub failed: u64,
+    /// Requests of this scenario re-sent on a new connection (see `Totals::retries`).
+    #[serde(default)]
+    pub retries: u64,
     /// `requests / run duration`.
     pub rps: f64,
     /// Latency statistics.
@@ -208,6 +216,7 @@ impl Summary {
                 weight: sc.weight,
                 requests: st.requests,
                 failed: st.failed,
+                retries: st.retries,
                 rps: per_sec(st.requests),
                 latency_ms: latency(&st.latency),
                 status_codes: s_status,
@@ -258,6 +267,7 @@ impl Summary {
                 rps: per_sec(requests),
                 bytes_received: bytes,
                 connections: run.stats.connects,
+                retries: run.stats.scenarios.iter().map(|s| s.retries).sum(),
                 missed: run.stats.missed.iter().sum(),
                 service_time_ms: (!run.stats.service.is_empty()).then(|| {
                     let mut all = new_histogram();

@@ -68,6 +68,9 @@ const DEFAULT_KEYS: &[&str] = &[
     "connect_timeout",
     "max_body",
     "h2_streams_per_connection",
+    "retry_idempotent",
+    "max_header_bytes",
+    "max_headers",
 ];
 const METHODS: &[&str] = &[
     "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "TRACE",
