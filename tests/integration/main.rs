@@ -5,7 +5,9 @@
 mod common;
 mod compare;
 mod core;
+mod faults;
 mod flows;
+mod hostile;
 mod html;
 mod http;
 mod live;
