@@ -64,6 +64,8 @@ pub fn run_plan(
     opts: &RunOptions,
     interrupt: &CancellationToken,
 ) -> Result<(Summary, Outcome), engine::EngineError> {
+    // A bad `--out` path is found now, not after the whole run.
+    report::check_writable(&opts.outputs).map_err(engine::EngineError::Unsupported)?;
     let mut progress = progress::Progress::new(plan, opts.quiet, opts.progress);
     // `--listen` server and `prometheus-rw` pushers, fed from the tick (inert without).
     let mut observer = live::Observer::start(plan, &opts.live, &opts.outputs, opts.quiet)

@@ -3,6 +3,7 @@
 //! One file per format. `--out FORMAT=DEST` picks them (repeatable; `-` is stdout), and
 //! the text report goes to stdout unless `--quiet`.
 
+pub mod atomic;
 pub mod chart;
 pub mod csv;
 pub mod html;
@@ -99,6 +100,22 @@ impl std::str::FromStr for OutSpec {
     }
 }
 
+/// Check, before any load is sent, that every file output can be written (its folder
+/// exists and takes a new file); the error names the first that cannot.
+pub fn check_writable(outputs: &[OutSpec]) -> Result<(), String> {
+    for o in outputs {
+        if let Dest::File(path) = &o.dest {
+            atomic::check_writable(path).map_err(|e| {
+                format!(
+                    "cannot write `{}`: {e}; nothing was sent",
+                    path.display()
+                )
+            })?;
+        }
+    }
+    Ok(())
+}
+
 /// Render `summary` in `format`.
 pub fn render(format: Format, summary: &Summary) -> Vec<u8> {
     match format {
@@ -121,8 +138,12 @@ pub fn write(spec: &OutSpec, summary: &Summary) -> Result<(), String> {
                 .and_then(|()| out.flush())
                 .map_err(|e| format!("cannot write to stdout: {e}"))
         }
-        Dest::File(path) => std::fs::write(path, &bytes)
-            .map_err(|e| format!("cannot write `{}`: {e}", path.display())),
+        Dest::File(path) => atomic::write(path, &bytes).map_err(|e| {
+            format!(
+                "cannot write `{}`: {e} (an existing file there is unchanged)",
+                path.display()
+            )
+        }),
         Dest::Url(url) => Err(format!(
             "`{url}`: prometheus-rw pushes during a run; there is nothing to push afterwards"
         )),

@@ -8,6 +8,7 @@ mod core;
 mod faults;
 mod flows;
 mod hostile;
+mod hardening;
 mod html;
 mod http;
 mod live;
