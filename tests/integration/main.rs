@@ -2,6 +2,7 @@
 //! the built binary run as users run it, bounded request counts and durations.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod codec;
 mod common;
 mod compare;
 mod core;
