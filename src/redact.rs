@@ -142,7 +142,8 @@ impl Redactor {
             r(&mut sc.path);
             let failures = std::mem::take(&mut sc.flow.capture_failures);
             for (label, n) in failures {
-                *sc.flow.capture_failures
+                *sc.flow
+                    .capture_failures
                     .entry(self.text(&label).into_owned())
                     .or_default() += n;
             }

@@ -139,9 +139,19 @@ impl Jar {
         let matching = |c: &&Cookie| {
             c.host == host && (https || !c.secure) && path_matches(&c.path, request_path)
         };
-        let mut longest = self.cookies.iter().filter(matching).map(|c| c.path.len()).max();
+        let mut longest = self
+            .cookies
+            .iter()
+            .filter(matching)
+            .map(|c| c.path.len())
+            .max();
         while let Some(len) = longest {
-            for c in self.cookies.iter().filter(matching).filter(|c| c.path.len() == len) {
+            for c in self
+                .cookies
+                .iter()
+                .filter(matching)
+                .filter(|c| c.path.len() == len)
+            {
                 out.extend_from_slice(if first { b"Cookie: " } else { b"; " });
                 first = false;
                 out.extend_from_slice(c.name.as_bytes());
@@ -259,7 +269,12 @@ mod tests {
     fn size_and_count_limits() {
         let now = Instant::now();
         let mut jar = Jar::default();
-        jar.store(0, b"/", &format!("big={}", "x".repeat(MAX_COOKIE_BYTES)), now);
+        jar.store(
+            0,
+            b"/",
+            &format!("big={}", "x".repeat(MAX_COOKIE_BYTES)),
+            now,
+        );
         assert!(jar.is_empty(), "a cookie over 4096 bytes is ignored");
         for i in 0..200 {
             jar.store(0, b"/", &format!("c{i}={}", "v".repeat(100)), now);
@@ -267,7 +282,15 @@ mod tests {
         jar.store(1, b"/", "other=1", now);
         assert_eq!(jar.len(), MAX_PER_HOST + 1);
         let h = header(&mut jar, 0, "/", false);
-        assert_eq!(h.matches('=').count(), MAX_PER_HOST, "every kept cookie is sent");
-        assert!(h.starts_with("Cookie: c50="), "the oldest were dropped: {}", &h[..20]);
+        assert_eq!(
+            h.matches('=').count(),
+            MAX_PER_HOST,
+            "every kept cookie is sent"
+        );
+        assert!(
+            h.starts_with("Cookie: c50="),
+            "the oldest were dropped: {}",
+            &h[..20]
+        );
     }
 }

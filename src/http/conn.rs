@@ -377,7 +377,12 @@ impl Conn {
         let mut sent = if reused { start } else { Instant::now() };
         let first = self.once(wire, head, parts).await;
         let result = match first {
-            Err(e) if reused && retryable(e) && self.connector.opts.retry_idempotent && idempotent(wire) => {
+            Err(e)
+                if reused
+                    && retryable(e)
+                    && self.connector.opts.retry_idempotent
+                    && idempotent(wire) =>
+            {
                 self.close();
                 self.tally.retries = self.tally.retries.saturating_add(1);
                 // Boxed: connecting is the cold path (once per connection); inline, its

@@ -192,9 +192,25 @@ fn parse_head(
             let mut more = vec![httparse::EMPTY_HEADER; limits.headers];
             let mut resp = httparse::Response::new(&mut more);
             let parsed = resp.parse(bytes);
-            head_of(parsed, &resp, head_request, limits, keep, location, bytes.len())
+            head_of(
+                parsed,
+                &resp,
+                head_request,
+                limits,
+                keep,
+                location,
+                bytes.len(),
+            )
         }
-        parsed => head_of(parsed, &resp, head_request, limits, keep, location, bytes.len()),
+        parsed => head_of(
+            parsed,
+            &resp,
+            head_request,
+            limits,
+            keep,
+            location,
+            bytes.len(),
+        ),
     }
 }
 

@@ -122,6 +122,18 @@ fn alias_text(text: &str, pos: Pos) -> String {
 
 /// Parse one YAML document. An empty document is `Null`.
 pub fn parse(text: &str) -> Result<Node, SyntaxError> {
+    // A UTF-8 byte order mark (Windows editors write one) is not content.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    if let Some(at) = text.find('\0') {
+        let before = &text[..at];
+        let line = before.matches('\n').count() + 1;
+        let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+        return Err(SyntaxError {
+            pos: Pos { line, col },
+            message: "a NUL byte is not allowed in a plan (is this a binary or UTF-16 file?)"
+                .into(),
+        });
+    }
     let mut stack: Vec<Frame> = Vec::new();
     // Each anchor's node and its size in nodes.
     let mut anchors: HashMap<usize, (Node, usize)> = HashMap::new();
@@ -340,10 +352,23 @@ mod tests {
         let started = std::time::Instant::now();
         let e = parse(&text).unwrap_err();
         assert!(started.elapsed() < std::time::Duration::from_secs(2));
-        assert!(e.message.starts_with("alias `*a3` expands the plan past 100000 nodes"), "{e:?}");
+        assert!(
+            e.message
+                .starts_with("alias `*a3` expands the plan past 100000 nodes"),
+            "{e:?}"
+        );
         assert_eq!(e.pos.line, 5, "{e:?}");
         let deep = format!("{}{}", "[".repeat(100), "]".repeat(100));
         assert!(parse(&deep).unwrap_err().message.contains("deeper than 64"));
+    }
+
+    #[test]
+    fn bom_is_skipped_and_nul_is_an_error_with_its_position() {
+        let n = parse("\u{feff}a: 1\n").unwrap();
+        assert_eq!(map(&n)[0].0.text, "a");
+        let e = parse("a: 1\nbb: x\0y\n").unwrap_err();
+        assert_eq!(e.pos, Pos { line: 2, col: 6 });
+        assert!(e.message.contains("NUL byte"), "{e:?}");
     }
 
     #[test]
@@ -354,7 +379,12 @@ mod tests {
         assert_eq!(map(&n).len(), 80_000);
         assert!(started.elapsed() < std::time::Duration::from_secs(5));
         let dup = format!("{text}k7: again\n");
-        assert!(parse(&dup).unwrap_err().message.contains("duplicate key `k7`"));
+        assert!(
+            parse(&dup)
+                .unwrap_err()
+                .message
+                .contains("duplicate key `k7`")
+        );
     }
 
     #[test]

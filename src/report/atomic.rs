@@ -38,7 +38,10 @@ fn create_temp(path: &Path) -> io::Result<(PathBuf, File)> {
 /// old file (if any) is unchanged and no temporary file is left.
 pub fn write(path: &Path, bytes: &[u8]) -> io::Result<()> {
     if path.is_dir() {
-        return Err(io::Error::new(io::ErrorKind::IsADirectory, "it is a directory"));
+        return Err(io::Error::new(
+            io::ErrorKind::IsADirectory,
+            "it is a directory",
+        ));
     }
     let (tmp, mut file) = create_temp(path)?;
     let written = file
@@ -56,7 +59,10 @@ pub fn write(path: &Path, bytes: &[u8]) -> io::Result<()> {
 /// temporary file can be created in its folder, and `path` is not a directory.
 pub fn check_writable(path: &Path) -> io::Result<()> {
     if path.is_dir() {
-        return Err(io::Error::new(io::ErrorKind::IsADirectory, "it is a directory"));
+        return Err(io::Error::new(
+            io::ErrorKind::IsADirectory,
+            "it is a directory",
+        ));
     }
     let (tmp, file) = create_temp(path)?;
     drop(file);

@@ -105,12 +105,8 @@ impl std::str::FromStr for OutSpec {
 pub fn check_writable(outputs: &[OutSpec]) -> Result<(), String> {
     for o in outputs {
         if let Dest::File(path) = &o.dest {
-            atomic::check_writable(path).map_err(|e| {
-                format!(
-                    "cannot write `{}`: {e}; nothing was sent",
-                    path.display()
-                )
-            })?;
+            atomic::check_writable(path)
+                .map_err(|e| format!("cannot write `{}`: {e}; nothing was sent", path.display()))?;
         }
     }
     Ok(())

@@ -52,7 +52,11 @@ impl Case {
         }
         match self.framing {
             Framing::Length => {
-                let n = if self.head_request { 12_345 } else { self.body.len() };
+                let n = if self.head_request {
+                    12_345
+                } else {
+                    self.body.len()
+                };
                 w.extend_from_slice(format!("Content-Length: {n}\r\n").as_bytes());
             }
             Framing::Chunked => w.extend_from_slice(b"Transfer-Encoding: chunked\r\n"),
@@ -88,12 +92,20 @@ impl Case {
         headers.push(match self.framing {
             Framing::Length => (
                 "content-length".into(),
-                if self.head_request { "12345".into() } else { self.body.len().to_string() },
+                if self.head_request {
+                    "12345".into()
+                } else {
+                    self.body.len().to_string()
+                },
             ),
             Framing::Chunked => ("transfer-encoding".into(), "chunked".into()),
             Framing::Close => ("connection".into(), "close".into()),
         });
-        let body = if self.bodyless() { Vec::new() } else { self.body.clone() };
+        let body = if self.bodyless() {
+            Vec::new()
+        } else {
+            self.body.clone()
+        };
         (self.status, headers, body)
     }
 }
@@ -110,43 +122,65 @@ fn token() -> impl Strategy<Value = String> {
 
 fn case(last: bool) -> impl Strategy<Value = Case> {
     let framing = if last {
-        prop_oneof![Just(Framing::Length), Just(Framing::Chunked), Just(Framing::Close)].boxed()
+        prop_oneof![
+            Just(Framing::Length),
+            Just(Framing::Chunked),
+            Just(Framing::Close)
+        ]
+        .boxed()
     } else {
         prop_oneof![Just(Framing::Length), Just(Framing::Chunked)].boxed()
     };
     (
         any::<bool>(),
-        prop_oneof![Just(200u16), Just(201), Just(204), Just(304), Just(404), Just(503)],
+        prop_oneof![
+            Just(200u16),
+            Just(201),
+            Just(204),
+            Just(304),
+            Just(404),
+            Just(503)
+        ],
         prop::bool::weighted(0.2),
         framing,
         prop::collection::vec((token(), "[ -~]{0,20}"), 0..12),
         prop::collection::vec(any::<u8>(), 0..600),
         prop::collection::vec(1usize..200, 1..8),
     )
-        .prop_map(|(interim, status, head_request, framing, headers, body, sizes)| {
-            let headers = headers
-                .into_iter()
-                .map(|(k, v)| (k, v.trim().to_string()))
-                .collect();
-            // Chunk sizes that add up to the body length.
-            let mut chunks = Vec::new();
-            let mut left = body.len();
-            for s in sizes.iter().cycle().take(body.len()) {
-                if left == 0 {
-                    break;
+        .prop_map(
+            |(interim, status, head_request, framing, headers, body, sizes)| {
+                let headers = headers
+                    .into_iter()
+                    .map(|(k, v)| (k, v.trim().to_string()))
+                    .collect();
+                // Chunk sizes that add up to the body length.
+                let mut chunks = Vec::new();
+                let mut left = body.len();
+                for s in sizes.iter().cycle().take(body.len()) {
+                    if left == 0 {
+                        break;
+                    }
+                    let n = (*s).min(left);
+                    chunks.push(n);
+                    left -= n;
                 }
-                let n = (*s).min(left);
-                chunks.push(n);
-                left -= n;
-            }
-            // A HEAD request's close-delimited response would have no end: give it a length.
-            let framing = if head_request && framing == Framing::Close {
-                Framing::Length
-            } else {
-                framing
-            };
-            Case { interim, status, head_request, framing, headers, body, chunks }
-        })
+                // A HEAD request's close-delimited response would have no end: give it a length.
+                let framing = if head_request && framing == Framing::Close {
+                    Framing::Length
+                } else {
+                    framing
+                };
+                Case {
+                    interim,
+                    status,
+                    head_request,
+                    framing,
+                    headers,
+                    body,
+                    chunks,
+                }
+            },
+        )
 }
 
 fn cases() -> impl Strategy<Value = Vec<Case>> {
@@ -197,7 +231,9 @@ fn split(bytes: &[u8], cuts: &[usize]) -> Vec<Vec<u8>> {
 
 /// The codec over `pieces`, one response per element of `head_requests`.
 fn codec(pieces: Vec<Vec<u8>>, head_requests: &[bool]) -> Vec<Result<Parsed, HttpError>> {
-    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
     rt.block_on(async {
         let mut io = Pieces { pieces, next: 0 };
         let mut buf = RecvBuf::new();
@@ -236,14 +272,24 @@ fn reference(mut input: &[u8], head_requests: &[bool]) -> Option<Vec<Parsed>> {
             let headers: Vec<(String, String)> = resp
                 .headers
                 .iter()
-                .map(|h| (h.name.to_ascii_lowercase(), String::from_utf8_lossy(h.value).into_owned()))
+                .map(|h| {
+                    (
+                        h.name.to_ascii_lowercase(),
+                        String::from_utf8_lossy(h.value).into_owned(),
+                    )
+                })
                 .collect();
             input = &input[n..];
             if !(100..200).contains(&status) {
                 break (status, headers);
             }
         };
-        let get = |name: &str| headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+        let get = |name: &str| {
+            headers
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.as_str())
+        };
         let body = if head_request || status == 204 || status == 304 {
             Vec::new()
         } else if get("transfer-encoding") == Some("chunked") {
@@ -336,6 +382,9 @@ fn content_length_must_be_digits() {
     for bad in ["+2", "-0", "2 2", "0x2", ""] {
         let wire = format!("HTTP/1.1 200 OK\r\nContent-Length: {bad}\r\n\r\nok");
         let got = codec(vec![wire.into_bytes()], &[false]);
-        assert!(matches!(got[0], Err(HttpError::Malformed)), "{bad:?}: {got:?}");
+        assert!(
+            matches!(got[0], Err(HttpError::Malformed)),
+            "{bad:?}: {got:?}"
+        );
     }
 }

@@ -124,7 +124,10 @@ fn read_then_close_never_sends_a_post_twice() {
     // GET is idempotent: re-sent once, and every re-send is counted.
     let r = check(Mode::ReadThenClose, "GET", 10, "2s", "", 0);
     assert!(r.total("retries") >= 4, "{}", r.json["summary"]);
-    assert_eq!(r.json["scenarios"][0]["retries"], r.json["summary"]["retries"]);
+    assert_eq!(
+        r.json["scenarios"][0]["retries"],
+        r.json["summary"]["retries"]
+    );
     // retry_idempotent: false turns re-sending off for every method.
     let r = check(
         Mode::ReadThenClose,
@@ -163,9 +166,23 @@ fn up_to_100_headers_are_valid_by_default_and_max_headers_is_configurable() {
     assert_eq!(r.total("succeeded"), 10);
     let r = check(Mode::ManyHeaders(101), "GET", 4, "2s", "", 1);
     assert_eq!(r.json["errors"]["malformed"], 4);
-    let r = check(Mode::ManyHeaders(300), "GET", 4, "2s", "  max_headers: 300\n", 0);
+    let r = check(
+        Mode::ManyHeaders(300),
+        "GET",
+        4,
+        "2s",
+        "  max_headers: 300\n",
+        0,
+    );
     assert_eq!(r.total("succeeded"), 4);
-    let r = check(Mode::ManyHeaders(10), "GET", 4, "2s", "  max_headers: 5\n", 1);
+    let r = check(
+        Mode::ManyHeaders(10),
+        "GET",
+        4,
+        "2s",
+        "  max_headers: 5\n",
+        1,
+    );
     assert_eq!(r.json["errors"]["malformed"], 4);
 }
 
@@ -174,10 +191,8 @@ fn cookie_bombs_neither_abort_the_run_nor_grow_the_cookie_header() {
     // Before: the process aborted (rc 134, no report) on the first Set-Cookie.
     let server = Hostile::start(Mode::CookieBombs);
     let dir = tempdir();
-    let text = plan(&server.url(), "GET", 20, 2, "2s", "").replace(
-        "    path: /\n",
-        "    path: /\n    cookies: true\n",
-    );
+    let text = plan(&server.url(), "GET", 20, 2, "2s", "")
+        .replace("    path: /\n", "    path: /\n    cookies: true\n");
     let r = run_plan(dir.path(), &text, &[]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(r.total("succeeded"), 20);

@@ -35,7 +35,8 @@ fn billion_laughs_is_refused_at_the_alias_in_bounded_time_and_memory() {
 fn a_plan_with_80000_header_keys_validates_quickly() {
     // Before: 80,000 keys took 8.5 s in YAML and minutes in header merging.
     let dir = tempdir();
-    let mut text = String::from("base_url: http://127.0.0.1:1\nscenarios:\n  - path: /\n    headers:\n");
+    let mut text =
+        String::from("base_url: http://127.0.0.1:1\nscenarios:\n  - path: /\n    headers:\n");
     for i in 0..80_000 {
         text.push_str(&format!("      k{i}: v\n"));
     }
@@ -43,7 +44,11 @@ fn a_plan_with_80000_header_keys_validates_quickly() {
     let started = Instant::now();
     let out = run(&["validate", plan.to_str().unwrap()]);
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(started.elapsed() < Duration::from_secs(20), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "{:?}",
+        started.elapsed()
+    );
 }
 
 #[test]
@@ -65,7 +70,11 @@ fn durations_and_counts_beyond_the_bounds_are_plan_errors() {
     ] {
         assert!(err.contains(want), "missing `{want}` in:\n{err}");
     }
-    let ok = write(dir.path(), "ok.yaml", "base_url: http://127.0.0.1:1\nscenarios:\n  - path: /\n");
+    let ok = write(
+        dir.path(),
+        "ok.yaml",
+        "base_url: http://127.0.0.1:1\nscenarios:\n  - path: /\n",
+    );
     let out = run(&["--plan", ok.to_str().unwrap(), "-d", "9300000000000000000s"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("the longest accepted duration is 365d"));
@@ -79,7 +88,10 @@ fn an_unwritable_out_path_is_found_before_any_load() {
     let plan = write(
         dir.path(),
         "p.yaml",
-        &format!("base_url: {}\ndefaults: {{concurrency: 1, duration: 30s}}\nscenarios:\n  - path: /\n", target.url()),
+        &format!(
+            "base_url: {}\ndefaults: {{concurrency: 1, duration: 30s}}\nscenarios:\n  - path: /\n",
+            target.url()
+        ),
     );
     let bad = dir.path().join("no/such/dir/r.json");
     let started = Instant::now();
@@ -94,7 +106,10 @@ fn an_unwritable_out_path_is_found_before_any_load() {
     assert!(started.elapsed() < Duration::from_secs(10));
     assert_eq!(target.total(), 0, "nothing may be sent");
     let err = stderr(&out);
-    assert!(err.contains("cannot write") && err.contains("nothing was sent"), "{err}");
+    assert!(
+        err.contains("cannot write") && err.contains("nothing was sent"),
+        "{err}"
+    );
 }
 
 /// A 64 KiB tmpfs (needs root, as CI has): a real full disk.
@@ -144,7 +159,10 @@ fn a_full_disk_keeps_the_old_result_and_says_why() {
     let plan = write(
         dir.path(),
         "p.yaml",
-        &format!("base_url: {}\ndefaults: {{concurrency: 1, requests: 5}}\nscenarios:\n  - path: /\n", target.url()),
+        &format!(
+            "base_url: {}\ndefaults: {{concurrency: 1, requests: 5}}\nscenarios:\n  - path: /\n",
+            target.url()
+        ),
     );
     let out = run(&[
         "--plan",
@@ -158,7 +176,11 @@ fn a_full_disk_keeps_the_old_result_and_says_why() {
     assert!(err.contains("No space left on device"), "{err}");
     assert!(err.contains("unchanged"), "{err}");
     assert_eq!(std::fs::read_to_string(&result).unwrap(), "{\"old\": true}");
-    let left: Vec<_> = std::fs::read_dir(&disk.0).unwrap().flatten().map(|e| e.file_name()).collect();
+    let left: Vec<_> = std::fs::read_dir(&disk.0)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
     assert_eq!(left.len(), 2, "no temporary file is left: {left:?}");
 }
 
@@ -237,11 +259,82 @@ fn a_planted_secret_appears_in_no_output_and_no_live_endpoint() {
         everything.push((format!("live scrape {i}"), l.clone()));
     }
     let json = &everything[2].1;
-    assert!(json.contains("capture_failures") && json.contains("***"), "{json}");
+    assert!(
+        json.contains("capture_failures") && json.contains("***"),
+        "{json}"
+    );
     for (what, text) in &everything {
-        assert!(!text.contains(SECRET), "the secret leaked into {what}:\n{text}");
+        assert!(
+            !text.contains(SECRET),
+            "the secret leaked into {what}:\n{text}"
+        );
     }
     // `report` re-renders a saved result: still nothing.
     let out = run(&["report", p("r.json").to_str().unwrap(), "--out", "text=-"]);
     assert!(!stdout(&out).contains(SECRET));
+}
+
+#[test]
+fn ctrl_c_during_the_grace_period_exits_130_at_once() {
+    // Before: the run waited out the grace period and exited 0 or 1.
+    let target = target(0);
+    let dir = tempdir();
+    let plan = write(
+        dir.path(),
+        "p.yaml",
+        &format!(
+            "base_url: {}\ndefaults:\n  concurrency: 2\n  duration: 1s\n  timeout: 60s\nload:\n  graceful_stop: 60s\nscenarios:\n  - path: /delay/30000\n",
+            target.url()
+        ),
+    );
+    let out_file = dir.path().join("r.json");
+    let child = bin()
+        .args(["--plan", plan.to_str().unwrap(), "--quiet", "--out"])
+        .arg(format!("json={}", out_file.display()))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(2000)); // inside the grace period
+    let started = Instant::now();
+    let kill = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out_file).unwrap()).unwrap();
+    assert_eq!(json["run"]["stopped_by"], "interrupted");
+    assert_eq!(json["errors"]["interrupted"], 2);
+}
+
+#[test]
+fn a_bom_is_accepted_and_a_nul_byte_is_an_error_with_its_position() {
+    let dir = tempdir();
+    let ok = write(
+        dir.path(),
+        "bom.yaml",
+        "\u{feff}base_url: http://127.0.0.1:1\nscenarios:\n  - path: /\n",
+    );
+    let out = run(&["validate", ok.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let bad = write(
+        dir.path(),
+        "nul.yaml",
+        "base_url: http://127.0.0.1:1\nscenarios:\n  - path: /a\0b\n",
+    );
+    let out = run(&["validate", bad.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("nul.yaml:3:13: (syntax): invalid YAML: a NUL byte"),
+        "{}",
+        stderr(&out)
+    );
 }

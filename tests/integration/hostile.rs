@@ -60,11 +60,8 @@ impl Hostile {
             seen: Arc::default(),
             largest_cookie: Arc::default(),
         };
-        let (accepted, seen, cookie) = (
-            h.accepted.clone(),
-            h.seen.clone(),
-            h.largest_cookie.clone(),
-        );
+        let (accepted, seen, cookie) =
+            (h.accepted.clone(), h.seen.clone(), h.largest_cookie.clone());
         std::thread::spawn(move || {
             for stream in listener.incoming() {
                 let Ok(stream) = stream else { continue };
