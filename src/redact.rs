@@ -80,6 +80,24 @@ impl Redactor {
             }
             serde_json::Value::Array(items) => items.iter_mut().for_each(|i| self.value(i)),
             serde_json::Value::Object(map) => {
+                // Keys can carry plan text too (`capture_failures` labels).
+                let renamed: Vec<(String, String)> = map
+                    .keys()
+                    .filter_map(|k| match self.text(k) {
+                        Cow::Owned(r) => Some((k.clone(), r)),
+                        Cow::Borrowed(_) => None,
+                    })
+                    .collect();
+                for (old, new) in renamed {
+                    if let Some(v) = map.remove(&old) {
+                        let merged = match (map.get(&new).and_then(|x| x.as_u64()), v.as_u64()) {
+                            // Two labels that differ only in a secret: one count, not a loss.
+                            (Some(a), Some(b)) => serde_json::Value::from(a.saturating_add(b)),
+                            _ => v,
+                        };
+                        map.insert(new, merged);
+                    }
+                }
                 for (k, item) in map.iter_mut() {
                     if !MACHINE_KEYS.contains(&k.as_str()) {
                         self.value(item);

@@ -61,6 +61,8 @@ pub fn run_plan(
     sinks: &mut [&mut dyn Sink],
 ) -> Result<(Summary, Outcome), engine::EngineError> {
     let notice = |sinks: &mut [&mut dyn Sink], m: &str| sinks.iter_mut().for_each(|s| s.notice(m));
+    // A bad `--out` path is found now, not after the whole run.
+    report::check_writable(&opts.outputs).map_err(engine::EngineError::Unsupported)?;
     // `--listen` server and `prometheus-rw` pushers, fed from the tick (inert without).
     let mut observer = live::Observer::start(plan, &opts.live, &opts.outputs)
         .map_err(engine::EngineError::Unsupported)?;

@@ -14,6 +14,9 @@ use crate::plan::Plan;
 use crate::stats::Shard;
 
 const TICK: Duration = Duration::from_millis(200);
+/// How often the interrupt token is looked at between ticks: Ctrl-C stops sending within
+/// this long (a few cheap wake-ups per second, not a tick's work).
+const INTERRUPT_POLL: Duration = Duration::from_millis(10);
 const SECOND: Duration = Duration::from_secs(1);
 
 /// How the run ended, as seen by the coordinator.
@@ -64,6 +67,7 @@ pub fn coordinate(
         if let Some((_, at)) = stop {
             wait = wait.min((at + grace).saturating_duration_since(now));
         }
+        wait = wait.min(INTERRUPT_POLL);
         match done.recv_timeout(wait) {
             Ok(()) => finished += 1,
             Err(mpsc::RecvTimeoutError::Timeout) => {}
@@ -79,7 +83,14 @@ pub fn coordinate(
             }
         };
         if interrupt.is_cancelled() {
-            halt(StopReason::Interrupted, &mut stop);
+            match stop {
+                // Ctrl-C during the grace period of another stop: the user wants out now.
+                Some((reason, at)) if reason != StopReason::Interrupted => {
+                    stop = Some((StopReason::Interrupted, at));
+                    hard_stop.cancel();
+                }
+                _ => halt(StopReason::Interrupted, &mut stop),
+            }
         } else if deadline.is_some_and(|d| now >= d) {
             halt(StopReason::Duration, &mut stop);
         }

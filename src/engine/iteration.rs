@@ -18,7 +18,7 @@ use super::worker::lock;
 use crate::engine::flow::cookies::Jar;
 use crate::engine::flow::program::{Program, ScenarioProgram, request_path};
 use crate::http::HttpError;
-use crate::http::conn::{Conn, Exchange};
+use crate::http::conn::{Conn, Exchange, Tally};
 use crate::http::response::ResponseParts;
 use crate::outcome::{ErrorKind, Outcome};
 use crate::plan::flow::capture::{LazyJson, ResponseView};
@@ -119,11 +119,11 @@ pub async fn run(shared: &Shared, vu: &mut Vu, s: usize, from: Instant, shard: &
     )
     .await;
     let latency = from.elapsed();
-    let (outcome, bytes, connects) = classify(&result, &mut vu.conn);
+    let (outcome, bytes, tally) = classify(&result, &mut vu.conn);
     let mut sh = lock(shard);
     sh.http.record(&result);
     sh.record(s, outcome, latency, bytes);
-    sh.connects += u64::from(connects);
+    sh.count_connections(s, tally);
 }
 
 fn shape(sc: &ScenarioProgram) -> Shape {
@@ -277,7 +277,7 @@ async fn step(
     };
     let result = tokio::time::timeout(shared.timeout, conn.send(wire, st.head, parts)).await;
     let latency = t0.elapsed();
-    let (outcome, bytes, connects) = classify(&result, conn);
+    let (outcome, bytes, tally) = classify(&result, conn);
     let status = match outcome {
         Outcome::Response(code) => Some(code),
         Outcome::Error(_) => None,
@@ -331,7 +331,7 @@ async fn step(
         bytes,
         sc.fail_on_check && !all_passed,
     );
-    sh.connects += u64::from(connects);
+    sh.count_connections(s, tally);
     if !st.checks.is_empty() {
         sh.record_checks(
             s,
@@ -352,22 +352,20 @@ async fn step(
     abort
 }
 
-/// What a timed exchange means for the stats: outcome, bytes received, connections
-/// opened. A timed-out request leaves its connection in an unknown state: close it.
+/// What a timed exchange means for the stats: outcome, bytes received, and what the
+/// connection did (opened, retried: counted even when the request failed). A timed-out
+/// request leaves its connection in an unknown state: close it.
 fn classify(
     result: &Result<Result<Exchange, HttpError>, tokio::time::error::Elapsed>,
     conn: &mut Conn,
-) -> (Outcome, u64, u32) {
-    match result {
-        Ok(Ok(x)) => (
-            Outcome::Response(x.response.status),
-            x.response.wire_bytes,
-            x.connects,
-        ),
-        Ok(Err(e)) => (Outcome::Error(e.kind()), 0, 0),
+) -> (Outcome, u64, Tally) {
+    let (outcome, bytes) = match result {
+        Ok(Ok(x)) => (Outcome::Response(x.response.status), x.response.wire_bytes),
+        Ok(Err(e)) => (Outcome::Error(e.kind()), 0),
         Err(_) => {
             conn.close();
-            (Outcome::Error(ErrorKind::Timeout), 0, 0)
+            (Outcome::Error(ErrorKind::Timeout), 0)
         }
-    }
+    };
+    (outcome, bytes, conn.take_tally())
 }

@@ -9,8 +9,11 @@
 //!
 //! A request that finds its reused connection closed by the server before any response
 //! byte (an idle keep-alive close racing our write) is sent once more on a new
-//! connection, as browsers and hyper do; any other failure closes the connection and is
-//! reported, and the next request reconnects. Redirects (`redirect`) and decoding
+//! connection, as browsers and hyper do — but only when its method is idempotent (RFC 9110
+//! §9.2.2) and `retry_idempotent` is on: a POST the server may have acted on is never sent
+//! twice. Every re-send and every connection opened is counted in the connection's
+//! [`Tally`], which the engine takes after each request, failed or not. Any other failure
+//! closes the connection and is reported, and the next request reconnects. Redirects (`redirect`) and decoding
 //! (`decompress`) wrap the single exchange.
 
 use std::collections::HashMap;
@@ -217,11 +220,30 @@ impl Link {
     }
 }
 
+/// What a connection did since the engine last looked: counted even when the request
+/// then failed (a connection opened and reset at once still was opened).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Tally {
+    /// TCP connections established.
+    pub opened: u32,
+    /// Requests sent again on a new connection (see the module docs).
+    pub retries: u32,
+}
+
+impl Tally {
+    /// Add another tally into this one.
+    pub fn add(&mut self, o: Tally) {
+        self.opened = self.opened.saturating_add(o.opened);
+        self.retries = self.retries.saturating_add(o.retries);
+    }
+}
+
 /// A connection slot owned by one virtual user.
 #[derive(Debug)]
 pub struct Conn {
     connector: Arc<Connector>,
     link: Link,
+    tally: Tally,
     buf: RecvBuf,
     slot: Option<Arc<Slot>>,
     /// The rewritten request, when the options add headers.
@@ -258,6 +280,7 @@ impl Conn {
             slot: connector.slot(user),
             connector,
             link: Link::Closed,
+            tally: Tally::default(),
             buf: RecvBuf::new(),
             scratch: Vec::new(),
             decoded: Vec::new(),
@@ -268,6 +291,16 @@ impl Conn {
     /// The connector this connection dials with.
     pub fn connector(&self) -> &Arc<Connector> {
         &self.connector
+    }
+
+    /// What this connection did since the last call (connections opened, retries).
+    pub fn take_tally(&mut self) -> Tally {
+        std::mem::take(&mut self.tally)
+    }
+
+    /// Count another connection's tally as this one's (a redirect's other origin).
+    pub(crate) fn add_tally(&mut self, t: Tally) {
+        self.tally.add(t);
     }
 
     /// Close the connection (the next request reconnects).
@@ -286,7 +319,10 @@ impl Conn {
         parts: &mut ResponseParts,
     ) -> Result<Exchange, HttpError> {
         let start = Instant::now();
-        parts.max_body = self.connector.opts.max_body;
+        let opts = &self.connector.opts;
+        parts.max_body = opts.max_body;
+        parts.max_head = opts.max_header_bytes;
+        parts.max_headers = opts.max_headers;
         let x = self.exchange(wire, head, parts, start).await?;
         if self.connector.opts.follow_redirects > 0
             && redirect::is_redirect(x.response.status)
@@ -346,8 +382,14 @@ impl Conn {
         let mut sent = if reused { start } else { Instant::now() };
         let first = self.once(wire, head, parts).await;
         let result = match first {
-            Err(e) if reused && retryable(e) => {
+            Err(e)
+                if reused
+                    && retryable(e)
+                    && self.connector.opts.retry_idempotent
+                    && idempotent(wire) =>
+            {
                 self.close();
+                self.tally.retries = self.tally.retries.saturating_add(1);
                 // Boxed: connecting is the cold path (once per connection); inline, its
                 // future would stay in every user's state for the whole run.
                 connects += Box::pin(self.connect(&mut timing)).await?;
@@ -414,6 +456,7 @@ impl Conn {
             }
             Ok(Ok(s)) => s,
         };
+        self.tally.opened = self.tally.opened.saturating_add(1);
         // Small requests must leave at once; Nagle would add up to 40 ms.
         let _ = tcp.set_nodelay(true);
         timing.connect = Some(t0.elapsed());
@@ -542,6 +585,15 @@ fn has_header(head: &[u8], name: &[u8]) -> bool {
     })
 }
 
+/// The request's method is idempotent (RFC 9110 §9.2.2), so sending it again is safe.
+fn idempotent(wire: &[u8]) -> bool {
+    let method = wire.split(|b| *b == b' ').next().unwrap_or_default();
+    matches!(
+        method,
+        b"GET" | b"HEAD" | b"OPTIONS" | b"TRACE" | b"PUT" | b"DELETE"
+    )
+}
+
 fn retryable(e: HttpError) -> bool {
     matches!(
         e,
@@ -555,6 +607,16 @@ fn retryable(e: HttpError) -> bool {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_idempotent_methods_are_retried() {
+        for m in ["GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"] {
+            assert!(idempotent(format!("{m} / HTTP/1.1\r\n").as_bytes()), "{m}");
+        }
+        for m in ["POST", "PATCH", "CONNECT", "get", ""] {
+            assert!(!idempotent(format!("{m} / HTTP/1.1\r\n").as_bytes()), "{m}");
+        }
+    }
 
     #[test]
     fn rewrite_adds_missing_headers_once() {

@@ -181,7 +181,11 @@ pub async fn follow(
                 other = Some(Conn::new(Arc::new(connector), 0));
             }
             match other.as_mut() {
-                Some(c) => c.exchange(&wire, head, parts, start).await?,
+                Some(c) => {
+                    let x = c.exchange(&wire, head, parts, start).await;
+                    conn.add_tally(c.take_tally());
+                    x?
+                }
                 None => return Err(HttpError::Malformed),
             }
         };

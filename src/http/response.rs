@@ -12,14 +12,14 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 use super::HttpError;
 use super::decompress::Encoding;
 
-/// Largest response head accepted.
-pub const MAX_HEAD: usize = 64 * 1024;
 /// First receive-buffer size: small, because 10,000 users must fit in a few MB (a typical
 /// small response is 150–200 bytes; the buffer doubles when a read fills it).
 const INITIAL_BUF: usize = 512;
 /// The buffer doubles while reads fill it, up to this size.
 const MAX_BUF: usize = 256 * 1024;
-const MAX_HEADERS: usize = 64;
+/// Header slots parsed on the stack; more (when `max_headers` allows) are parsed again
+/// into a heap buffer.
+const STACK_HEADERS: usize = crate::plan::http_options::DEFAULT_MAX_HEADERS;
 
 /// What the engine needs to know about a response.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -53,6 +53,11 @@ pub struct ResponseParts {
     pub max_body: usize,
     /// The `Location` of a 3xx response (empty otherwise), for following redirects.
     pub location: String,
+    /// Largest response head accepted, in bytes: a longer one is `Malformed`, however it
+    /// arrives (the connection sets it from the plan's `max_header_bytes`).
+    pub max_head: usize,
+    /// Most header fields accepted (`max_headers`); more is `Malformed`.
+    pub max_headers: usize,
 }
 
 impl Default for ResponseParts {
@@ -64,6 +69,8 @@ impl Default for ResponseParts {
             headers: Vec::new(),
             max_body: usize::MAX,
             location: String::new(),
+            max_head: crate::plan::http_options::DEFAULT_MAX_HEADER_BYTES,
+            max_headers: crate::plan::http_options::DEFAULT_MAX_HEADERS,
         }
     }
 }
@@ -159,18 +166,67 @@ enum Framing {
     UntilClose,
 }
 
+/// Limits of one response head: bytes and header fields.
+#[derive(Clone, Copy)]
+struct Limits {
+    bytes: usize,
+    headers: usize,
+}
+
+/// Parse a response head from `bytes`; `Ok(None)` while it is incomplete. The limits are
+/// checked on what the head *is*, not on how it arrived: a complete head longer than
+/// `limits.bytes` fails exactly like an incomplete one that already is.
 fn parse_head(
     bytes: &[u8],
     head_request: bool,
-    mut keep: Option<&mut Vec<(String, String)>>,
+    limits: Limits,
+    keep: Option<&mut Vec<(String, String)>>,
     location: &mut String,
 ) -> Result<Option<Head>, HttpError> {
-    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    let mut resp = httparse::Response::new(&mut headers);
-    let len = match resp.parse(bytes) {
-        Ok(httparse::Status::Complete(n)) => n,
-        Ok(httparse::Status::Partial) => return Ok(None),
-        Err(_) => return Err(HttpError::Malformed),
+    let mut headers = [httparse::EMPTY_HEADER; STACK_HEADERS];
+    let slots = limits.headers.min(STACK_HEADERS);
+    let mut resp = httparse::Response::new(&mut headers[..slots]);
+    match resp.parse(bytes) {
+        Err(httparse::Error::TooManyHeaders) if limits.headers > STACK_HEADERS => {
+            // Rare and configured: parse again with room for every allowed header.
+            let mut more = vec![httparse::EMPTY_HEADER; limits.headers];
+            let mut resp = httparse::Response::new(&mut more);
+            let parsed = resp.parse(bytes);
+            head_of(
+                parsed,
+                &resp,
+                head_request,
+                limits,
+                keep,
+                location,
+                bytes.len(),
+            )
+        }
+        parsed => head_of(
+            parsed,
+            &resp,
+            head_request,
+            limits,
+            keep,
+            location,
+            bytes.len(),
+        ),
+    }
+}
+
+fn head_of(
+    parsed: httparse::Result<usize>,
+    resp: &httparse::Response<'_, '_>,
+    head_request: bool,
+    limits: Limits,
+    mut keep: Option<&mut Vec<(String, String)>>,
+    location: &mut String,
+    available: usize,
+) -> Result<Option<Head>, HttpError> {
+    let len = match parsed {
+        Ok(httparse::Status::Complete(n)) if n <= limits.bytes => n,
+        Ok(httparse::Status::Partial) if available <= limits.bytes => return Ok(None),
+        _ => return Err(HttpError::Malformed),
     };
     let status = resp.code.unwrap_or(0);
     let http11 = resp.version == Some(1);
@@ -186,10 +242,7 @@ fn parse_head(
             ));
         }
         if h.name.eq_ignore_ascii_case("content-length") {
-            let n = std::str::from_utf8(h.value)
-                .ok()
-                .and_then(|v| v.trim().parse::<u64>().ok())
-                .ok_or(HttpError::Malformed)?;
+            let n = content_length(h.value).ok_or(HttpError::Malformed)?;
             if length.is_some_and(|l| l != n) {
                 return Err(HttpError::Malformed);
             }
@@ -236,6 +289,15 @@ fn parse_head(
     }))
 }
 
+/// A `Content-Length` value: digits only (RFC 9110 §8.6; `+2` or `-0` are not lengths).
+fn content_length(value: &[u8]) -> Option<u64> {
+    let v = value.trim_ascii();
+    if v.is_empty() || !v.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    std::str::from_utf8(v).ok()?.parse().ok()
+}
+
 /// Read one complete response. Interim `1xx` responses are skipped. The body and headers
 /// are kept in `parts` if it asks for them; otherwise the body is read and dropped.
 pub async fn read_response<R: AsyncRead + Unpin>(
@@ -248,6 +310,10 @@ pub async fn read_response<R: AsyncRead + Unpin>(
     let mut first_byte = None;
     parts.clear();
     let max = parts.max_body;
+    let limits = Limits {
+        bytes: parts.max_head,
+        headers: parts.max_headers,
+    };
     let mut body = parts.keep_body.then_some(&mut parts.body);
     loop {
         let head = loop {
@@ -255,13 +321,11 @@ pub async fn read_response<R: AsyncRead + Unpin>(
                 first_byte.get_or_insert_with(Instant::now);
             }
             let keep = parts.keep_headers.then_some(&mut parts.headers);
-            if let Some(head) = parse_head(buf.unread(), head_request, keep, &mut parts.location)? {
+            let location = &mut parts.location;
+            if let Some(head) = parse_head(buf.unread(), head_request, limits, keep, location)? {
                 break head;
             }
             parts.headers.clear();
-            if buf.unread().len() >= MAX_HEAD {
-                return Err(HttpError::Malformed);
-            }
             let fresh = wire == 0 && buf.unread().is_empty();
             if buf.fill(io).await.map_err(HttpError::from_io)? == 0 {
                 return Err(if fresh {

@@ -154,6 +154,11 @@ pub fn families(s: &LiveState) -> Vec<Family> {
         Kind::Counter,
         "Failed requests by scenario and kind (connect_refused, timeout, http_5xx...).",
     );
+    let mut retries = Family::new(
+        "loadtester_http_req_retries_total",
+        Kind::Counter,
+        "Requests re-sent on a new connection after their reused one closed before any response byte (idempotent methods only).",
+    );
     let mut duration = Family::new(
         "loadtester_http_req_duration_seconds",
         Kind::Histogram,
@@ -179,6 +184,7 @@ pub fn families(s: &LiveState) -> Vec<Family> {
             );
         }
         failed.add(scenario(&sc.name), sc.failed as f64);
+        retries.add(scenario(&sc.name), sc.retries as f64);
         for (kind, n) in &sc.errors {
             errors.add(
                 vec![("scenario", sc.name.clone()), ("kind", kind.clone())],
@@ -202,7 +208,7 @@ pub fn families(s: &LiveState) -> Vec<Family> {
     }
 
     let mut out = vec![
-        state, elapsed, vus, target, reqs, failed, errors, duration, quantiles,
+        state, elapsed, vus, target, reqs, failed, retries, errors, duration, quantiles,
     ];
     if let Some(c) = &snap.checks {
         let mut checks = Family::new(

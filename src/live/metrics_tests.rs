@@ -19,6 +19,7 @@ fn state() -> LiveState {
             name: "say \"hi\"\\now".into(),
             requests: 6,
             failed: 2,
+            retries: 1,
             status: vec![(200, 4), (503, 1)],
             errors: vec![("timeout".into(), 1), ("http_5xx".into(), 1)],
             latency: Latency::of(&h),
@@ -65,6 +66,10 @@ fn counters_gauges_and_escaping() {
             &t,
             &format!("loadtester_http_req_errors_total{{{sc},kind=\"timeout\"}}")
         ),
+        1.0
+    );
+    assert_eq!(
+        value(&t, &format!("loadtester_http_req_retries_total{{{sc}}}")),
         1.0
     );
     assert_eq!(value(&t, "loadtester_vus"), 7.0);

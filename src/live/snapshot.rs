@@ -85,6 +85,8 @@ pub struct ScenarioNumbers {
     pub requests: u64,
     /// Of which failed.
     pub failed: u64,
+    /// Requests re-sent on a new connection (`summary.retries`).
+    pub retries: u64,
     /// Responses by status code (non-zero only, ascending).
     pub status: Vec<(u16, u64)>,
     /// Failures by kind name (non-zero only, report order).
@@ -134,6 +136,7 @@ impl Snapshot {
                     name: redactor.text(&sc.name).into_owned(),
                     requests: st.requests,
                     failed: st.failed,
+                    retries: st.retries,
                     status: st
                         .status
                         .iter()
@@ -179,6 +182,7 @@ impl Snapshot {
                     name: sc.name.clone(),
                     requests: sc.requests,
                     failed: sc.failed,
+                    retries: sc.retries,
                     status: sc
                         .status_codes
                         .iter()

@@ -25,6 +25,14 @@ pub const DEFAULT_MAX_BODY: usize = 16 * 1024 * 1024;
 pub const MAX_FOLLOW_REDIRECTS: u64 = 100;
 /// Upper bound of `h2_streams_per_connection`.
 pub const MAX_H2_STREAMS: u64 = 10_000;
+/// Largest response head (status line and headers) accepted by default, in bytes.
+pub const DEFAULT_MAX_HEADER_BYTES: usize = 64 * 1024;
+/// Upper bound of `max_header_bytes` (16 MiB).
+pub const MAX_MAX_HEADER_BYTES: usize = 16 << 20;
+/// Most response headers accepted by default (hyper's default).
+pub const DEFAULT_MAX_HEADERS: usize = 100;
+/// Upper bound of `max_headers`.
+pub const MAX_MAX_HEADERS: u64 = 10_000;
 
 /// Which HTTP version to speak.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -106,6 +114,13 @@ pub struct HttpOptions {
     pub max_body: usize,
     /// Virtual users sharing one HTTP/2 connection (1: each user has its own).
     pub h2_streams_per_connection: u32,
+    /// Re-send an idempotent request (RFC 9110 §9.2.2) once on a new connection when its
+    /// reused connection closed before any response byte; others are never re-sent.
+    pub retry_idempotent: bool,
+    /// Largest HTTP/1.1 response head accepted (status line, headers, final CRLF).
+    pub max_header_bytes: usize,
+    /// Most HTTP/1.1 response header fields accepted.
+    pub max_headers: usize,
 }
 
 impl Default for HttpOptions {
@@ -120,6 +135,9 @@ impl Default for HttpOptions {
             connect_timeout: None,
             max_body: DEFAULT_MAX_BODY,
             h2_streams_per_connection: 1,
+            retry_idempotent: true,
+            max_header_bytes: DEFAULT_MAX_HEADER_BYTES,
+            max_headers: DEFAULT_MAX_HEADERS,
         }
     }
 }
@@ -168,6 +186,26 @@ pub(super) fn check_defaults(c: &mut Checker, d: &Fields, http: &mut HttpOptions
     if let Some(n) = d.get("h2_streams_per_connection") {
         if let Some(v) = c.whole(n, "defaults.h2_streams_per_connection", 1, MAX_H2_STREAMS) {
             http.h2_streams_per_connection = u32::try_from(v).unwrap_or(1);
+        }
+    }
+    if let Some(n) = d.get("retry_idempotent") {
+        http.retry_idempotent = boolean(c, n, "defaults.retry_idempotent").unwrap_or(true);
+    }
+    if let Some(n) = d.get("max_header_bytes") {
+        let at = "defaults.max_header_bytes";
+        match size(c, n, at) {
+            Some(v) if (1024..=MAX_MAX_HEADER_BYTES).contains(&v) => http.max_header_bytes = v,
+            Some(v) => c.report(
+                Some(n.pos),
+                at,
+                format!("`{v}` bytes is out of range; expected 1kB to 16MiB ({MAX_MAX_HEADER_BYTES} bytes)"),
+            ),
+            None => {}
+        }
+    }
+    if let Some(n) = d.get("max_headers") {
+        if let Some(v) = c.whole(n, "defaults.max_headers", 1, MAX_MAX_HEADERS) {
+            http.max_headers = usize::try_from(v).unwrap_or(DEFAULT_MAX_HEADERS);
         }
     }
 }

@@ -69,6 +69,9 @@ const DEFAULT_KEYS: &[&str] = &[
     "connect_timeout",
     "max_body",
     "h2_streams_per_connection",
+    "retry_idempotent",
+    "max_header_bytes",
+    "max_headers",
 ];
 const METHODS: &[&str] = &[
     "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "TRACE",
@@ -243,6 +246,12 @@ fn is_token(s: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
+/// Longest duration accepted anywhere in a plan or on the command line (365 days): far
+/// beyond any load test, and small enough that no clock arithmetic on it can overflow.
+pub const MAX_DURATION: Duration = Duration::from_secs(365 * 24 * 3600);
+/// Largest `requests` count accepted (10^12).
+pub const MAX_REQUESTS: u64 = 1_000_000_000_000;
+
 /// Parse a humantime duration (`500ms`, `5s`, `1m30s`); a bare number is refused because
 /// its unit would be a guess.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
@@ -252,8 +261,15 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
             "`{t}` has no unit; write a duration such as `{t}s` or `{t}ms`"
         ));
     }
-    humantime::parse_duration(t)
-        .map_err(|e| format!("`{t}` is not a duration ({e}); expected e.g. `500ms`, `5s`, `1m30s`"))
+    let d = humantime::parse_duration(t).map_err(|e| {
+        format!("`{t}` is not a duration ({e}); expected e.g. `500ms`, `5s`, `1m30s`")
+    })?;
+    if d > MAX_DURATION {
+        return Err(format!(
+            "`{t}` is too long; the longest accepted duration is 365d (8760h)"
+        ));
+    }
+    Ok(d)
 }
 
 /// Check the plan tree and the overrides together, returning the plan or every error.
@@ -349,7 +365,7 @@ fn check_plan(c: &mut Checker, file: &str, root: &Node, ov: &Overrides) -> Optio
             }
             think = d.get("think");
             if let Some(n) = d.get("requests") {
-                requests = c.whole(n, "defaults.requests", 1, u64::MAX);
+                requests = c.whole(n, "defaults.requests", 1, MAX_REQUESTS);
             }
             if let Some(n) = d.get("duration") {
                 duration = c
@@ -382,6 +398,12 @@ fn check_plan(c: &mut Checker, file: &str, root: &Node, ov: &Overrides) -> Optio
                 None,
                 "--requests",
                 "`0` requests; expected at least 1".into(),
+            );
+        } else if n > MAX_REQUESTS {
+            c.report(
+                None,
+                "--requests",
+                format!("`{n}` is out of range; expected 1 to {MAX_REQUESTS}"),
             );
         }
         requests = Some(n);

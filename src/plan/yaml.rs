@@ -11,6 +11,12 @@ use std::collections::HashMap;
 
 use saphyr_parser::{Event, Parser, ScalarStyle, Span};
 
+/// Most nodes that aliases may add to a plan when expanded (each `*alias` copies its
+/// anchor's whole subtree): bounds "billion laughs" plans, far above any real plan.
+pub const MAX_ALIAS_NODES: usize = 100_000;
+/// Deepest nesting of lists and mappings.
+pub const MAX_DEPTH: usize = 64;
+
 /// A 1-based line and column in the plan file.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Pos {
@@ -82,13 +88,56 @@ fn pos_of(span: &Span) -> Pos {
 
 enum Frame {
     Seq(Pos, usize, Vec<Node>),
-    Map(Pos, usize, Vec<(Key, Node)>, Option<Key>),
+    /// Entries, the key waiting for its value, and the keys seen (for duplicate checks in
+    /// constant time: a mapping of 80,000 keys must not take seconds).
+    Map(
+        Pos,
+        usize,
+        Vec<(Key, Node)>,
+        Option<Key>,
+        HashMap<String, Pos>,
+    ),
+}
+
+/// Nodes in a subtree (itself included).
+fn size(node: &Node) -> usize {
+    match &node.value {
+        Value::Seq(items) => 1 + items.iter().map(size).sum::<usize>(),
+        Value::Map(entries) => 1 + entries.iter().map(|(_, v)| 1 + size(v)).sum::<usize>(),
+        _ => 1,
+    }
+}
+
+/// The alias as written at `pos` (`*name`), for messages.
+fn alias_text(text: &str, pos: Pos) -> String {
+    let line = text.lines().nth(pos.line.saturating_sub(1)).unwrap_or("");
+    let rest: String = line.chars().skip(pos.col.saturating_sub(1)).collect();
+    let end = rest
+        .char_indices()
+        .skip(1)
+        .find(|(_, c)| c.is_whitespace() || matches!(c, ',' | ']' | '}'))
+        .map_or(rest.len(), |(i, _)| i);
+    rest[..end].to_string()
 }
 
 /// Parse one YAML document. An empty document is `Null`.
 pub fn parse(text: &str) -> Result<Node, SyntaxError> {
+    // A UTF-8 byte order mark (Windows editors write one) is not content.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    if let Some(at) = text.find('\0') {
+        let before = &text[..at];
+        let line = before.matches('\n').count() + 1;
+        let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+        return Err(SyntaxError {
+            pos: Pos { line, col },
+            message: "a NUL byte is not allowed in a plan (is this a binary or UTF-16 file?)"
+                .into(),
+        });
+    }
     let mut stack: Vec<Frame> = Vec::new();
-    let mut anchors: HashMap<usize, Node> = HashMap::new();
+    // Each anchor's node and its size in nodes.
+    let mut anchors: HashMap<usize, (Node, usize)> = HashMap::new();
+    let mut expanded: usize = 0;
     let mut root: Option<Node> = None;
     for item in Parser::new_from_str(text) {
         let (event, span) = item.map_err(|e| SyntaxError {
@@ -113,7 +162,19 @@ pub fn parse(text: &str) -> Result<Node, SyntaxError> {
                 Some((Node { pos, value }, anchor))
             }
             Event::Alias(id) => match anchors.get(&id) {
-                Some(node) => Some((node.clone(), 0)),
+                Some((node, n)) => {
+                    expanded = expanded.saturating_add(*n);
+                    if expanded > MAX_ALIAS_NODES {
+                        return Err(SyntaxError {
+                            pos,
+                            message: format!(
+                                "alias `{}` expands the plan past {MAX_ALIAS_NODES} nodes (aliases of aliases multiply); write the values out, or use fewer nested aliases",
+                                alias_text(text, pos)
+                            ),
+                        });
+                    }
+                    Some((node.clone(), 0))
+                }
                 None => {
                     return Err(SyntaxError {
                         pos,
@@ -121,12 +182,18 @@ pub fn parse(text: &str) -> Result<Node, SyntaxError> {
                     });
                 }
             },
+            Event::SequenceStart(..) | Event::MappingStart(..) if stack.len() >= MAX_DEPTH => {
+                return Err(SyntaxError {
+                    pos,
+                    message: format!("lists and mappings nest deeper than {MAX_DEPTH} levels"),
+                });
+            }
             Event::SequenceStart(anchor, _) => {
                 stack.push(Frame::Seq(pos, anchor, Vec::new()));
                 None
             }
             Event::MappingStart(anchor, _) => {
-                stack.push(Frame::Map(pos, anchor, Vec::new(), None));
+                stack.push(Frame::Map(pos, anchor, Vec::new(), None, HashMap::new()));
                 None
             }
             Event::SequenceEnd | Event::MappingEnd => match stack.pop() {
@@ -137,7 +204,7 @@ pub fn parse(text: &str) -> Result<Node, SyntaxError> {
                     },
                     anchor,
                 )),
-                Some(Frame::Map(p, anchor, entries, _)) => Some((
+                Some(Frame::Map(p, anchor, entries, ..)) => Some((
                     Node {
                         pos: p,
                         value: Value::Map(entries),
@@ -159,7 +226,7 @@ pub fn parse(text: &str) -> Result<Node, SyntaxError> {
         };
         if let Some((node, anchor)) = finished {
             if anchor != 0 {
-                anchors.insert(anchor, node.clone());
+                anchors.insert(anchor, (node.clone(), size(&node)));
             }
             push(&mut stack, &mut root, node)?;
         }
@@ -174,7 +241,7 @@ fn push(stack: &mut [Frame], root: &mut Option<Node>, node: Node) -> Result<(), 
     match stack.last_mut() {
         None => *root = Some(node),
         Some(Frame::Seq(_, _, items)) => items.push(node),
-        Some(Frame::Map(_, _, entries, pending)) => match pending.take() {
+        Some(Frame::Map(_, _, entries, pending, seen)) => match pending.take() {
             None => {
                 let text = match &node.value {
                     Value::Scalar { text, .. } => text.clone(),
@@ -186,12 +253,13 @@ fn push(stack: &mut [Frame], root: &mut Option<Node>, node: Node) -> Result<(), 
                         });
                     }
                 };
-                if let Some((first, _)) = entries.iter().find(|(k, _)| k.text == text) {
+                if let Some(first) = seen.get(&text) {
                     return Err(SyntaxError {
                         pos: node.pos,
-                        message: format!("duplicate key `{text}` (first defined at {})", first.pos),
+                        message: format!("duplicate key `{text}` (first defined at {first})"),
                     });
                 }
+                seen.insert(text.clone(), node.pos);
                 *pending = Some(Key {
                     text,
                     pos: node.pos,
@@ -272,6 +340,51 @@ mod tests {
         let n = parse("a: &h {x: 1}\nb: *h\n").unwrap();
         let m = map(&n);
         assert_eq!(map(&m[1].1)[0].0.text, "x");
+    }
+
+    #[test]
+    fn billion_laughs_is_stopped_at_the_alias() {
+        let mut text = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..9 {
+            let prev = format!("*a{}", i - 1);
+            text.push_str(&format!("a{i}: &a{i} [{}]\n", vec![prev; 10].join(", ")));
+        }
+        let started = std::time::Instant::now();
+        let e = parse(&text).unwrap_err();
+        assert!(started.elapsed() < std::time::Duration::from_secs(2));
+        assert!(
+            e.message
+                .starts_with("alias `*a3` expands the plan past 100000 nodes"),
+            "{e:?}"
+        );
+        assert_eq!(e.pos.line, 5, "{e:?}");
+        let deep = format!("{}{}", "[".repeat(100), "]".repeat(100));
+        assert!(parse(&deep).unwrap_err().message.contains("deeper than 64"));
+    }
+
+    #[test]
+    fn bom_is_skipped_and_nul_is_an_error_with_its_position() {
+        let n = parse("\u{feff}a: 1\n").unwrap();
+        assert_eq!(map(&n)[0].0.text, "a");
+        let e = parse("a: 1\nbb: x\0y\n").unwrap_err();
+        assert_eq!(e.pos, Pos { line: 2, col: 6 });
+        assert!(e.message.contains("NUL byte"), "{e:?}");
+    }
+
+    #[test]
+    fn large_mappings_are_linear() {
+        let text: String = (0..80_000).map(|i| format!("k{i}: {i}\n")).collect();
+        let started = std::time::Instant::now();
+        let n = parse(&text).unwrap();
+        assert_eq!(map(&n).len(), 80_000);
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+        let dup = format!("{text}k7: again\n");
+        assert!(
+            parse(&dup)
+                .unwrap_err()
+                .message
+                .contains("duplicate key `k7`")
+        );
     }
 
     #[test]

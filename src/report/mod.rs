@@ -4,6 +4,7 @@
 //! in `crate::output`). Reporters sit above the live sinks only to render the final
 //! numbers in the Prometheus text format with the same families `/metrics` serves.
 
+pub mod atomic;
 pub mod chart;
 pub mod csv;
 pub mod html;
@@ -17,6 +18,18 @@ use std::io::Write;
 use crate::summary::Summary;
 
 pub use crate::output::{Dest, Format, OutSpec};
+
+/// Check, before any load is sent, that every file output can be written (its folder
+/// exists and takes a new file); the error names the first that cannot.
+pub fn check_writable(outputs: &[OutSpec]) -> Result<(), String> {
+    for o in outputs {
+        if let Dest::File(path) = &o.dest {
+            atomic::check_writable(path)
+                .map_err(|e| format!("cannot write `{}`: {e}; nothing was sent", path.display()))?;
+        }
+    }
+    Ok(())
+}
 
 /// Render `summary` in `format`.
 pub fn render(format: Format, summary: &Summary) -> Vec<u8> {
@@ -40,8 +53,12 @@ pub fn write(spec: &OutSpec, summary: &Summary) -> Result<(), String> {
                 .and_then(|()| out.flush())
                 .map_err(|e| format!("cannot write to stdout: {e}"))
         }
-        Dest::File(path) => std::fs::write(path, &bytes)
-            .map_err(|e| format!("cannot write `{}`: {e}", path.display())),
+        Dest::File(path) => atomic::write(path, &bytes).map_err(|e| {
+            format!(
+                "cannot write `{}`: {e} (an existing file there is unchanged)",
+                path.display()
+            )
+        }),
         Dest::Url(url) => Err(format!(
             "`{url}`: prometheus-rw pushes during a run; there is nothing to push afterwards"
         )),

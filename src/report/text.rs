@@ -64,6 +64,13 @@ pub fn render(s: &Summary) -> String {
             t.missed
         );
     }
+    if t.retries > 0 {
+        let _ = writeln!(
+            o,
+            "retries    {}   [idempotent requests re-sent after their reused connection closed; retry_idempotent]",
+            t.retries
+        );
+    }
     let _ = writeln!(
         o,
         "received   {} in {} connection{}",

@@ -35,6 +35,9 @@ pub struct ScenarioStats {
     pub errors: [u64; ErrorKind::COUNT],
     /// Response bytes received (head and body as framed).
     pub bytes_received: u64,
+    /// Requests re-sent on a new connection after their reused one closed (idempotent
+    /// methods only; `retry_idempotent`).
+    pub retries: u64,
     /// Latency (µs) by status code, only for the codes a threshold asks about
     /// (`http_req_duration{status:200}`); empty, and free, otherwise.
     pub by_status: Vec<(u16, Histogram<u64>)>,
@@ -53,6 +56,7 @@ impl ScenarioStats {
             status: vec![0; MAX_STATUS + 1],
             errors: [0; ErrorKind::COUNT],
             bytes_received: 0,
+            retries: 0,
             by_status: Vec::new(),
             flow: None,
         }
@@ -77,6 +81,7 @@ impl ScenarioStats {
             *a += b;
         }
         self.bytes_received += o.bytes_received;
+        self.retries += o.retries;
         flow::merge_opt(&mut self.flow, &o.flow);
         for (code, h) in &o.by_status {
             match self.by_status.iter_mut().find(|(c, _)| c == code) {
@@ -249,6 +254,18 @@ impl Shard {
             st.errors[ErrorKind::Interrupted.index()] += open;
             if let Some(f) = &mut st.flow {
                 f.close_interrupted();
+            }
+        }
+    }
+
+    /// Count what a connection did for a request of scenario `s`: connections opened
+    /// (run-wide) and retries (per scenario).
+    #[inline]
+    pub fn count_connections(&mut self, s: usize, t: crate::http::conn::Tally) {
+        self.connects += u64::from(t.opened);
+        if t.retries > 0 {
+            if let Some(st) = self.scenarios.get_mut(s) {
+                st.retries += u64::from(t.retries);
             }
         }
     }

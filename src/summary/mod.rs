@@ -168,8 +168,13 @@ pub struct Totals {
     pub rps: f64,
     /// Response bytes received.
     pub bytes_received: u64,
-    /// TCP connections opened.
+    /// TCP connections opened (also those that failed right after being opened).
     pub connections: u64,
+    /// Requests re-sent on a new connection after their reused connection closed before
+    /// any response byte (idempotent methods only, `retry_idempotent`); each retry is one
+    /// more request on the wire than `requests` counts.
+    #[serde(default)]
+    pub retries: u64,
     /// Open model: iterations that could not start within `timeout` of their due time
     /// (not sent, not in `requests`).
     #[serde(default)]
@@ -204,6 +209,9 @@ pub struct ScenarioSummary {
     pub requests: u64,
     /// Failed requests.
     pub failed: u64,
+    /// Requests of this scenario re-sent on a new connection (see `Totals::retries`).
+    #[serde(default)]
+    pub retries: u64,
     /// `requests / run duration`.
     pub rps: f64,
     /// Latency statistics.
@@ -266,6 +274,13 @@ impl Summary {
             r(&mut sc.name);
             r(&mut sc.method);
             r(&mut sc.path);
+            let failures = std::mem::take(&mut sc.flow.capture_failures);
+            for (label, n) in failures {
+                *sc.flow
+                    .capture_failures
+                    .entry(redactor.text(&label).into_owned())
+                    .or_default() += n;
+            }
         }
         for t in &mut s.thresholds {
             r(&mut t.metric);
@@ -298,6 +313,7 @@ impl Summary {
                 weight: sc.weight,
                 requests: st.requests,
                 failed: st.failed,
+                retries: st.retries,
                 rps: per_sec(st.requests),
                 latency_ms: latency(&st.latency),
                 status_codes: s_status,
@@ -362,6 +378,7 @@ impl Summary {
                 rps: per_sec(requests),
                 bytes_received: bytes,
                 connections: run.stats.connects,
+                retries: run.stats.scenarios.iter().map(|s| s.retries).sum(),
                 missed: run.stats.missed.iter().sum(),
                 service_time_ms: service.as_ref().map(latency),
                 service_time_histogram: service.as_ref().map(encode),

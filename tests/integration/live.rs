@@ -56,7 +56,7 @@ pub fn metric(text: &str, series: &str) -> Option<f64> {
 }
 
 /// Stderr lines of a child, as they come.
-fn lines_of(child: &mut Child) -> mpsc::Receiver<String> {
+pub fn lines_of(child: &mut Child) -> mpsc::Receiver<String> {
     let err = child.stderr.take().expect("piped stderr");
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
@@ -70,7 +70,7 @@ fn lines_of(child: &mut Child) -> mpsc::Receiver<String> {
 }
 
 /// Wait for a stderr line containing `needle`; returns it.
-fn wait_for(rx: &mpsc::Receiver<String>, needle: &str, seen: &mut Vec<String>) -> String {
+pub fn wait_for(rx: &mpsc::Receiver<String>, needle: &str, seen: &mut Vec<String>) -> String {
     let until = Instant::now() + Duration::from_secs(15);
     while let Some(left) = until.checked_duration_since(Instant::now()) {
         match rx.recv_timeout(left) {

@@ -2,10 +2,14 @@
 //! the built binary run as users run it, bounded request counts and durations.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod codec;
 mod common;
 mod compare;
 mod core;
+mod faults;
 mod flows;
+mod hardening;
+mod hostile;
 mod html;
 mod http;
 mod library;
@@ -13,6 +17,7 @@ mod live;
 mod load_models;
 mod nginx;
 mod plan_doc;
+mod plan_fuzz;
 mod remote_write;
 mod thresholds;
 mod tls_util;

@@ -6,11 +6,27 @@
 //! delete cookies, `Secure` cookies go only over https. `SameSite`, `HttpOnly` and
 //! partitioning have no meaning for a load generator and are ignored. The jar lives in the
 //! user across iterations, like a browser profile.
+//!
+//! `Set-Cookie` comes from the target, so it is hostile input: it is parsed by the `cookie`
+//! crate, and every lifetime is clamped to [`MAX_LIFETIME`] (RFC 6265bis' 400 days) before
+//! any clock arithmetic, so no `Max-Age` or `Expires` value can overflow. Sizes follow RFC
+//! 6265 §6.1's minimums, as browsers do: a cookie of more than [`MAX_COOKIE_BYTES`] is
+//! ignored, a host keeps at most [`MAX_PER_HOST`], and every stored cookie that matches is
+//! sent (so a `Cookie` header is at most `MAX_PER_HOST × MAX_COOKIE_BYTES`).
 
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 /// Most cookies one jar keeps; beyond that the oldest is dropped.
 pub const MAX_COOKIES: usize = 300;
+/// Most cookies kept for one host (RFC 6265 §6.1 asks for at least 50); beyond that the
+/// host's oldest is dropped.
+pub const MAX_PER_HOST: usize = 150;
+/// Largest cookie kept, name plus value in bytes (RFC 6265 §6.1: at least 4096); a larger
+/// one is ignored, as browsers do.
+pub const MAX_COOKIE_BYTES: usize = 4096;
+/// Longest lifetime a cookie gets, whatever `Max-Age` or `Expires` say (RFC 6265bis
+/// §5.5: 400 days).
+pub const MAX_LIFETIME: Duration = Duration::from_secs(400 * 24 * 3600);
 
 #[derive(Clone, Debug)]
 struct Cookie {
@@ -67,51 +83,33 @@ impl Jar {
     }
 
     /// Store one `Set-Cookie` header value received from `host` for `request_path`.
+    /// Anything that does not parse, or is larger than [`MAX_COOKIE_BYTES`], is ignored.
     pub fn store(&mut self, host: u16, request_path: &[u8], header: &str, now: Instant) {
-        let mut attrs = header.split(';');
-        let Some((name, value)) = attrs.next().and_then(|nv| nv.split_once('=')) else {
+        let Ok(parsed) = cookie::Cookie::parse(header) else {
             return;
         };
-        let (name, value) = (name.trim(), value.trim().trim_matches('"'));
-        if name.is_empty() {
+        let (name, value) = (parsed.name(), parsed.value_trimmed());
+        if name.is_empty() || name.len().saturating_add(value.len()) > MAX_COOKIE_BYTES {
             return;
         }
-        let mut path = None;
-        let mut max_age: Option<i64> = None;
-        let mut expires: Option<SystemTime> = None;
-        let mut secure = false;
-        for a in attrs {
-            let (k, v) = a.split_once('=').unwrap_or((a, ""));
-            let (k, v) = (k.trim(), v.trim());
-            if k.eq_ignore_ascii_case("path") && v.starts_with('/') {
-                path = Some(v.to_string());
-            } else if k.eq_ignore_ascii_case("max-age") {
-                max_age = v.parse::<i64>().ok().or(max_age);
-            } else if k.eq_ignore_ascii_case("expires") {
-                expires = parse_http_date(v).or(expires);
-            } else if k.eq_ignore_ascii_case("secure") {
-                secure = true;
-            }
-        }
-        let path = path.unwrap_or_else(|| default_path(request_path));
-        // Max-Age wins over Expires (RFC 6265 §5.3 step 3).
-        let expiry = match (max_age, expires) {
-            (Some(s), _) if s <= 0 => Some(None),
-            (Some(s), _) => Some(Some(now + Duration::from_secs(s.unsigned_abs()))),
-            (None, Some(at)) => match at.duration_since(SystemTime::now()) {
-                Ok(left) if !left.is_zero() => Some(Some(now + left)),
-                _ => Some(None),
-            },
-            (None, None) => None,
+        let path = match parsed.path() {
+            Some(p) if p.starts_with('/') => p.to_string(),
+            _ => default_path(request_path),
         };
+        let secure = parsed.secure().unwrap_or(false);
+        let lifetime = lifetime(&parsed);
         self.cookies
             .retain(|c| !(c.host == host && &*c.name == name && *c.path == *path));
-        let expires = match expiry {
-            Some(None) => return, // already expired: a deletion
-            Some(Some(at)) => Some(at),
+        let expires = match lifetime {
+            Some(left) if left.is_zero() => return, // already expired: a deletion
+            Some(left) => Some(now.checked_add(left.min(MAX_LIFETIME)).unwrap_or(now)),
             None => None,
         };
-        if self.cookies.len() >= MAX_COOKIES {
+        if self.cookies.iter().filter(|c| c.host == host).count() >= MAX_PER_HOST {
+            if let Some(i) = self.cookies.iter().position(|c| c.host == host) {
+                self.cookies.remove(i);
+            }
+        } else if self.cookies.len() >= MAX_COOKIES {
             self.cookies.remove(0);
         }
         self.cookies.push(Cookie {
@@ -136,27 +134,37 @@ impl Jar {
     ) {
         self.cookies.retain(|c| c.expires.is_none_or(|at| at > now));
         let mut first = true;
-        // Longer paths first (RFC 6265 §5.4 step 2).
-        let mut order: [usize; 64] = [0; 64];
-        let mut n = 0;
-        for (i, c) in self.cookies.iter().enumerate() {
-            if c.host == host
-                && (https || !c.secure)
-                && path_matches(&c.path, request_path)
-                && n < 64
+        // Longer paths first, then older first (RFC 6265 §5.4 step 2): one pass per path
+        // length present, so nothing is allocated and every matching cookie is sent.
+        let matching = |c: &&Cookie| {
+            c.host == host && (https || !c.secure) && path_matches(&c.path, request_path)
+        };
+        let mut longest = self
+            .cookies
+            .iter()
+            .filter(matching)
+            .map(|c| c.path.len())
+            .max();
+        while let Some(len) = longest {
+            for c in self
+                .cookies
+                .iter()
+                .filter(matching)
+                .filter(|c| c.path.len() == len)
             {
-                order[n] = i;
-                n += 1;
+                out.extend_from_slice(if first { b"Cookie: " } else { b"; " });
+                first = false;
+                out.extend_from_slice(c.name.as_bytes());
+                out.push(b'=');
+                out.extend_from_slice(c.value.as_bytes());
             }
-        }
-        order[..n].sort_by_key(|&i| std::cmp::Reverse(self.cookies[i].path.len()));
-        for &i in &order[..n] {
-            let c = &self.cookies[i];
-            out.extend_from_slice(if first { b"Cookie: " } else { b"; " });
-            first = false;
-            out.extend_from_slice(c.name.as_bytes());
-            out.push(b'=');
-            out.extend_from_slice(c.value.as_bytes());
+            longest = self
+                .cookies
+                .iter()
+                .filter(matching)
+                .map(|c| c.path.len())
+                .filter(|&l| l < len)
+                .max();
         }
         if !first {
             out.extend_from_slice(b"\r\n");
@@ -164,49 +172,21 @@ impl Jar {
     }
 }
 
-/// Parse an HTTP date (`Sun, 06 Nov 1994 08:49:37 GMT`, also the RFC 850 and asctime
-/// forms, tolerantly); `None` if it is not one.
-pub fn parse_http_date(text: &str) -> Option<SystemTime> {
-    const MONTHS: [&str; 12] = [
-        "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
-    ];
-    let (mut day, mut month, mut year, mut hms) = (None, None, None, None);
-    for tok in text.split([' ', ',', '-']).filter(|t| !t.is_empty()) {
-        if tok.contains(':') {
-            let mut it = tok.split(':').map(|p| p.parse::<u64>().ok());
-            if let (Some(Some(h)), Some(Some(m)), Some(Some(s))) = (it.next(), it.next(), it.next())
-            {
-                hms = Some(h * 3600 + m * 60 + s);
-            }
-        } else if let Some(m) = MONTHS
-            .iter()
-            .position(|m| tok.len() >= 3 && tok[..3].eq_ignore_ascii_case(m))
-        {
-            month = Some(m as u64 + 1);
-        } else if let Ok(n) = tok.parse::<u64>() {
-            if tok.len() <= 2 && day.is_none() {
-                day = Some(n);
-            } else {
-                year = Some(match n {
-                    0..70 => 2000 + n,
-                    70..100 => 1900 + n,
-                    _ => n,
-                });
-            }
-        }
-    }
-    let (d, m, y, t) = (day?, month?, year?, hms?);
-    if !(1..=31).contains(&d) || y < 1970 {
-        return None;
-    }
-    // Days from civil (Howard Hinnant's algorithm), for dates after 1970.
-    let (y, m) = if m <= 2 { (y - 1, m + 9) } else { (y, m - 3) };
-    let era = y / 400;
-    let yoe = y - era * 400;
-    let doy = (153 * m + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = (era * 146_097 + doe).checked_sub(719_468)?;
-    Some(UNIX_EPOCH + Duration::from_secs(days * 86_400 + t))
+/// How long a parsed cookie lives: `None` for a session cookie, zero when it is already
+/// expired (a deletion). `Max-Age` wins over `Expires` (RFC 6265 §5.3 step 3). Saturating:
+/// a lifetime too large for any clock comes back as [`MAX_LIFETIME`].
+fn lifetime(c: &cookie::Cookie<'_>) -> Option<Duration> {
+    use cookie::time::{Duration as Span, OffsetDateTime};
+    let left = match (c.max_age(), c.expires_datetime()) {
+        (Some(age), _) => age,
+        (None, Some(at)) => at - OffsetDateTime::now_utc(),
+        (None, None) => return None,
+    };
+    Some(if left <= Span::ZERO {
+        Duration::ZERO
+    } else {
+        Duration::try_from(left).map_or(MAX_LIFETIME, |d| d.min(MAX_LIFETIME))
+    })
 }
 
 #[cfg(test)]
@@ -258,13 +238,59 @@ mod tests {
     }
 
     #[test]
-    fn http_dates() {
-        let t = parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT").unwrap();
-        assert_eq!(t.duration_since(UNIX_EPOCH).unwrap().as_secs(), 784_111_777);
-        let t = parse_http_date("Sunday, 06-Nov-94 08:49:37 GMT").unwrap();
-        assert_eq!(t.duration_since(UNIX_EPOCH).unwrap().as_secs(), 784_111_777);
-        assert!(parse_http_date("Wed, 01 Jan 2celebrate").is_none());
-        let future = parse_http_date("Fri, 01 Jan 2100 00:00:00 GMT").unwrap();
-        assert!(future > SystemTime::now());
+    fn hostile_lifetimes_are_clamped_not_panics() {
+        let now = Instant::now();
+        let mut jar = Jar::default();
+        for (i, attrs) in [
+            "Max-Age=9223372036854775807",
+            "Max-Age=-9223372036854775808",
+            "Max-Age=99999999999999999999999999",
+            "Expires=Fri, 31 Dec 300000000000 23:59:59 GMT",
+            "Expires=Fri, 31 Dec 9999 2562047788015215:00:00 GMT",
+            "Expires=Fri, 31 Dec 9999 23:59:59 GMT",
+            "Expires=Sun, 06 Nov 1994 08:49:37 GMT",
+        ]
+        .iter()
+        .enumerate()
+        {
+            jar.store(0, b"/", &format!("c{i}=1; Path=/; {attrs}"), now);
+        }
+        // Max-Age=MAX, the bad Expires ones (ignored: session cookies) and year 9999 stay;
+        // the negative Max-Age and the 1994 date delete.
+        let h = header(&mut jar, 0, "/", false);
+        assert_eq!(h, "Cookie: c0=1; c2=1; c3=1; c4=1; c5=1\r\n");
+        let later = now + MAX_LIFETIME + Duration::from_secs(1);
+        let mut out = Vec::new();
+        jar.write_header(0, b"/", false, later, &mut out);
+        assert_eq!(String::from_utf8(out).unwrap(), "Cookie: c3=1; c4=1\r\n");
+    }
+
+    #[test]
+    fn size_and_count_limits() {
+        let now = Instant::now();
+        let mut jar = Jar::default();
+        jar.store(
+            0,
+            b"/",
+            &format!("big={}", "x".repeat(MAX_COOKIE_BYTES)),
+            now,
+        );
+        assert!(jar.is_empty(), "a cookie over 4096 bytes is ignored");
+        for i in 0..200 {
+            jar.store(0, b"/", &format!("c{i}={}", "v".repeat(100)), now);
+        }
+        jar.store(1, b"/", "other=1", now);
+        assert_eq!(jar.len(), MAX_PER_HOST + 1);
+        let h = header(&mut jar, 0, "/", false);
+        assert_eq!(
+            h.matches('=').count(),
+            MAX_PER_HOST,
+            "every kept cookie is sent"
+        );
+        assert!(
+            h.starts_with("Cookie: c50="),
+            "the oldest were dropped: {}",
+            &h[..20]
+        );
     }
 }

@@ -23,6 +23,8 @@ mod tests;
 pub(crate) use globals::check_globals;
 pub use model::{Flow, Globals, Op, RequestStep, Think};
 
+use std::collections::HashMap;
+
 use super::model::Scenario;
 use super::validate::{Checker, Fields, MAX_TOTAL_WEIGHT, join, parse_base_url};
 use super::yaml::{Node, Pos, Value};
@@ -63,6 +65,23 @@ fn is_ident(s: &str) -> bool {
     c.next()
         .is_some_and(|f| f.is_ascii_alphabetic() || f == '_')
         && c.all(|ch| ch.is_ascii_alphanumeric() || ch == '_')
+}
+
+/// Append `add` to `base`, each added header replacing every earlier one of its name
+/// (case-insensitive; within `add` the last of a name wins) — the result of pushing them
+/// one by one, in linear time: a plan may carry tens of thousands of headers.
+fn override_headers<T>(base: &mut Vec<T>, add: Vec<T>, name: impl Fn(&T) -> &str) {
+    let mut last: HashMap<String, usize> = HashMap::with_capacity(add.len());
+    for (i, h) in add.iter().enumerate() {
+        last.insert(name(h).to_ascii_lowercase(), i);
+    }
+    base.retain(|h| !last.contains_key(&name(h).to_ascii_lowercase()));
+    base.extend(
+        add.into_iter()
+            .enumerate()
+            .filter(|(i, h)| last.get(&name(h).to_ascii_lowercase()) == Some(i))
+            .map(|(_, h)| h),
+    );
 }
 
 fn entries(node: &Node) -> &[(super::yaml::Key, Node)] {
@@ -185,10 +204,8 @@ pub(crate) fn check_scenario(
                 }
             }
             if let Some(n) = f.get("headers") {
-                for (k, v) in c.headers(n, &join(path, "headers")) {
-                    b.headers.retain(|(dk, _)| !dk.eq_ignore_ascii_case(&k));
-                    b.headers.push((k, v));
-                }
+                let add = c.headers(n, &join(path, "headers"));
+                override_headers(&mut b.headers, add, |(k, _)| k);
             }
             b.flow.multi_step = true;
             check_steps(c, &mut b, steps, &join(path, "steps"), d);
@@ -426,14 +443,16 @@ fn check_request(
         .map(|(k, v)| (k.clone(), v.clone(), None))
         .collect();
     if let Some(n) = f.get("headers") {
-        for (k, v) in c.headers(n, &join(path, "headers")) {
-            let pos = entries(n)
-                .iter()
-                .find(|(key, _)| key.text == k)
-                .map(|(_, v)| v.pos);
-            raw.retain(|(dk, _, _)| !dk.eq_ignore_ascii_case(&k));
-            raw.push((k, v, pos));
-        }
+        let at: HashMap<&str, Pos> = entries(n)
+            .iter()
+            .map(|(key, v)| (key.text.as_str(), v.pos))
+            .collect();
+        let add = c.headers(n, &join(path, "headers"));
+        let add = add.into_iter().map(|(k, v)| {
+            let pos = at.get(k.as_str()).copied();
+            (k, v, pos)
+        });
+        override_headers(&mut raw, add.collect(), |(k, _, _)| k);
     }
     // Body: `body`, `json` or `form`.
     let kinds: Vec<&str> = ["body", "json", "form"]
