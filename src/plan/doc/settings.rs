@@ -61,6 +61,17 @@ pub struct Defaults {
     /// Most body bytes kept for checks and captures: `4096`, `64kB`, `16MiB` (default 16MiB).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_body: Option<Whole>,
+    /// Re-send an idempotent request (GET, HEAD, OPTIONS, TRACE, PUT, DELETE) once when a
+    /// reused connection closed before any response byte (default true); others never are.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_idempotent: Option<Flag>,
+    /// Most bytes of a response head: `64kB` (default), up to `16MiB`; a larger head is
+    /// `malformed`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_header_bytes: Option<Whole>,
+    /// Most header fields in a response (default 100, up to 10000); more is `malformed`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_headers: Option<Whole>,
     /// With HTTP/2, how many users share one connection (default 1).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub h2_streams_per_connection: Option<Whole>,
