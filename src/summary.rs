@@ -88,6 +88,9 @@ pub struct RunInfo {
     pub interrupted: bool,
     /// Engine threads.
     pub threads: usize,
+    /// The execution segment run, `I/N` (`--segment`); absent for a whole run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub segment: Option<String>,
 }
 
 /// Latency statistics in milliseconds.
@@ -244,6 +247,7 @@ impl Summary {
                 stopped_by: run.stop.name().to_string(),
                 interrupted: run.stop == crate::engine::StopReason::Interrupted,
                 threads: run.threads,
+                segment: plan.segment.as_ref().map(|s| s.segment.to_string()),
             },
             summary: Totals {
                 requests,

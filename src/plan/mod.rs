@@ -9,6 +9,7 @@ pub mod flow;
 pub mod http_options;
 pub mod load;
 pub mod model;
+pub mod segment;
 pub mod validate;
 pub mod yaml;
 

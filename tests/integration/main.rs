@@ -12,5 +12,6 @@ mod live;
 mod load_models;
 mod nginx;
 mod remote_write;
+mod segments;
 mod thresholds;
 mod tls_util;
