@@ -8,6 +8,7 @@ mod core;
 mod flows;
 mod html;
 mod http;
+mod k8s;
 mod live;
 mod load_models;
 mod nginx;
