@@ -179,7 +179,8 @@ impl Segment {
         if len == 0 {
             return 0;
         }
-        (k % len + self.offset() % len) % len
+        let r = k % len + self.offset() % len; // < 2·len: no overflow
+        if r >= len { r - len } else { r }
     }
 }
 
