@@ -98,6 +98,57 @@ fn three_segments_add_up_to_the_whole_budget_and_users() {
 }
 
 #[test]
+fn ramping_users_are_split_with_distinct_ids() {
+    let target = target(1000);
+    let dir = tempdir();
+    let plan = write(
+        dir.path(),
+        "p.yaml",
+        &format!(
+            "base_url: {}\ndefaults:\n  think: 100ms\nload:\n  stages:\n    - {{duration: 1s, target: 6}}\n    - {{duration: 1s, target: 6}}\nscenarios:\n  - path: /u/{{{{ vu() }}}}\n",
+            target.url()
+        ),
+    );
+    let parts = run_three(dir.path(), &plan, &[]);
+    assert_eq!(
+        col(&parts, |j| j["plan"]["concurrency"].as_u64().unwrap()),
+        [2, 2, 2]
+    );
+    let users: BTreeSet<u64> = target
+        .recorded()
+        .iter()
+        .filter_map(|r| r.path.rsplit('/').next()?.parse().ok())
+        .collect();
+    assert_eq!(users, (1..=6).collect::<BTreeSet<u64>>());
+}
+
+#[test]
+fn sequential_rows_are_used_once_across_segments() {
+    let target = target(1000);
+    let dir = tempdir();
+    let rows: String = (0..12).map(|i| format!("r{i}\n")).collect();
+    write(dir.path(), "rows.csv", &format!("name\n{rows}"));
+    let plan = write(
+        dir.path(),
+        "p.yaml",
+        &format!(
+            "base_url: {}\ndefaults:\n  concurrency: 3\n  requests: 12\ndata:\n  rows: {{file: rows.csv}}\nscenarios:\n  - path: /row/{{{{ rows.name }}}}\n",
+            target.url()
+        ),
+    );
+    let parts = run_three(dir.path(), &plan, &[]);
+    assert_eq!(
+        col(&parts, |j| j["summary"]["requests"].as_u64().unwrap()),
+        [4, 4, 4]
+    );
+    let mut used: Vec<String> = target.recorded().into_iter().map(|r| r.path).collect();
+    used.sort();
+    let mut want: Vec<String> = (0..12).map(|i| format!("/row/r{i}")).collect();
+    want.sort();
+    assert_eq!(used, want, "each of the 12 rows exactly once");
+}
+
+#[test]
 fn open_rate_splits_into_interleaved_thirds() {
     let _serial = timing_lock();
     let target = target(0);
