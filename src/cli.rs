@@ -40,6 +40,9 @@ pub enum Command {
         /// Set a variable for `${KEY}` in the plan (before the environment); repeatable.
         #[arg(long = "env", value_name = "KEY=VALUE", value_parser = parse_env)]
         env: Vec<(String, String)>,
+        /// Check and describe one execution segment of the plan.
+        #[command(flatten)]
+        segment: SegmentArgs,
     },
     /// Compare two JSON results (`--out json=FILE`); exit 99 on a regression beyond a limit.
     Compare(CompareArgs),
@@ -81,6 +84,23 @@ pub struct RunArgs {
     /// Replace the plan's base_url (e.g. http://127.0.0.1:8080).
     #[arg(long, value_name = "URL")]
     pub base_url: Option<String>,
+    /// Distributed runs: which share of the plan this process runs.
+    #[command(flatten)]
+    pub segment: SegmentArgs,
+}
+
+/// `--segment I/N` and `--segments N` (distributed runs; `plan::segment::select`).
+#[derive(Debug, Args, Clone, Default)]
+pub struct SegmentArgs {
+    /// Run share I of N of the plan (1-based, e.g. `2/3`): users, rate, stages, `requests`,
+    /// `max_vus` and sequential data rows are split so the N parts add up exactly to the
+    /// whole. Default: `LOADTESTER_SEGMENT`, if set.
+    #[arg(long, value_name = "I/N", value_parser = parse_segment, conflicts_with = "segments")]
+    pub segment: Option<crate::schedule::segment::Segment>,
+    /// Run one of N segments, the one given by `JOB_COMPLETION_INDEX` (0-based, as a
+    /// Kubernetes Indexed Job sets it).
+    #[arg(long, value_name = "N", value_parser = parse_segments)]
+    pub segments: Option<u64>,
 }
 
 /// Options of `compare`.
@@ -151,6 +171,14 @@ pub struct CommonArgs {
 
 fn parse_env(s: &str) -> Result<(String, String), String> {
     crate::plan::env::parse_pair(s)
+}
+
+fn parse_segment(s: &str) -> Result<crate::schedule::segment::Segment, String> {
+    crate::schedule::segment::Segment::parse(s).map_err(|e| e.to_string())
+}
+
+fn parse_segments(s: &str) -> Result<u64, String> {
+    crate::plan::segment::parse_count(s)
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use tokio_util::sync::CancellationToken;
 
-use loadtester::cli::{Cli, Command, CommonArgs, RunArgs};
+use loadtester::cli::{Cli, Command, CommonArgs, RunArgs, SegmentArgs};
 use loadtester::plan::{self, Overrides};
 use loadtester::{Outcome, RunOptions, target};
 
@@ -32,7 +32,7 @@ fn main() -> ExitCode {
     let code = match cli.command {
         Some(Command::Run(args)) => run(args),
         None => run(cli.run),
-        Some(Command::Validate { file, env }) => validate(&file, env),
+        Some(Command::Validate { file, env, segment }) => validate(&file, env, &segment),
         Some(Command::Compare(args)) => compare(&args),
         Some(Command::Report(args)) => report(&args),
         Some(Command::Demo(args)) => demo(&args.common),
@@ -48,8 +48,12 @@ fn run(args: RunArgs) -> u8 {
         return INVALID;
     };
     let overrides = args.common.overrides(args.base_url.clone());
-    match plan::load(path, &overrides) {
-        Ok(plan) => execute(&plan, &args.common),
+    match plan::load(path, &overrides).map(|p| segment(p, &args.segment)) {
+        Ok(Ok(plan)) => execute(&plan, &args.common),
+        Ok(Err(e)) => {
+            eprintln!("error: {e}");
+            INVALID
+        }
         Err(errors) => {
             eprintln!("{errors}");
             INVALID
@@ -57,13 +61,26 @@ fn run(args: RunArgs) -> u8 {
     }
 }
 
-fn validate(path: &std::path::Path, env: Vec<(String, String)>) -> u8 {
+/// Apply `--segment`/`--segments`/`LOADTESTER_SEGMENT` to a validated plan
+/// (`plan::segment`); the message names the bad value or the numbers that do not split.
+fn segment(plan: plan::Plan, args: &SegmentArgs) -> Result<plan::Plan, String> {
+    match plan::segment::select(args.segment, args.segments, |k| std::env::var(k).ok())? {
+        Some(s) => plan::segment::apply(plan, s).map_err(|e| e.to_string()),
+        None => Ok(plan),
+    }
+}
+
+fn validate(path: &std::path::Path, env: Vec<(String, String)>, seg: &SegmentArgs) -> u8 {
     let overrides = Overrides {
         env,
         ..Overrides::default()
     };
-    match plan::load(path, &overrides) {
-        Ok(plan) => {
+    match plan::load(path, &overrides).map(|p| segment(p, seg)) {
+        Ok(Err(e)) => {
+            eprintln!("error: {e}");
+            INVALID
+        }
+        Ok(Ok(plan)) => {
             let load = &plan.load;
             println!(
                 "{}: valid plan — {} scenario{}, {}, {}",
@@ -81,6 +98,9 @@ fn validate(path: &std::path::Path, env: Vec<(String, String)>) -> u8 {
                     (None, None) => String::new(),
                 }
             );
+            if let Some(line) = plan::segment::describe(&plan) {
+                println!("{line}");
+            }
             OK
         }
         Err(errors) => {

@@ -49,7 +49,8 @@ impl Vu {
     pub fn new(id: u64, shared: &Shared) -> Vu {
         Vu {
             id,
-            conn: Conn::new(shared.connector.clone(), id),
+            // HTTP/2 sharing groups a thread's users by their local number.
+            conn: Conn::new(shared.connector.clone(), shared.ctl.segment.local(id)),
             parts: ResponseParts::default(),
             iterations: 0,
             flow: FlowState::new(id, &shared.program),

@@ -209,7 +209,7 @@ pub fn run(
         limit: plan.load.requests.unwrap_or(u64::MAX),
         stop: AtomicBool::new(false),
         timeout: plan.timeout,
-        ctl: worker::RunCtl::new(&plan.load),
+        ctl: worker::RunCtl::new(&plan.load).segmented(plan.segment.as_ref()),
         program: crate::engine::flow::program::Program::build(plan, threads)?,
     });
     let shards: Vec<Arc<Mutex<Shard>>> = (0..threads)
@@ -232,7 +232,12 @@ pub fn run(
     let mut handles = Vec::with_capacity(threads);
     for (t, shard) in shards.iter().enumerate() {
         // Users t, t+threads, t+2·threads… live on thread t.
-        let ids: Vec<u64> = (t..users).step_by(threads).map(|i| i as u64).collect();
+        // In a segment, local user j is the whole run's user j·N+I−1 (`schedule::segment`).
+        let seg = shared.ctl.segment;
+        let ids: Vec<u64> = (t..users)
+            .step_by(threads)
+            .filter_map(|i| seg.global(i as u64))
+            .collect();
         let (shared, shard, hard, done) = (
             shared.clone(),
             shard.clone(),

@@ -73,8 +73,10 @@ pub async fn thread_main(
 async fn dispatch(pool: &Pool, shared: &Shared, shard: &Mutex<Shard>, rate: &Profile) {
     let start = shared.ctl.start;
     let bound = shared.timeout;
+    let seg = shared.ctl.segment;
     while let Some((n, s)) = claim(shared) {
-        let due = match rate.due(n) {
+        // A segment's n-th iteration is the whole run's iteration n·N+I−1 (ADR-090).
+        let due = match seg.global(n).map_or(Pace::Stop, |g| rate.due(g)) {
             Pace::Due(d) => start + d,
             Pace::Stop => break,
         };
@@ -114,7 +116,7 @@ async fn dispatch(pool: &Pool, shared: &Shared, shard: &Mutex<Shard>, rate: &Pro
     // before the stop never started. They are missed, not forgotten.
     if shared.stop.load(Ordering::Relaxed) {
         while let Some((n, s)) = claim(shared) {
-            match rate.due(n) {
+            match seg.global(n).map_or(Pace::Stop, |g| rate.due(g)) {
                 Pace::Due(d) if shared.ctl.before_stop(start + d) => lock(shard).record_missed(s),
                 _ => break,
             }

@@ -13,6 +13,7 @@ use super::Shared;
 use super::iteration::{self, Vu};
 use crate::plan::LoadModel;
 use crate::plan::Think;
+use crate::schedule::segment::Segment;
 use crate::stats::Shard;
 
 /// Everything one engine thread runs: the users `ids` of the plan's load model.
@@ -48,10 +49,8 @@ pub fn claim(shared: &Shared) -> Option<(u64, usize)> {
         return None;
     }
     let len = shared.table.len() as u64;
-    Some((
-        i,
-        shared.table[usize::try_from(i % len).unwrap_or(0)] as usize,
-    ))
+    let pos = shared.ctl.segment.table_position(i, len);
+    Some((i, shared.table[usize::try_from(pos).unwrap_or(0)] as usize))
 }
 
 /// Closed model: one virtual user, until the run stops, its ramp ends or the budget is spent.
@@ -127,6 +126,8 @@ pub struct RunCtl {
     pub active: std::sync::atomic::AtomicU64,
     /// When the run stopped, µs since `start` (`u64::MAX` while running).
     pub stopped_at_us: AtomicU64,
+    /// The execution segment run (`1/1`: the whole plan).
+    pub segment: Segment,
 }
 
 impl RunCtl {
@@ -139,7 +140,18 @@ impl RunCtl {
             stop_token: tokio_util::sync::CancellationToken::new(),
             active: std::sync::atomic::AtomicU64::new(0),
             stopped_at_us: AtomicU64::new(u64::MAX),
+            segment: Segment::WHOLE,
         }
+    }
+
+    /// A segment keeps the whole run's pacer and ramp and takes every N-th due time and
+    /// user of it (ADR-090), so `model` becomes the whole run's.
+    pub fn segmented(mut self, seg: Option<&crate::plan::segment::SegmentRun>) -> RunCtl {
+        if let Some(s) = seg {
+            self.model = s.whole.model.clone();
+            self.segment = s.segment;
+        }
+        self
     }
 
     /// Record the moment the run stopped (first call wins).

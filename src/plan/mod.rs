@@ -12,6 +12,7 @@ pub mod load;
 pub mod model;
 pub mod resolve;
 pub mod secrets;
+pub mod segment;
 pub mod threshold;
 pub mod validate;
 pub mod yaml;

@@ -32,6 +32,9 @@ pub struct Plan {
     /// Transport and protocol: TLS, HTTP version, keep-alive, redirects, decompression,
     /// `connect_to`, timeouts, body bound (`plan::http_options`).
     pub http: super::http_options::HttpOptions,
+    /// The execution segment this plan is (`--segment I/N`) and the whole run's load;
+    /// `None` for a whole run (`plan::segment`).
+    pub segment: Option<super::segment::SegmentRun>,
 }
 
 /// URL scheme of the target.

@@ -500,6 +500,7 @@ fn check_plan(c: &mut Checker, file: &str, root: &Node, ov: &Overrides) -> Optio
         secrets: Vec::new(),
         http,
         flow: globals,
+        segment: None,
     })
 }
 

@@ -35,6 +35,12 @@ pub fn render(s: &Summary) -> String {
         "aborted" => "ABORTED early (partial result)",
         other => other,
     };
+    if let Some(seg) = &s.run.segment {
+        let _ = writeln!(
+            o,
+            "segment: {seg} of the plan (the load and results below are this segment's share)"
+        );
+    }
     let _ = writeln!(
         o,
         "load: {}, {limit}; stopped: {stopped}\n",

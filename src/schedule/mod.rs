@@ -3,6 +3,7 @@
 //! `weight_table`: which scenario the n-th request uses. `stages`: ramping users and the
 //! open-model pacer (when iteration n is due).
 
+pub mod segment;
 pub mod stages;
 
 pub use stages::{Pace, Profile, Stage};

@@ -107,6 +107,9 @@ pub struct RunInfo {
     pub interrupted: bool,
     /// Engine threads.
     pub threads: usize,
+    /// The execution segment run, `I/N` (`--segment`); absent for a whole run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub segment: Option<String>,
     /// Start time in milliseconds since the Unix epoch (aligns series rows in a merge).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub started_at_ms: Option<u64>,
@@ -364,6 +367,7 @@ impl Summary {
                     .ok()
                     .and_then(|d| u64::try_from(d.as_millis()).ok()),
                 parts: Vec::new(),
+                segment: plan.segment.as_ref().map(|s| s.segment.to_string()),
             },
             summary: Totals {
                 requests,

@@ -303,11 +303,7 @@ fn scalars_read_from_text_keep_their_text() {
     let ov = Overrides::default();
     let original = load_str("p.yaml", &text, &ov).unwrap_or_else(|e| panic!("{e}"));
     let reloaded = load_str("p.yaml", &written, &ov).unwrap_or_else(|e| panic!("{e}\n{written}"));
-    assert_eq!(
-        meaning(&reloaded),
-        meaning(&original),
-        "{written}"
-    );
+    assert_eq!(meaning(&reloaded), meaning(&original), "{written}");
     assert!(
         written.contains("A: '1.10'") || written.contains("A: \"1.10\""),
         "{written}"
