@@ -53,6 +53,18 @@ pub enum Command {
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: SocketAddr,
     },
+    /// Print a shell completion script, e.g. `source <(loadtester completions bash)`.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page `loadtester(1)`, or with `--out-dir` write one page per subcommand.
+    Man {
+        /// Write `loadtester.1` and `loadtester-SUBCOMMAND.1` into this folder.
+        #[arg(long, value_name = "DIR")]
+        out_dir: Option<PathBuf>,
+    },
 }
 
 /// Options of `run`.
@@ -133,6 +145,14 @@ pub struct CommonArgs {
     /// Do not verify TLS certificates (same as `tls: {insecure: true}`); the report says so.
     #[arg(short = 'k', long)]
     pub insecure: bool,
+    /// Seed every random choice (randomInt, randomString, uuid, random data rows, think
+    /// times) so a run repeats; weights are exact and need none.
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+    /// Colour in the text report on stdout: `auto` (on a terminal, unless NO_COLOR is
+    /// set), `always` or `never`.
+    #[arg(long, value_name = "WHEN", value_enum, default_value_t = crate::report::color::ColorChoice::Auto)]
+    pub color: crate::report::color::ColorChoice,
 }
 
 fn parse_env(s: &str) -> Result<(String, String), String> {
@@ -154,6 +174,7 @@ impl CommonArgs {
             thresholds: self.thresholds.clone(),
             env: self.env.clone(),
             insecure: self.insecure,
+            seed: self.seed,
         }
     }
 }

@@ -19,6 +19,7 @@ pub mod remote_write;
 pub mod report;
 pub mod report_cmd;
 pub mod schedule;
+pub mod shell;
 pub mod stats;
 pub mod summary;
 pub mod target;
@@ -40,6 +41,8 @@ pub struct RunOptions {
     pub live: live::LiveOptions,
     /// Progress display (`--progress`).
     pub progress: progress::ProgressMode,
+    /// Colour of the text report on stdout (`--color`, `NO_COLOR`).
+    pub color: report::color::ColorChoice,
 }
 
 /// How a run ended, for the exit code (see README, "Exit codes").
@@ -90,7 +93,10 @@ pub fn run_plan(
     }
     let mut outcome = judge(&summary);
     if !opts.quiet {
-        print!("{}", report::text::render(&summary));
+        print!(
+            "{}",
+            report::text::render_with(&summary, opts.color.for_stdout())
+        );
     }
     for out in opts
         .outputs

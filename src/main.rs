@@ -37,6 +37,11 @@ fn main() -> ExitCode {
         Some(Command::Report(args)) => report(&args),
         Some(Command::Demo(args)) => demo(&args.common),
         Some(Command::Target { listen }) => serve(listen),
+        Some(Command::Completions { shell }) => print_or_fail(
+            &loadtester::shell::completions(shell),
+            "the completion script",
+        ),
+        Some(Command::Man { out_dir }) => man(out_dir.as_deref()),
     };
     ExitCode::from(code)
 }
@@ -126,6 +131,47 @@ fn demo(common: &CommonArgs) -> u8 {
     code
 }
 
+/// Write `bytes` to stdout; a closed pipe or full disk is an error that names `what`.
+fn print_or_fail(bytes: &[u8], what: &str) -> u8 {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(bytes).and_then(|()| out.flush()) {
+        Ok(()) => OK,
+        Err(e) => {
+            eprintln!("error: cannot write {what} to stdout: {e}");
+            FAILED
+        }
+    }
+}
+
+/// `man [--out-dir DIR]`: the page on stdout, or every page written into DIR.
+fn man(out_dir: Option<&std::path::Path>) -> u8 {
+    match out_dir {
+        None => {
+            let mut page = Vec::new();
+            match loadtester::shell::man_page(&mut page) {
+                Ok(()) => print_or_fail(&page, "the man page"),
+                Err(e) => {
+                    eprintln!("error: cannot render the man page: {e}");
+                    FAILED
+                }
+            }
+        }
+        Some(dir) => match loadtester::shell::man_pages(dir) {
+            Ok(files) => {
+                for f in files {
+                    println!("{}", f.display());
+                }
+                OK
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                FAILED
+            }
+        },
+    }
+}
+
 fn serve(listen: std::net::SocketAddr) -> u8 {
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -157,6 +203,7 @@ fn execute(plan: &loadtester::Plan, common: &CommonArgs) -> u8 {
             linger: common.linger,
         },
         progress: common.progress.unwrap_or_default(),
+        color: common.color,
     };
     match loadtester::run_plan(plan, &opts, &interrupt) {
         Ok((_, Outcome::Passed)) => OK,

@@ -29,6 +29,10 @@ pub struct Plan {
     /// Transport and protocol: TLS, HTTP version, keep-alive, redirects, decompression,
     /// `connect_to`, timeouts, body bound (`plan::http_options`).
     pub http: super::http_options::HttpOptions,
+    /// `--seed N`: every virtual user's random generator starts from this seed and its
+    /// user number, so random template values, data rows and think times repeat run to
+    /// run; `None` seeds from the clock.
+    pub seed: Option<u64>,
 }
 
 /// URL scheme of the target.

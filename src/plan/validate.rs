@@ -27,6 +27,8 @@ pub struct Overrides {
     pub env: Vec<(String, String)>,
     /// `--insecure`: skip TLS certificate verification (sets `tls.insecure`).
     pub insecure: bool,
+    /// `--seed N`: reproducible random choices (see [`Plan::seed`]).
+    pub seed: Option<u64>,
 }
 
 /// Default request timeout when the plan gives none.
@@ -462,6 +464,7 @@ fn check_plan(c: &mut Checker, file: &str, root: &Node, ov: &Overrides) -> Optio
         secrets: Vec::new(),
         http,
         flow: globals,
+        seed: ov.seed,
     })
 }
 

@@ -4,11 +4,13 @@
 //! the text report goes to stdout unless `--quiet`.
 
 pub mod chart;
+pub mod color;
 pub mod csv;
 pub mod html;
 pub mod http_section;
 pub mod json;
 pub mod junit;
+pub mod names;
 pub mod text;
 
 use std::io::Write;

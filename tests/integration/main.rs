@@ -12,5 +12,7 @@ mod live;
 mod load_models;
 mod nginx;
 mod remote_write;
+mod shell;
+mod terminal;
 mod thresholds;
 mod tls_util;
