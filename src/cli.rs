@@ -115,7 +115,8 @@ pub struct CommonArgs {
     #[arg(short, long, value_name = "DURATION", value_parser = parse_duration)]
     pub duration: Option<Duration>,
     /// Write the result: FORMAT=FILE, `-` for stdout; repeatable. Formats: json, text,
-    /// junit, csv (per-second series), html (report with charts); `prometheus-rw=URL`
+    /// junit, csv (per-second series), csv-stats and csv-failures (Locust's per-endpoint
+    /// tables), html (report with charts); `prometheus-rw=URL`
     /// pushes live series to Prometheus remote write during the run.
     #[arg(long = "out", value_name = "FORMAT=FILE")]
     pub outputs: Vec<OutSpec>,

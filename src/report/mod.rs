@@ -6,6 +6,7 @@
 pub mod chart;
 pub mod color;
 pub mod csv;
+pub mod csv_stats;
 pub mod html;
 pub mod http_section;
 pub mod json;
@@ -29,6 +30,10 @@ pub enum Format {
     Junit,
     /// The per-second series as CSV (`report::csv`).
     Csv,
+    /// Per-endpoint statistics, Locust's `_stats.csv` columns (`report::csv_stats`).
+    CsvStats,
+    /// Failures by endpoint and kind, Locust's `_failures.csv` columns.
+    CsvFailures,
     /// One self-contained HTML page with charts (`report::html`).
     Html,
     /// Prometheus remote write to a URL, during the run (`crate::remote_write`); rendered
@@ -36,7 +41,16 @@ pub enum Format {
     PrometheusRw,
 }
 
-const FORMATS: &[&str] = &["json", "text", "junit", "csv", "html", "prometheus-rw"];
+const FORMATS: &[&str] = &[
+    "json",
+    "text",
+    "junit",
+    "csv",
+    "csv-stats",
+    "csv-failures",
+    "html",
+    "prometheus-rw",
+];
 
 /// Where an output goes.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -71,6 +85,8 @@ impl std::str::FromStr for OutSpec {
             "text" => Format::Text,
             "junit" => Format::Junit,
             "csv" => Format::Csv,
+            "csv-stats" => Format::CsvStats,
+            "csv-failures" => Format::CsvFailures,
             "html" => Format::Html,
             "prometheus-rw" => {
                 crate::remote_write::endpoint(dest)?;
@@ -108,6 +124,8 @@ pub fn render(format: Format, summary: &Summary) -> Vec<u8> {
         Format::Text => text::render(summary).into_bytes(),
         Format::Junit => junit::render(summary),
         Format::Csv => csv::render(summary),
+        Format::CsvStats => csv_stats::render_stats(summary),
+        Format::CsvFailures => csv_stats::render_failures(summary),
         Format::Html => html::render(summary),
         Format::PrometheusRw => crate::live::metrics::of_summary(summary).into_bytes(),
     }

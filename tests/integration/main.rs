@@ -5,6 +5,7 @@
 mod common;
 mod compare;
 mod core;
+mod csv_stats;
 mod flows;
 mod html;
 mod http;
