@@ -20,6 +20,7 @@ pub mod report;
 pub mod report_cmd;
 pub mod schedule;
 pub mod shell;
+pub mod sink;
 pub mod stats;
 pub mod summary;
 pub mod target;
@@ -101,7 +102,7 @@ pub fn run_plan(
     for out in opts
         .outputs
         .iter()
-        .filter(|o| o.format != report::Format::PrometheusRw)
+        .filter(|o| !matches!(o.dest, report::Dest::Url(_)))
     {
         if let Err(e) = report::write(out, &summary) {
             outcome = Outcome::OutputFailed(e);

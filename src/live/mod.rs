@@ -201,6 +201,7 @@ pub struct Observer<'p> {
     redactor: Redactor,
     server: Option<server::Server>,
     pushers: Vec<crate::remote_write::Pusher>,
+    sinks: Vec<crate::sink::Sink>,
     last_snapshot: Option<Instant>,
     linger: Option<Duration>,
 }
@@ -228,10 +229,18 @@ impl<'p> Observer<'p> {
             redactor,
             server: None,
             pushers: Vec::new(),
+            sinks: Vec::new(),
             last_snapshot: None,
             linger: opts.linger,
         };
-        if opts.listen.is_none() && urls.is_empty() {
+        let sinks: Vec<(crate::sink::Kind, &str)> = outputs
+            .iter()
+            .filter_map(|o| match (&o.format, &o.dest) {
+                (Format::Sink(kind), Dest::Url(u)) => Some((*kind, u.as_str())),
+                _ => None,
+            })
+            .collect();
+        if opts.listen.is_none() && urls.is_empty() && sinks.is_empty() {
             return Ok(observer);
         }
         let facts = PlanFacts {
@@ -263,6 +272,11 @@ impl<'p> Observer<'p> {
         for url in urls {
             let pusher = crate::remote_write::Pusher::start(url, state.clone())?;
             observer.pushers.push(pusher);
+        }
+        for (kind, url) in sinks {
+            observer
+                .sinks
+                .push(crate::sink::Sink::start(kind, url, state.clone())?);
         }
         observer.state = Some(state);
         Ok(observer)
@@ -322,11 +336,16 @@ impl<'p> Observer<'p> {
             return Ok(());
         };
         lock(state).set_final(summary);
-        let errors: Vec<String> = self
+        let mut errors: Vec<String> = self
             .pushers
             .drain(..)
             .filter_map(|p| p.finish().err())
             .collect();
+        errors.extend(
+            self.sinks
+                .drain(..)
+                .filter_map(|s| s.finish(&summary.series).err()),
+        );
         if errors.is_empty() {
             Ok(())
         } else {

@@ -39,6 +39,9 @@ pub enum Format {
     /// Prometheus remote write to a URL, during the run (`crate::remote_write`); rendered
     /// to a file it is the final numbers in the Prometheus text format.
     PrometheusRw,
+    /// A live sink (`crate::sink`): InfluxDB 1.x, InfluxDB 2.x or OTLP, pushed to during
+    /// the run; rendered to a file it is the final numbers in the Prometheus text format.
+    Sink(crate::sink::Kind),
 }
 
 const FORMATS: &[&str] = &[
@@ -50,6 +53,9 @@ const FORMATS: &[&str] = &[
     "csv-failures",
     "html",
     "prometheus-rw",
+    "influxdb",
+    "influxdb2",
+    "otlp",
 ];
 
 /// Where an output goes.
@@ -95,6 +101,18 @@ impl std::str::FromStr for OutSpec {
                     dest: Dest::Url(dest.to_string()),
                 });
             }
+            "influxdb" | "influxdb2" | "otlp" => {
+                let kind = match fmt {
+                    "influxdb" => crate::sink::Kind::InfluxV1,
+                    "influxdb2" => crate::sink::Kind::InfluxV2,
+                    _ => crate::sink::Kind::Otlp,
+                };
+                crate::sink::check(kind, dest)?;
+                return Ok(OutSpec {
+                    format: Format::Sink(kind),
+                    dest: Dest::Url(dest.to_string()),
+                });
+            }
             other => {
                 let hint = crate::plan::error::did_you_mean(other, FORMATS)
                     .map(|s| format!(" (did you mean `{s}`?)"))
@@ -127,7 +145,9 @@ pub fn render(format: Format, summary: &Summary) -> Vec<u8> {
         Format::CsvStats => csv_stats::render_stats(summary),
         Format::CsvFailures => csv_stats::render_failures(summary),
         Format::Html => html::render(summary),
-        Format::PrometheusRw => crate::live::metrics::of_summary(summary).into_bytes(),
+        Format::PrometheusRw | Format::Sink(_) => {
+            crate::live::metrics::of_summary(summary).into_bytes()
+        }
     }
 }
 
@@ -144,7 +164,11 @@ pub fn write(spec: &OutSpec, summary: &Summary) -> Result<(), String> {
         Dest::File(path) => std::fs::write(path, &bytes)
             .map_err(|e| format!("cannot write `{}`: {e}", path.display())),
         Dest::Url(url) => Err(format!(
-            "`{url}`: prometheus-rw pushes during a run; there is nothing to push afterwards"
+            "`{url}`: {} pushes during a run; there is nothing to push afterwards",
+            match spec.format {
+                Format::Sink(kind) => kind.format_name(),
+                _ => "prometheus-rw",
+            }
         )),
     }
 }

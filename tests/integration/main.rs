@@ -9,6 +9,7 @@ mod csv_stats;
 mod flows;
 mod html;
 mod http;
+mod influxdb;
 mod live;
 mod load_models;
 mod nginx;
