@@ -13,6 +13,7 @@ mod influxdb;
 mod live;
 mod load_models;
 mod nginx;
+mod otlp;
 mod remote_write;
 mod shell;
 mod terminal;
