@@ -256,3 +256,115 @@ fn points_reach_a_real_influxdb_and_query_back_to_the_run_counts() {
         "{err}"
     );
 }
+
+/// Accepts HTTP/1.1 posts on a free port, answers 204, and keeps each request's head
+/// and body.
+fn recording_receiver() -> (
+    String,
+    std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>,
+) {
+    use std::sync::{Arc, Mutex};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let keep = seen.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut s) = stream else { continue };
+            let mut raw = Vec::new();
+            let mut buf = [0u8; 65536];
+            let (head, body) = loop {
+                let n = s.read(&mut buf).unwrap_or(0);
+                if n == 0 {
+                    break (String::new(), String::new());
+                }
+                raw.extend_from_slice(&buf[..n]);
+                let text = String::from_utf8_lossy(&raw).into_owned();
+                if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                    let len = head
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase()
+                                .strip_prefix("content-length:")
+                                .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                        })
+                        .unwrap_or(0);
+                    if body.len() >= len {
+                        break (head.to_string(), body.to_string());
+                    }
+                }
+            };
+            let _ = s.write_all(b"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n");
+            keep.lock().unwrap().push((head, body));
+        }
+    });
+    (addr, seen)
+}
+
+#[test]
+fn influxdb2_posts_line_protocol_to_the_v2_api_with_the_token_header() {
+    let (addr, seen) = recording_receiver();
+    let t = target(0);
+    let dir = tempdir();
+    let plan = write(
+        dir.path(),
+        "p.yaml",
+        &format!(
+            "base_url: {}\ndefaults: {{concurrency: 1, requests: 30}}\nscenarios:\n  - {{name: home, path: /}}\n",
+            t.url()
+        ),
+    );
+    let out = bin()
+        .args(["--plan", plan.to_str().unwrap(), "--quiet", "--out"])
+        .arg(format!(
+            "influxdb2=http://{addr}?org=acme&bucket=load%20tests&token=${{LT_INFLUX_TOKEN}}"
+        ))
+        .env("LT_INFLUX_TOKEN", "tok-123")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let seen = seen.lock().unwrap();
+    assert!(!seen.is_empty());
+    let (head, body) = seen.last().unwrap();
+    assert!(
+        head.starts_with("POST /api/v2/write?org=acme&bucket=load+tests&precision=s HTTP/1.1"),
+        "{head}"
+    );
+    assert!(
+        head.contains("authorization: Token tok-123")
+            || head.contains("Authorization: Token tok-123"),
+        "{head}"
+    );
+    let total: u64 = body
+        .lines()
+        .filter(|l| l.starts_with("loadtester_http_reqs_total,") && l.contains("scenario=home"))
+        .filter_map(|l| {
+            l.split(' ')
+                .nth(1)?
+                .strip_prefix("value=")?
+                .parse::<f64>()
+                .ok()
+        })
+        .map(|v| v as u64)
+        .sum();
+    assert_eq!(total, 30, "{body}");
+    let per_second: u64 = seen
+        .iter()
+        .flat_map(|(_, b)| {
+            b.lines()
+                .filter(|l| l.starts_with("loadtester_second"))
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        })
+        .filter_map(|l| {
+            let fields = l.split(' ').nth(1)?.to_string();
+            let req = fields
+                .split(',')
+                .find_map(|f| f.strip_prefix("requests="))?
+                .trim_end_matches('i')
+                .to_string();
+            req.parse::<u64>().ok()
+        })
+        .sum();
+    assert_eq!(per_second, 30);
+}
