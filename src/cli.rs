@@ -116,8 +116,8 @@ pub struct CommonArgs {
     pub duration: Option<Duration>,
     /// Write the result: FORMAT=FILE, `-` for stdout; repeatable. Formats: json, text,
     /// junit, csv (per-second series), csv-stats and csv-failures (Locust's per-endpoint
-    /// tables), html (report with charts); `prometheus-rw=URL`
-    /// pushes live series to Prometheus remote write during the run.
+    /// tables), html (report with charts); `prometheus-rw=URL`, `influxdb=URL`,
+    /// `influxdb2=URL` and `otlp=URL` push live series during the run.
     #[arg(long = "out", value_name = "FORMAT=FILE")]
     pub outputs: Vec<OutSpec>,
     /// Print nothing but errors (no progress bar, no report on stdout).
