@@ -7,6 +7,7 @@ pub mod chart;
 pub mod color;
 pub mod csv;
 pub mod csv_stats;
+pub mod downsample;
 pub mod html;
 pub mod http_section;
 pub mod json;

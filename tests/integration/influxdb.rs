@@ -259,10 +259,10 @@ fn points_reach_a_real_influxdb_and_query_back_to_the_run_counts() {
 
 /// Accepts HTTP/1.1 posts on a free port, answers 204, and keeps each request's head
 /// and body.
-fn recording_receiver() -> (
-    String,
-    std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>,
-) {
+/// Requests seen: (head, body).
+type Seen = std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>;
+
+fn recording_receiver() -> (String, Seen) {
     use std::sync::{Arc, Mutex};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap().to_string();

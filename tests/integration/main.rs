@@ -8,6 +8,7 @@ mod core;
 mod csv_stats;
 mod flows;
 mod html;
+mod html_long;
 mod http;
 mod influxdb;
 mod live;
