@@ -263,7 +263,13 @@ fn points_reach_a_real_influxdb_and_query_back_to_the_run_counts() {
 type Seen = std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>;
 
 fn recording_receiver() -> (String, Seen) {
+    recording_receiver_failing_first(0)
+}
+
+/// Like [`recording_receiver`], but answers the first `fail` requests 503 (not kept).
+fn recording_receiver_failing_first(fail: usize) -> (String, Seen) {
     use std::sync::{Arc, Mutex};
+    let mut failures_left = fail;
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap().to_string();
     let seen = Arc::new(Mutex::new(Vec::new()));
@@ -294,6 +300,13 @@ fn recording_receiver() -> (String, Seen) {
                     }
                 }
             };
+            if failures_left > 0 {
+                failures_left -= 1;
+                let _ = s.write_all(
+                    b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 4\r\nConnection: close\r\n\r\nbusy",
+                );
+                continue;
+            }
             let _ = s.write_all(b"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n");
             keep.lock().unwrap().push((head, body));
         }
@@ -367,4 +380,65 @@ fn influxdb2_posts_line_protocol_to_the_v2_api_with_the_token_header() {
         })
         .sum();
     assert_eq!(per_second, 30);
+}
+
+#[test]
+fn failed_writes_are_kept_and_retried_until_the_receiver_takes_them() {
+    // The first two writes fail: their batches must arrive later, in order, none lost.
+    let (addr, seen) = recording_receiver_failing_first(2);
+    let t = target(0);
+    let dir = tempdir();
+    let plan = write(
+        dir.path(),
+        "p.yaml",
+        &format!(
+            "base_url: {}\ndefaults: {{concurrency: 1, duration: 4s}}\nscenarios:\n  - {{name: home, path: /delay/20}}\n",
+            t.url()
+        ),
+    );
+    let result = dir.path().join("r.json");
+    let out = bin()
+        .args(["--plan", plan.to_str().unwrap(), "--quiet", "--out"])
+        .arg(format!("influxdb=http://{addr}/lt"))
+        .arg("--out")
+        .arg(format!("json={}", result.display()))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("503") && err.contains("retrying"),
+        "warned once: {err}"
+    );
+    assert_eq!(err.matches("warning").count(), 1, "{err}");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&result).unwrap()).unwrap();
+    let seen = seen.lock().unwrap();
+    let mut seconds: Vec<(u64, u64)> = seen
+        .iter()
+        .flat_map(|(_, b)| {
+            b.lines()
+                .filter(|l| l.starts_with("loadtester_second"))
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        })
+        .filter_map(|l| {
+            let mut parts = l.split(' ');
+            let fields = parts.nth(1)?.to_string();
+            let ts = parts.next()?.parse::<u64>().ok()?;
+            let req = fields
+                .split(',')
+                .find_map(|f| f.strip_prefix("requests="))?;
+            Some((ts, req.trim_end_matches('i').parse::<u64>().ok()?))
+        })
+        .collect();
+    let sent = seconds.len();
+    seconds.sort();
+    seconds.dedup();
+    assert_eq!(seconds.len(), sent, "no second written twice");
+    assert_eq!(seconds.len(), json["series"].as_array().unwrap().len());
+    assert_eq!(
+        seconds.iter().map(|(_, n)| n).sum::<u64>(),
+        json["summary"]["requests"].as_u64().unwrap()
+    );
 }
