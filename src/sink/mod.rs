@@ -92,7 +92,7 @@ pub fn check(kind: Kind, url: &str) -> Result<(), String> {
         Kind::InfluxV1 | Kind::InfluxV2 => influx::endpoint(kind, &probe).map(|_| ()),
         Kind::Otlp => otlp::endpoint(&probe).map(|_| ()),
     }
-    .map_err(|e| e.replace(&probe, url))
+    .map_err(|e| e.replace(&probe, &hide_secrets(url)))
 }
 
 /// A running sink.
@@ -106,12 +106,16 @@ impl Sink {
     /// Check `url` for `kind` and start pushing `state`; errors name the URL as written.
     pub fn start(kind: Kind, url: &str, state: Shared) -> Result<Sink, String> {
         let name = format!("{}={}", kind.format_name(), hide_secrets(url));
+        let masked = |e: String| e.replace(url, &hide_secrets(url));
         let (target, encoder): (post::Target, Box<dyn Encoder>) = match kind {
             Kind::InfluxV1 | Kind::InfluxV2 => {
-                let ep = influx::endpoint(kind, url)?;
+                let ep = influx::endpoint(kind, url).map_err(masked)?;
                 (ep.target, Box::new(influx::LineEncoder::new()))
             }
-            Kind::Otlp => (otlp::endpoint(url)?, Box::new(otlp::JsonEncoder::new())),
+            Kind::Otlp => (
+                otlp::endpoint(url).map_err(masked)?,
+                Box::new(otlp::JsonEncoder::new()),
+            ),
         };
         let poster = post::Poster::new(&target).map_err(|e| format!("{name}: {e}"))?;
         let (tx, rx) = mpsc::channel();
