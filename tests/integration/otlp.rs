@@ -174,3 +174,49 @@ fn metrics_reach_a_real_otlp_receiver_with_the_metrics_names_and_final_counts() 
         point["explicitBounds"].as_array().unwrap().len() + 1
     );
 }
+
+#[test]
+fn sinks_speak_https_and_verify_the_certificate() {
+    use crate::tls_util::{Mode, pki, serve, server_config};
+    let p = pki();
+    let server = serve(Mode::Tls(server_config(&p.good, &["http/1.1"], None)));
+    let t = target(0);
+    let dir = tempdir();
+    let plan = write(
+        dir.path(),
+        "p.yaml",
+        &format!(
+            "base_url: {}\ndefaults: {{concurrency: 1, requests: 5}}\nscenarios:\n  - {{name: home, path: /}}\n",
+            t.url()
+        ),
+    );
+    let https = server.url("https");
+    let run_with = |ca: &std::path::Path| {
+        bin()
+            .args(["--plan", plan.to_str().unwrap(), "--quiet", "--out"])
+            .arg(format!("otlp={https}"))
+            .arg("--out")
+            .arg(format!("influxdb2={https}?org=o&bucket=b&token=t"))
+            // rustls-native-certs takes the trust store from here when it is set.
+            .env("SSL_CERT_FILE", ca)
+            .output()
+            .unwrap()
+    };
+    let out = run_with(&p.ca_pem);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let seen = server.seen();
+    for path in ["/v1/metrics", "/api/v2/write?org=o&bucket=b&precision=s"] {
+        let s = seen
+            .iter()
+            .find(|s| s.path == path)
+            .unwrap_or_else(|| panic!("no {path}: {seen:?}"));
+        assert_eq!(s.method, "POST");
+        assert_eq!(s.sni, None, "an IP address is not sent as SNI");
+    }
+    // A store without our CA: the certificate is refused, the run says so and exits 1.
+    let unrelated = crate::tls_util::pki();
+    let out = run_with(&unrelated.ca_pem);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("otlp=") && err.contains("TLS"), "{err}");
+}
