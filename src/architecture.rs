@@ -30,6 +30,7 @@ pub const LAYERS: &[&str] = &[
     "progress",   // the command line progress display (a sink)
     "console",    // the command line sinks: progress, notices, text report
     "cli",        // command line → actions
+    "shell",      // completions and man pages, generated from the command line
 ];
 
 #[cfg(test)]

@@ -63,6 +63,18 @@ pub enum Command {
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: SocketAddr,
     },
+    /// Print a shell completion script, e.g. `source <(loadtester completions bash)`.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page `loadtester(1)`, or with `--out-dir` write one page per subcommand.
+    Man {
+        /// Write `loadtester.1` and `loadtester-SUBCOMMAND.1` into this folder.
+        #[arg(long, value_name = "DIR")]
+        out_dir: Option<PathBuf>,
+    },
 }
 
 /// What `schema` prints.
@@ -137,9 +149,10 @@ pub struct CommonArgs {
     #[arg(short, long, value_name = "DURATION", value_parser = parse_duration)]
     pub duration: Option<Duration>,
     /// Write the result: FORMAT=FILE, `-` for stdout; repeatable. Formats: json, text,
-    /// junit, csv (per-second series), html (report with charts); `prometheus-rw=URL`
-    /// pushes live series to Prometheus remote write during the run.
-    #[arg(long = "out", value_name = "FORMAT=FILE")]
+    /// junit, csv (per-second series), csv-stats and csv-failures (Locust's per-endpoint
+    /// tables), html (report with charts); `prometheus-rw=URL`, `influxdb=URL`,
+    /// `influxdb2=URL` and `otlp=URL` push live series during the run.
+    #[arg(long = "out", value_name = "FORMAT=FILE", value_parser = parse_out)]
     pub outputs: Vec<OutSpec>,
     /// Print nothing but errors (no progress bar, no report on stdout).
     #[arg(short, long)]
@@ -167,6 +180,14 @@ pub struct CommonArgs {
     /// Do not verify TLS certificates (same as `tls: {insecure: true}`); the report says so.
     #[arg(short = 'k', long)]
     pub insecure: bool,
+    /// Seed every random choice (randomInt, randomString, uuid, random data rows, think
+    /// times) so a run repeats; weights are exact and need none.
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+    /// Colour in the text report on stdout: `auto` (on a terminal, unless NO_COLOR is
+    /// set), `always` or `never`.
+    #[arg(long, value_name = "WHEN", value_enum, default_value_t = crate::report::color::ColorChoice::Auto)]
+    pub color: crate::report::color::ColorChoice,
 }
 
 fn parse_env(s: &str) -> Result<(String, String), String> {
@@ -196,6 +217,19 @@ impl CommonArgs {
             thresholds: self.thresholds.clone(),
             env: self.env.clone(),
             insecure: self.insecure,
+            seed: self.seed,
         }
     }
+}
+
+/// `--out FORMAT=DEST`, with a live sink's URL rules checked now, so a bad URL is a usage
+/// error (exit 2) before any load.
+fn parse_out(s: &str) -> Result<OutSpec, String> {
+    let spec: OutSpec = s.parse()?;
+    if let (crate::output::Format::Sink(kind), crate::output::Dest::Url(url)) =
+        (&spec.format, &spec.dest)
+    {
+        crate::live::sink::check(*kind, url)?;
+    }
+    Ok(spec)
 }

@@ -17,6 +17,7 @@ pub struct Console {
     progress: Progress,
     quiet: bool,
     report_to_stderr: bool,
+    color: report::color::ColorChoice,
 }
 
 impl Console {
@@ -26,7 +27,14 @@ impl Console {
             progress: Progress::new(plan, quiet, mode),
             quiet,
             report_to_stderr: stdout_taken,
+            color: report::color::ColorChoice::default(),
         }
+    }
+
+    /// Colour the text report on stdout as `--color` says (`NO_COLOR` honoured).
+    pub fn with_color(mut self, color: report::color::ColorChoice) -> Console {
+        self.color = color;
+        self
     }
 }
 
@@ -49,11 +57,13 @@ impl Sink for Console {
         if self.quiet {
             return;
         }
-        let text = report::text::render(summary);
         if self.report_to_stderr {
-            eprint!("{text}");
+            eprint!("{}", report::text::render(summary));
         } else {
-            print!("{text}");
+            print!(
+                "{}",
+                report::text::render_with(summary, self.color.for_stdout())
+            );
         }
     }
 }

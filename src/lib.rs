@@ -21,6 +21,7 @@ pub mod report;
 pub mod report_cmd;
 pub mod run;
 pub mod schedule;
+pub mod shell;
 pub mod stats;
 pub mod summary;
 pub mod target;

@@ -38,6 +38,11 @@ fn main() -> ExitCode {
         Some(Command::Demo(args)) => demo(&args.common),
         Some(Command::Target { listen }) => serve(listen),
         Some(Command::Schema { kind }) => schema(kind),
+        Some(Command::Completions { shell }) => print_or_fail(
+            &loadtester::shell::completions(shell),
+            "the completion script",
+        ),
+        Some(Command::Man { out_dir }) => man(out_dir.as_deref()),
     };
     ExitCode::from(code)
 }
@@ -161,6 +166,47 @@ fn schema(kind: loadtester::cli::SchemaKind) -> u8 {
     }
 }
 
+/// Write `bytes` to stdout; a closed pipe or full disk is an error that names `what`.
+fn print_or_fail(bytes: &[u8], what: &str) -> u8 {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(bytes).and_then(|()| out.flush()) {
+        Ok(()) => OK,
+        Err(e) => {
+            eprintln!("error: cannot write {what} to stdout: {e}");
+            FAILED
+        }
+    }
+}
+
+/// `man [--out-dir DIR]`: the page on stdout, or every page written into DIR.
+fn man(out_dir: Option<&std::path::Path>) -> u8 {
+    match out_dir {
+        None => {
+            let mut page = Vec::new();
+            match loadtester::shell::man_page(&mut page) {
+                Ok(()) => print_or_fail(&page, "the man page"),
+                Err(e) => {
+                    eprintln!("error: cannot render the man page: {e}");
+                    FAILED
+                }
+            }
+        }
+        Some(dir) => match loadtester::shell::man_pages(dir) {
+            Ok(files) => {
+                for f in files {
+                    println!("{}", f.display());
+                }
+                OK
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                FAILED
+            }
+        },
+    }
+}
+
 fn serve(listen: std::net::SocketAddr) -> u8 {
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -197,7 +243,8 @@ fn execute(plan: &loadtester::Plan, common: &CommonArgs) -> u8 {
         common.quiet,
         common.progress.unwrap_or_default(),
         false,
-    );
+    )
+    .with_color(common.color);
     match loadtester::run_plan(plan, &opts, &interrupt, &mut [&mut console]) {
         Ok((_, Outcome::Passed)) => OK,
         Ok((_, Outcome::Interrupted)) => {

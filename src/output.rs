@@ -18,14 +18,56 @@ pub enum Format {
     Junit,
     /// The per-second series as CSV (`report::csv`).
     Csv,
+    /// Per-endpoint statistics, Locust's `_stats.csv` columns (`report::csv_stats`).
+    CsvStats,
+    /// Failures by endpoint and kind, Locust's `_failures.csv` columns.
+    CsvFailures,
     /// One self-contained HTML page with charts (`report::html`).
     Html,
     /// Prometheus remote write to a URL, during the run (`crate::live::remote_write`); rendered
     /// to a file it is the final numbers in the Prometheus text format.
     PrometheusRw,
+    /// A live sink (`crate::live::sink`): InfluxDB 1.x, InfluxDB 2.x or OTLP, pushed to
+    /// during the run; rendered to a file it is the final numbers in the Prometheus text
+    /// format.
+    Sink(SinkKind),
 }
 
-const FORMATS: &[&str] = &["json", "text", "junit", "csv", "html", "prometheus-rw"];
+/// Which store a live sink writes to (the `--out` format).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SinkKind {
+    /// InfluxDB 1.x `/write`.
+    InfluxV1,
+    /// InfluxDB 2.x (and 1.8+, 3.x) `/api/v2/write`.
+    InfluxV2,
+    /// OpenTelemetry OTLP/HTTP `/v1/metrics`.
+    Otlp,
+}
+
+impl SinkKind {
+    /// The `--out` format name.
+    pub fn format_name(self) -> &'static str {
+        match self {
+            SinkKind::InfluxV1 => "influxdb",
+            SinkKind::InfluxV2 => "influxdb2",
+            SinkKind::Otlp => "otlp",
+        }
+    }
+}
+
+const FORMATS: &[&str] = &[
+    "json",
+    "text",
+    "junit",
+    "csv",
+    "csv-stats",
+    "csv-failures",
+    "html",
+    "prometheus-rw",
+    "influxdb",
+    "influxdb2",
+    "otlp",
+];
 
 /// Where an output goes.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -60,11 +102,31 @@ impl std::str::FromStr for OutSpec {
             "text" => Format::Text,
             "junit" => Format::Junit,
             "csv" => Format::Csv,
+            "csv-stats" => Format::CsvStats,
+            "csv-failures" => Format::CsvFailures,
             "html" => Format::Html,
             "prometheus-rw" => {
                 endpoint(dest)?;
                 return Ok(OutSpec {
                     format: Format::PrometheusRw,
+                    dest: Dest::Url(dest.to_string()),
+                });
+            }
+            "influxdb" | "influxdb2" | "otlp" => {
+                let kind = match fmt {
+                    "influxdb" => SinkKind::InfluxV1,
+                    "influxdb2" => SinkKind::InfluxV2,
+                    _ => SinkKind::Otlp,
+                };
+                // The URL's shape is checked by the command line (`cli::parse_out`,
+                // with `live::sink::check`): the sink's endpoint rules live with the sink.
+                if dest.is_empty() {
+                    return Err(format!(
+                        "`{s}` has no URL; expected e.g. `{fmt}=http://127.0.0.1:8086/db`"
+                    ));
+                }
+                return Ok(OutSpec {
+                    format: Format::Sink(kind),
                     dest: Dest::Url(dest.to_string()),
                 });
             }

@@ -99,7 +99,7 @@ pub fn run_plan(
     for out in opts
         .outputs
         .iter()
-        .filter(|o| o.format != report::Format::PrometheusRw)
+        .filter(|o| !matches!(o.dest, report::Dest::Url(_)))
     {
         if let Err(e) = report::write(out, &summary) {
             outcome = Outcome::OutputFailed(e);

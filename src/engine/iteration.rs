@@ -85,7 +85,7 @@ impl FlowState {
         FlowState {
             slots: vec![Vec::new(); p.slots],
             rows: vec![0; p.data.len()],
-            rng: Rng::for_user(id),
+            rng: Rng::for_user(id, p.seed, 0),
             jar: Jar::default(),
             wire: Vec::new(),
             scratch: Vec::new(),

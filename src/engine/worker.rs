@@ -56,7 +56,7 @@ pub fn claim(shared: &Shared) -> Option<(u64, usize)> {
 /// Closed model: one virtual user, until the run stops, its ramp ends or the budget is spent.
 pub async fn virtual_user(id: u64, shared: Arc<Shared>, shard: Arc<Mutex<Shard>>) {
     let mut vu = Vu::new(id, &shared);
-    let mut rng = crate::plan::flow::functions::Rng::for_user(id);
+    let mut rng = crate::plan::flow::functions::Rng::for_user(id, shared.program.seed, 1);
     let ramp = shared.ctl.model.user_ramp().cloned();
     let mut active = false;
     loop {

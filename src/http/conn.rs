@@ -629,7 +629,7 @@ mod tests {
         rewrite(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n", &opts, &mut out);
         assert_eq!(
             String::from_utf8(out.clone()).unwrap(),
-            "GET / HTTP/1.1\r\nConnection: close\r\nAccept-Encoding: gzip, deflate, br\r\nHost: h\r\n\r\n"
+            "GET / HTTP/1.1\r\nConnection: close\r\nAccept-Encoding: gzip, deflate, br, zstd\r\nHost: h\r\n\r\n"
         );
         rewrite(
             b"POST / HTTP/1.1\r\naccept-encoding: br\r\nConnection: close\r\n\r\nbody",

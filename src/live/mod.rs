@@ -15,6 +15,7 @@
 pub mod metrics;
 pub mod remote_write;
 pub mod server;
+pub mod sink;
 pub mod snapshot;
 pub mod status;
 
@@ -206,6 +207,7 @@ pub struct Observer<'p> {
     redactor: Redactor,
     server: Option<server::Server>,
     pushers: Vec<remote_write::Pusher>,
+    sinks: Vec<sink::Sink>,
     last_snapshot: Option<Instant>,
     linger: Option<Duration>,
     notices: Vec<String>,
@@ -234,11 +236,19 @@ impl<'p> Observer<'p> {
             redactor,
             server: None,
             pushers: Vec::new(),
+            sinks: Vec::new(),
             last_snapshot: None,
             linger: opts.linger,
             notices: Vec::new(),
         };
-        if opts.listen.is_none() && urls.is_empty() {
+        let sinks: Vec<(sink::Kind, &str)> = outputs
+            .iter()
+            .filter_map(|o| match (&o.format, &o.dest) {
+                (Format::Sink(kind), Dest::Url(u)) => Some((*kind, u.as_str())),
+                _ => None,
+            })
+            .collect();
+        if opts.listen.is_none() && urls.is_empty() && sinks.is_empty() {
             return Ok(observer);
         }
         let facts = PlanFacts {
@@ -268,6 +278,11 @@ impl<'p> Observer<'p> {
         for url in urls {
             let pusher = remote_write::Pusher::start(url, state.clone())?;
             observer.pushers.push(pusher);
+        }
+        for (kind, url) in sinks {
+            observer
+                .sinks
+                .push(sink::Sink::start(kind, url, state.clone())?);
         }
         observer.state = Some(state);
         Ok(observer)
@@ -337,11 +352,16 @@ impl<'p> Observer<'p> {
             return Ok(());
         };
         lock(state).set_final(summary);
-        let errors: Vec<String> = self
+        let mut errors: Vec<String> = self
             .pushers
             .drain(..)
             .filter_map(|p| p.finish().err())
             .collect();
+        errors.extend(
+            self.sinks
+                .drain(..)
+                .filter_map(|s| s.finish(&summary.series).err()),
+        );
         if errors.is_empty() {
             Ok(())
         } else {

@@ -35,6 +35,10 @@ pub struct Plan {
     /// The execution segment this plan is (`--segment I/N`) and the whole run's load;
     /// `None` for a whole run (`plan::segment`).
     pub segment: Option<super::segment::SegmentRun>,
+    /// `--seed N`: every virtual user's random generator starts from this seed and its
+    /// user number, so random template values, data rows and think times repeat run to
+    /// run; `None` seeds from the clock.
+    pub seed: Option<u64>,
 }
 
 /// URL scheme of the target.

@@ -28,6 +28,8 @@ pub struct Overrides {
     pub env: Vec<(String, String)>,
     /// `--insecure`: skip TLS certificate verification (sets `tls.insecure`).
     pub insecure: bool,
+    /// `--seed N`: reproducible random choices (see [`Plan::seed`]).
+    pub seed: Option<u64>,
 }
 
 /// Default request timeout when the plan gives none.
@@ -501,6 +503,7 @@ fn check_plan(c: &mut Checker, file: &str, root: &Node, ov: &Overrides) -> Optio
         http,
         flow: globals,
         segment: None,
+        seed: ov.seed,
     })
 }
 

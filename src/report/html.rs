@@ -207,10 +207,16 @@ fn thresholds(o: &mut String, s: &Summary) {
 
 fn charts(o: &mut String, s: &Summary) {
     o.push_str(r#"<section id="charts"><h2>Over time</h2>"#);
-    let rows = &s.series;
+    let (rows, step) = super::downsample::rows(&s.series, super::downsample::MAX_POINTS);
     if rows.is_empty() {
         o.push_str(r#"<p class="empty">This result has no per-second series.</p>"#);
     } else {
+        if step > 1 {
+            let _ = write!(
+                o,
+                r#"<p class="note">Each point covers {step} seconds: rates are their average, percentiles the highest second's.</p>"#
+            );
+        }
         let open = s.plan.load.as_ref().is_some_and(|l| l.model == "open");
         let xs: Vec<f64> = rows.iter().map(|r| r.t as f64).collect();
         let col = |f: fn(&crate::engine::series::SecondRow) -> f64| -> Vec<f64> {

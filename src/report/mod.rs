@@ -6,11 +6,15 @@
 
 pub mod atomic;
 pub mod chart;
+pub mod color;
 pub mod csv;
+pub mod csv_stats;
+pub mod downsample;
 pub mod html;
 pub mod http_section;
 pub mod json;
 pub mod junit;
+pub mod names;
 pub mod text;
 
 use std::io::Write;
@@ -38,8 +42,12 @@ pub fn render(format: Format, summary: &Summary) -> Vec<u8> {
         Format::Text => text::render(summary).into_bytes(),
         Format::Junit => junit::render(summary),
         Format::Csv => csv::render(summary),
+        Format::CsvStats => csv_stats::render_stats(summary),
+        Format::CsvFailures => csv_stats::render_failures(summary),
         Format::Html => html::render(summary),
-        Format::PrometheusRw => crate::live::metrics::of_summary(summary).into_bytes(),
+        Format::PrometheusRw | Format::Sink(_) => {
+            crate::live::metrics::of_summary(summary).into_bytes()
+        }
     }
 }
 
@@ -60,7 +68,11 @@ pub fn write(spec: &OutSpec, summary: &Summary) -> Result<(), String> {
             )
         }),
         Dest::Url(url) => Err(format!(
-            "`{url}`: prometheus-rw pushes during a run; there is nothing to push afterwards"
+            "`{url}`: {} pushes during a run; there is nothing to push afterwards",
+            match spec.format {
+                Format::Sink(kind) => kind.format_name(),
+                _ => "prometheus-rw",
+            }
         )),
     }
 }

@@ -1,13 +1,25 @@
 //! The human report printed at the end of a run: plain text, no control characters, so
-//! it reads the same on a terminal and in CI logs.
+//! it reads the same on a terminal and in CI logs. On a terminal [`render_with`] adds
+//! colour (`report::color`); tables stay within 100 columns (`report::names`).
 
 use std::fmt::Write as _;
 
+use super::color::Paint;
+use super::names::Names;
 use crate::plan::load::describe::Wording;
 use crate::summary::{LatencyMs, Summary};
 
-/// Render the report.
+/// Widest name column: 8 columns of 9 characters follow it in the latency table, and
+/// the whole table stays within 100 columns.
+const MAX_NAME_WIDTH: usize = 100 - 8 * 9;
+
+/// Render the report, plain.
 pub fn render(s: &Summary) -> String {
+    render_with(s, Paint::PLAIN)
+}
+
+/// Render the report with `paint` (colour on a terminal, plain otherwise).
+pub fn render_with(s: &Summary, paint: Paint) -> String {
     let mut o = String::new();
     let t = &s.summary;
     let _ = writeln!(
@@ -31,8 +43,8 @@ pub fn render(s: &Summary) -> String {
     let stopped = match s.run.stopped_by.as_str() {
         "requests" => "all requests done",
         "duration" => "duration reached",
-        "interrupted" => "INTERRUPTED (partial result)",
-        "aborted" => "ABORTED early (partial result)",
+        "interrupted" => &paint.warn("INTERRUPTED (partial result)"),
+        "aborted" => &paint.warn("ABORTED early (partial result)"),
         other => other,
     };
     if let Some(seg) = &s.run.segment {
@@ -59,9 +71,11 @@ pub fn render(s: &Summary) -> String {
     );
     let _ = writeln!(
         o,
-        "failed     {} ({:.2}%)   [failed = no complete response, or status >= 400]",
-        t.failed,
-        pct(t.failed, t.requests)
+        "failed     {}   [failed = no complete response, or status >= 400]",
+        paint.bad_if(
+            t.failed > 0,
+            &format!("{} ({:.2}%)", t.failed, pct(t.failed, t.requests))
+        )
     );
     if t.missed > 0 || t.service_time_ms.is_some() {
         let _ = writeln!(
@@ -99,9 +113,9 @@ pub fn render(s: &Summary) -> String {
         }
     );
     if !s.errors.is_empty() {
-        let _ = writeln!(o, "failures by kind");
+        let _ = writeln!(o, "{}", paint.bad("failures by kind"));
         for (k, v) in &s.errors {
-            let _ = writeln!(o, "  {:<18} {v}", k);
+            let _ = writeln!(o, "  {:<18} {}", k, paint.bad(&v.to_string()));
         }
     }
     super::http_section::body(&mut o, s);
@@ -111,20 +125,21 @@ pub fn render(s: &Summary) -> String {
         .map(|x| x.name.chars().count().max(flow_name_width(x)))
         .max()
         .unwrap_or(0)
-        .clamp(8, 40);
+        .clamp(8, MAX_NAME_WIDTH);
+    let names = table_names(s, name_w);
     let _ = writeln!(
         o,
         "\n{:name_w$} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8}",
         "latency ms", "min", "mean", "p50", "p90", "p95", "p99", "p99.9", "max"
     );
-    let _ = writeln!(o, "{}", lat_row("all", &t.latency_ms, name_w));
+    let _ = writeln!(o, "{}", lat_row("all", &t.latency_ms, &names));
     if let Some(service) = &t.service_time_ms {
         // Open model: `all` counts from the intended start; this from the actual send.
-        let _ = writeln!(o, "{}", lat_row("(service time)", service, name_w));
+        let _ = writeln!(o, "{}", lat_row("(service time)", service, &names));
     }
     for x in &s.scenarios {
-        let _ = writeln!(o, "{}", lat_row(&x.name, &x.latency_ms, name_w));
-        flow_latency_rows(&mut o, x, name_w);
+        let _ = writeln!(o, "{}", lat_row(&x.name, &x.latency_ms, &names));
+        flow_latency_rows(&mut o, x, &names);
     }
     let _ = writeln!(
         o,
@@ -139,22 +154,36 @@ pub fn render(s: &Summary) -> String {
             .collect();
         let _ = writeln!(
             o,
-            "{:name_w$}  {:>8} {:>8} {:>9.1}  {}",
-            truncate(&x.name, name_w),
+            "{:name_w$}  {:>8} {} {:>9.1}  {}",
+            names.show(&x.name),
             x.requests,
-            x.failed,
+            paint.bad_if(x.failed > 0, &format!("{:>8}", x.failed)),
             x.rps,
             codes.join(" ")
         );
-        flow_count_rows(&mut o, x, name_w);
+        flow_count_rows(&mut o, x, &names, paint);
     }
-    flow_checks(&mut o, s);
-    thresholds(&mut o, s);
+    flow_checks(&mut o, s, paint);
+    thresholds(&mut o, s, paint);
     o
 }
 
+/// Every name the latency and count tables show, fitted to `w` columns.
+fn table_names(s: &Summary, w: usize) -> Names {
+    let mut all: Vec<String> = vec![
+        "all".into(),
+        "(service time)".into(),
+        "  (iteration)".into(),
+    ];
+    for x in &s.scenarios {
+        all.push(x.name.clone());
+        all.extend(x.flow.steps.iter().map(|st| format!("  {}", st.name)));
+    }
+    Names::new(all.iter().map(String::as_str), w)
+}
+
 /// The thresholds block: one line per threshold with ✓/✗, observed value and limit.
-fn thresholds(o: &mut String, s: &Summary) {
+fn thresholds(o: &mut String, s: &Summary, paint: Paint) {
     if s.thresholds.is_empty() {
         return;
     }
@@ -163,9 +192,9 @@ fn thresholds(o: &mut String, s: &Summary) {
         o,
         "\nthresholds: {}",
         if failed == 0 {
-            format!("all {} passed", s.thresholds.len())
+            paint.good(&format!("all {} passed", s.thresholds.len()))
         } else {
-            format!("{failed} of {} FAILED", s.thresholds.len())
+            paint.bad(&format!("{failed} of {} FAILED", s.thresholds.len()))
         }
     );
     let rows: Vec<(String, String, String)> = s
@@ -192,7 +221,11 @@ fn thresholds(o: &mut String, s: &Summary) {
         let _ = writeln!(
             o,
             "  {} {name:w$}  observed {observed:>wv$}  limit {limit}{}",
-            if t.ok { "✓" } else { "✗" },
+            if t.ok {
+                paint.good("✓")
+            } else {
+                paint.bad("✗")
+            },
             if t.aborted_run {
                 "  (stopped the run early)"
             } else {
@@ -202,10 +235,11 @@ fn thresholds(o: &mut String, s: &Summary) {
     }
 }
 
-fn lat_row(name: &str, l: &LatencyMs, w: usize) -> String {
+fn lat_row(name: &str, l: &LatencyMs, names: &Names) -> String {
+    let w = names.width;
     format!(
         "{:w$} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>8.2}",
-        truncate(name, w),
+        names.show(name),
         l.min,
         l.mean,
         l.p50,
@@ -215,16 +249,6 @@ fn lat_row(name: &str, l: &LatencyMs, w: usize) -> String {
         l.p999,
         l.max
     )
-}
-
-fn truncate(s: &str, w: usize) -> String {
-    if s.chars().count() <= w {
-        s.to_string()
-    } else {
-        let mut t: String = s.chars().take(w.saturating_sub(1)).collect();
-        t.push('…');
-        t
-    }
 }
 
 fn pct(a: u64, b: u64) -> f64 {
@@ -254,7 +278,7 @@ fn flow_name_width(x: &crate::summary::ScenarioSummary) -> usize {
 }
 
 /// Under a multi-step scenario's latency row: one row per step, and its iterations.
-fn flow_latency_rows(o: &mut String, x: &crate::summary::ScenarioSummary, w: usize) {
+fn flow_latency_rows(o: &mut String, x: &crate::summary::ScenarioSummary, names: &Names) {
     if x.flow.steps.len() < 2 {
         return;
     }
@@ -262,19 +286,25 @@ fn flow_latency_rows(o: &mut String, x: &crate::summary::ScenarioSummary, w: usi
         let _ = writeln!(
             o,
             "{}",
-            lat_row(&format!("  {}", step.name), &step.latency_ms, w)
+            lat_row(&format!("  {}", step.name), &step.latency_ms, names)
         );
     }
     let _ = writeln!(
         o,
         "{}",
-        lat_row("  (iteration)", &x.flow.iteration_duration_ms, w)
+        lat_row("  (iteration)", &x.flow.iteration_duration_ms, names)
     );
 }
 
 /// Under a multi-step scenario's count row: one row per step, then iterations and
 /// failed captures.
-fn flow_count_rows(o: &mut String, x: &crate::summary::ScenarioSummary, w: usize) {
+fn flow_count_rows(
+    o: &mut String,
+    x: &crate::summary::ScenarioSummary,
+    names: &Names,
+    paint: Paint,
+) {
+    let w = names.width;
     let f = &x.flow;
     if f.steps.len() >= 2 {
         for step in &f.steps {
@@ -285,10 +315,10 @@ fn flow_count_rows(o: &mut String, x: &crate::summary::ScenarioSummary, w: usize
                 .collect();
             let _ = writeln!(
                 o,
-                "{:w$}  {:>8} {:>8} {:>9.1}  {}",
-                truncate(&format!("  {}", step.name), w),
+                "{:w$}  {:>8} {} {:>9.1}  {}",
+                names.show(&format!("  {}", step.name)),
                 step.requests,
-                step.failed,
+                paint.bad_if(step.failed > 0, &format!("{:>8}", step.failed)),
                 step.rps,
                 codes.join(" ")
             );
@@ -298,16 +328,23 @@ fn flow_count_rows(o: &mut String, x: &crate::summary::ScenarioSummary, w: usize
         let _ = writeln!(
             o,
             "{:w$}  iterations: {} completed, {} aborted by a failed capture",
-            "", f.iterations, f.iterations_aborted
+            "",
+            f.iterations,
+            paint.bad_if(f.iterations_aborted > 0, &f.iterations_aborted.to_string())
         );
     }
     for (what, n) in &f.capture_failures {
-        let _ = writeln!(o, "{:w$}  capture failed {n}×: {what}", "");
+        let _ = writeln!(
+            o,
+            "{:w$}  {}: {what}",
+            "",
+            paint.bad(&format!("capture failed {n}×"))
+        );
     }
 }
 
 /// The checks block: overall rate, then each check's passes and failures.
-fn flow_checks(o: &mut String, s: &Summary) {
+fn flow_checks(o: &mut String, s: &Summary, paint: Paint) {
     let Some(c) = &s.checks else {
         return;
     };
@@ -319,7 +356,11 @@ fn flow_checks(o: &mut String, s: &Summary) {
         c.rate * 100.0
     );
     for k in &c.checks {
-        let mark = if k.fails == 0 { "ok  " } else { "FAIL" };
+        let mark = if k.fails == 0 {
+            paint.good("ok  ")
+        } else {
+            paint.bad("FAIL")
+        };
         let _ = writeln!(
             o,
             "  {mark} {} / {} / {}: {} passed, {} failed",

@@ -61,6 +61,9 @@ pub struct StepSummary {
     pub errors: BTreeMap<String, u64>,
     /// Latencies, HdrHistogram V2+deflate base64 (µs).
     pub histogram: String,
+    /// Response bytes received (head and body as framed).
+    #[serde(default)]
+    pub bytes_received: u64,
 }
 
 /// All checks of a run.
@@ -114,6 +117,7 @@ fn step_summary(
         status_codes,
         errors,
         histogram: encode(&st.latency),
+        bytes_received: st.bytes_received,
     }
 }
 

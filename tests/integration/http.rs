@@ -300,7 +300,7 @@ fn gzip_is_requested_and_decoded_only_when_asked() {
     let seen = server.seen();
     assert!(
         seen.iter()
-            .all(|s| s.header("accept-encoding") == Some("gzip, deflate, br")),
+            .all(|s| s.header("accept-encoding") == Some("gzip, deflate, br, zstd")),
         "{seen:?}"
     );
     let wire = count(&json, "/summary/bytes_received");
@@ -322,6 +322,19 @@ fn gzip_is_requested_and_decoded_only_when_asked() {
         count(&json, "/summary/bytes_received"),
         count(&json, "/summary/bytes_received_decoded")
     );
+}
+
+#[test]
+fn zstd_bodies_are_decoded() {
+    let server = serve(Mode::H1);
+    let defaults = "  decompress: true\n";
+    let (code, json) = run_plan(&plan(&server.url("http"), "", defaults, "/zstd", 4), &[]);
+    assert_eq!(code, 0, "{json}");
+    let wire = count(&json, "/summary/bytes_received");
+    let decoded = count(&json, "/summary/bytes_received_decoded");
+    let body = GZIP_TEXT.len() as u64 * 100;
+    assert!(wire < body * 4, "compressed on the wire: {wire}");
+    assert!(decoded >= body * 4, "decoded bodies counted: {decoded}");
 }
 
 #[test]

@@ -429,6 +429,9 @@ async fn respond(req: Request<hyper::body::Incoming>, state: &State, sni: Option
     let accepts_gzip = seen
         .header("accept-encoding")
         .is_some_and(|v| v.contains("gzip"));
+    let accepts_zstd = seen
+        .header("accept-encoding")
+        .is_some_and(|v| v.contains("zstd"));
     let path = seen.path.clone();
     let method = seen.method.clone();
     state.seen.lock().unwrap().push(seen);
@@ -461,6 +464,17 @@ async fn respond(req: Request<hyper::body::Incoming>, state: &State, sni: Option
                 .unwrap()
         }
         (_, "/gzip") => Response::new(Full::new(Bytes::from(GZIP_TEXT.repeat(100)))),
+        (_, "/zstd") if accepts_zstd => {
+            let body = GZIP_TEXT.repeat(100);
+            let z = ruzstd::encoding::compress_to_vec(
+                body.as_bytes(),
+                ruzstd::encoding::CompressionLevel::Fastest,
+            );
+            Response::builder()
+                .header("content-encoding", "zstd")
+                .body(Full::new(Bytes::from(z)))
+                .unwrap()
+        }
         _ => Response::new(Full::new(Bytes::from_static(b"hello"))),
     }
 }

@@ -48,6 +48,8 @@ pub struct Program {
     pub slots: usize,
     /// Most loop counters of any scenario.
     pub loops: usize,
+    /// `--seed`: the base of every user's random generator (`None`: the clock).
+    pub seed: Option<u64>,
 }
 
 /// One scenario's flow, ready to run.
@@ -193,6 +195,7 @@ impl Program {
             data,
             origins,
             scenarios,
+            seed: plan.seed,
         })
     }
 }

@@ -166,12 +166,17 @@ impl Rng {
         r
     }
 
-    /// A generator for virtual user `id`, different on every run.
-    pub fn for_user(id: u64) -> Rng {
-        let t = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos() as u64);
-        Rng::new(t ^ id.wrapping_mul(0xa076_1d64_78bd_642f))
+    /// A generator for virtual user `id`: from `seed` (`--seed`) the same on every run,
+    /// without one different on every run. `stream` keeps a user's independent uses
+    /// (flow values, think time) from drawing the same numbers.
+    pub fn for_user(id: u64, seed: Option<u64>, stream: u64) -> Rng {
+        let base = seed.unwrap_or_else(|| {
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos() as u64)
+        });
+        let mut mixed = Rng::new(base ^ stream.wrapping_mul(0xe703_7ed1_a0b4_28db));
+        Rng::new(mixed.next_u64() ^ id.wrapping_mul(0xa076_1d64_78bd_642f))
     }
 
     /// The next 64 random bits.
