@@ -61,16 +61,17 @@ impl Redactor {
         out
     }
 
-    /// A copy of any serializable value with every secret masked in every text value
-    /// (keys, numbers and machine-made values such as histograms are left alone), by a
-    /// JSON round trip; `None` if the round trip fails.
+    /// A copy of any serializable value with every secret masked in every text value and
+    /// object key (numbers and machine-made values such as histograms are left alone), by
+    /// a JSON round trip; `None` if the round trip fails.
     pub fn serde<T: serde::Serialize + serde::de::DeserializeOwned>(&self, value: &T) -> Option<T> {
         let mut v = serde_json::to_value(value).ok()?;
         self.value(&mut v);
         serde_json::from_value(v).ok()
     }
 
-    /// Mask secrets in a JSON value, in place (machine-made keys are left alone).
+    /// Mask secrets in a JSON value and its object keys, in place (the values of
+    /// machine-made keys are left alone).
     pub fn value(&self, v: &mut serde_json::Value) {
         match v {
             serde_json::Value::String(s) => {
