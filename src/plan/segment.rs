@@ -41,6 +41,13 @@ pub struct SplitError {
 /// The plan of `segment`; the whole plan when `segment` is `1/1` (then only recorded).
 pub fn apply(mut plan: Plan, segment: Segment) -> Result<Plan, SplitError> {
     let n = segment.count();
+    if segment.is_whole() {
+        plan.segment = Some(SegmentRun {
+            segment,
+            whole: plan.load.clone(),
+        });
+        return Ok(plan);
+    }
     let mut problems = Vec::new();
     let mut split = |what: &str, total: u64| -> u64 {
         if total < n {
@@ -58,8 +65,10 @@ pub fn apply(mut plan: Plan, segment: Segment) -> Result<Plan, SplitError> {
             *users = to_u32(split("users", u64::from(*users)));
         }
         LoadModel::RampingUsers { profile } => {
-            let peak = profile.peak().max(0.0).ceil() as u64;
-            split("peak users of `load.stages`", peak);
+            // Users ever active: the peak rounded down (`Profile::users_at`); the users
+            // started follow the segment's scaled profile (`LoadModel::max_users`).
+            let peak = profile.peak().max(0.0);
+            split("peak users of `load.stages`", peak.floor() as u64);
             *profile = scale(profile, |v| segment.share(v.max(0.0).floor() as u64) as f64);
         }
         LoadModel::ArrivalRate { rate, max_vus } => {
@@ -84,8 +93,11 @@ pub fn apply(mut plan: Plan, segment: Segment) -> Result<Plan, SplitError> {
             ));
         }
         *set = Arc::new(DataSet {
+            name: set.name.clone(),
+            file: set.file.clone(),
+            order: set.order,
+            columns: set.columns.clone(),
             rows,
-            ..DataSet::clone(set)
         });
     }
     if !problems.is_empty() {
@@ -337,6 +349,17 @@ mod tests {
             );
             assert!(e.contains("`requests` budget 2 cannot be split"), "{e}");
         }
+        let ramp = "base_url: http://127.0.0.1:1\nload:\n  stages:\n    - {duration: 1s, target: 2.5}\nscenarios:\n  - path: /\n";
+        let e = apply(plan(ramp), seg(2, 3)).unwrap_err().to_string();
+        assert!(
+            e.contains("peak users of `load.stages` 2 cannot be split"),
+            "{e}"
+        );
+        let text =
+            "base_url: http://127.0.0.1:1\ndefaults:\n  concurrency: 1\nscenarios:\n  - path: /\n";
+        let whole = apply(plan(text), Segment::WHOLE).unwrap();
+        assert_eq!(whole.load.model.max_users(), 1);
+        assert_eq!(whole.segment.unwrap().segment.to_string(), "1/1");
         let open = "base_url: http://127.0.0.1:1\nload:\n  rate: 5\n  max_vus: 2\nscenarios:\n  - path: /\n";
         let e = apply(plan(open), seg(1, 4)).unwrap_err().to_string();
         assert!(

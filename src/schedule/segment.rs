@@ -179,7 +179,11 @@ impl Segment {
         if len == 0 {
             return 0;
         }
-        let r = k % len + self.offset() % len; // < 2·len: no overflow
+        let r = k % len;
+        if self.count == 1 {
+            return r; // the whole run: one division, as without segments
+        }
+        let r = r + self.offset() % len; // < 2·len: no overflow
         if r >= len { r - len } else { r }
     }
 }
