@@ -9,6 +9,7 @@ pub mod cli;
 pub mod compare;
 pub mod engine;
 pub mod flow;
+pub mod generator;
 pub mod http;
 pub mod live;
 pub mod outcome;

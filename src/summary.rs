@@ -51,6 +51,10 @@ pub struct Summary {
     /// has no checks.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checks: Option<crate::flow::results::ChecksSummary>,
+    /// What the load generator itself used, and whether it limited the test
+    /// (`generator::Generator`); absent in results written before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generator: Option<crate::generator::Generator>,
 }
 
 /// The plan's load settings.
@@ -140,6 +144,10 @@ pub struct Totals {
     /// the intended start); absent in the closed model, where they are the same.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service_time_ms: Option<LatencyMs>,
+    /// Open model: how late iterations started after their due time, split into "user
+    /// free" and "waiting for a user"; absent in the closed model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule_lag_ms: Option<crate::stats::lag::ScheduleLagMs>,
     /// Latency of requests that completed or failed with an error (interrupted ones have none).
     pub latency_ms: LatencyMs,
     /// Protocol, connection reuse, redirects, decoded bytes, per-phase timings, TLS
@@ -266,6 +274,11 @@ impl Summary {
                     }
                     latency(&all)
                 }),
+                schedule_lag_ms: run
+                    .stats
+                    .schedule_lag
+                    .as_deref()
+                    .map(crate::stats::lag::ScheduleLagMs::of),
                 latency_ms: latency(&all),
                 http: crate::http::summary::HttpTotals::of(&run.stats.http),
             },
@@ -276,7 +289,23 @@ impl Summary {
             thresholds: Vec::new(),
             checks: crate::flow::results::checks(plan, &run.stats),
             series: run.series.clone(),
+            generator: None,
         }
+        .with_generator(plan, run)
+    }
+
+    /// Add the `generator` section: CPU, memory, limits, and the diagnosis.
+    fn with_generator(mut self, plan: &Plan, run: &RunResult) -> Summary {
+        let symptoms = crate::generator::Symptoms::of(plan, &run.stats, run.nofile);
+        self.generator = Some(crate::generator::build(
+            run.usage,
+            &run.stats.thread_cpu,
+            self.summary.duration_s,
+            run.nofile,
+            &symptoms,
+            run.precise_pacer,
+        ));
+        self
     }
 }
 

@@ -5,6 +5,7 @@
 
 pub mod chart;
 pub mod csv;
+pub mod generator_section;
 pub mod html;
 pub mod http_section;
 pub mod json;

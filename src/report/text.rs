@@ -135,6 +135,7 @@ pub fn render(s: &Summary) -> String {
         flow_count_rows(&mut o, x, name_w);
     }
     flow_checks(&mut o, s);
+    super::generator_section::render(&mut o, s);
     thresholds(&mut o, s);
     o
 }

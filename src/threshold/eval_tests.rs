@@ -78,6 +78,9 @@ fn shard_and_summary_agree() {
         abort_reason: None,
         series: Vec::new(),
         threads: 1,
+        nofile: crate::generator::Nofile::default(),
+        usage: crate::generator::Usage::default(),
+        precise_pacer: None,
     };
     let summary = Summary::build(&plan, &run);
     assert_eq!(summary.scenarios[0].latency_by_status.len(), 1);
