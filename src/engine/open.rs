@@ -83,6 +83,9 @@ async fn dispatch(pool: &Pool, shared: &Shared, shard: &Mutex<Shard>, rate: &Pro
     let start = shared.ctl.start;
     let bound = shared.timeout;
     let mut pacer = Pacer::new();
+    // When this dispatcher last stopped waiting for a free user: an iteration due before
+    // then was held up by the service (busy users), even if a user is free by its turn.
+    let mut blocked_until = start;
     while let Some((n, s)) = claim(shared) {
         let due = match rate.due(n) {
             Pace::Due(d) => start + d,
@@ -95,12 +98,12 @@ async fn dispatch(pool: &Pool, shared: &Shared, shard: &Mutex<Shard>, rate: &Pro
         // Find a free user; if none, wait (late start) up to the bound, then count missed.
         // Once stopped, nothing waits: an iteration due before the stop starts only if a
         // user is free.
-        let mut waited = false;
+        let mut blocked = false;
         let slot = loop {
             if let Some(i) = pool.idle.borrow_mut().pop() {
                 break Some(i);
             }
-            waited = true;
+            blocked = true;
             let give_up = due + bound;
             if !running || shared.stop.load(Ordering::Relaxed) || Instant::now() >= give_up {
                 break None;
@@ -111,6 +114,10 @@ async fn dispatch(pool: &Pool, shared: &Shared, shard: &Mutex<Shard>, rate: &Pro
                 _ = shared.ctl.stop_token.cancelled() => {}
             }
         };
+        if blocked {
+            blocked_until = Instant::now();
+        }
+        let waited = blocked || due < blocked_until;
         match slot {
             Some(i) => {
                 pool.slots[i].job.set(Some((s, due, waited)));

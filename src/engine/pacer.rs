@@ -13,6 +13,10 @@
 //! to the runtime until the time has come (`yield_now` lets users run). Where no timerfd
 //! can be had, the pacer sleeps on tokio's timer until [`COARSE_MARGIN`] before `at` and
 //! yields for the rest — precise as well, at a CPU cost.
+//!
+//! `LOADTESTER_PACER=coarse` (read when a run starts) turns precision off: tokio's timer
+//! alone, as before issue 19. It exists to measure what precision costs
+//! (`bench/precision.sh`) and as an escape hatch; `spin` forces the fallback.
 
 use std::os::fd::{AsFd, AsRawFd, RawFd};
 use std::time::{Duration, Instant};
@@ -35,8 +39,31 @@ impl AsRawFd for Fd {
     }
 }
 
+/// How a [`Pacer`] waits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// A timerfd (the default).
+    Precise,
+    /// tokio's timer until [`COARSE_MARGIN`] before, then yield (no timerfd).
+    Spin,
+    /// tokio's timer only: about a millisecond late (`LOADTESTER_PACER=coarse`).
+    Coarse,
+}
+
+impl Mode {
+    /// The mode `LOADTESTER_PACER` asks for (`precise` when unset or unknown).
+    pub fn from_env() -> Mode {
+        match std::env::var("LOADTESTER_PACER").as_deref() {
+            Ok("coarse") => Mode::Coarse,
+            Ok("spin") => Mode::Spin,
+            _ => Mode::Precise,
+        }
+    }
+}
+
 /// One thread's precise timer.
 pub struct Pacer {
+    coarse: bool,
     timer: Option<AsyncFd<Fd>>,
     /// `Instant` and CLOCK_MONOTONIC read together, to turn instants into absolute expiries.
     base: (Instant, Duration),
@@ -46,16 +73,23 @@ impl Pacer {
     /// A pacer for the current runtime (falls back to the coarse timer if the kernel
     /// refuses a timerfd).
     pub fn new() -> Pacer {
+        Pacer::with_mode(Mode::from_env())
+    }
+
+    /// A pacer that waits the way `mode` says.
+    pub fn with_mode(mode: Mode) -> Pacer {
         let timer = TimerFd::new(
             ClockId::CLOCK_MONOTONIC,
             TimerFlags::TFD_NONBLOCK | TimerFlags::TFD_CLOEXEC,
         )
         .ok()
+        .filter(|_| mode == Mode::Precise)
         .and_then(register);
         let mono = nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC)
             .map(Duration::from)
             .unwrap_or_default();
         Pacer {
+            coarse: mode == Mode::Coarse,
             timer,
             base: (Instant::now(), mono),
         }
@@ -68,6 +102,10 @@ impl Pacer {
 
     /// Return at `at` or just after it (never before).
     pub async fn wait_until(&mut self, at: Instant) {
+        if self.coarse {
+            tokio::time::sleep_until(at.into()).await;
+            return;
+        }
         let left = at.saturating_duration_since(Instant::now());
         if left > SPIN {
             if self.timer.is_some() {
@@ -111,9 +149,11 @@ impl Pacer {
     }
 }
 
-/// Whether this kernel gives the precise timer (a timerfd can be created).
+/// Whether runs pace with the precise timer: a timerfd can be created and
+/// `LOADTESTER_PACER` does not say otherwise.
 pub fn available() -> bool {
-    TimerFd::new(ClockId::CLOCK_MONOTONIC, TimerFlags::TFD_CLOEXEC).is_ok()
+    Mode::from_env() == Mode::Precise
+        && TimerFd::new(ClockId::CLOCK_MONOTONIC, TimerFlags::TFD_CLOEXEC).is_ok()
 }
 
 /// Register the timer with the reactor. `AsyncFd::new` is deprecated in favour of the
@@ -164,6 +204,9 @@ mod tests {
             "median {:?}",
             late[100]
         );
+        // The fallback is precise too (it spins the last 2 ms); never early either way.
+        let late = lateness(rt.block_on(async { Pacer::with_mode(Mode::Spin) }), &rt);
+        assert!(late.iter().all(|d| *d < Duration::from_millis(50)));
         // Never early is guaranteed by the loop; a wait in the past returns at once.
         rt.block_on(async {
             let mut p = Pacer::new();

@@ -11,6 +11,7 @@ mod http;
 mod live;
 mod load_models;
 mod nginx;
+mod precision;
 mod remote_write;
 mod thresholds;
 mod tls_util;
