@@ -98,7 +98,7 @@ async fn dispatch(pool: &Pool, shared: &Shared, shard: &Mutex<Shard>, rate: &Pro
         // Find a free user; if none, wait (late start) up to the bound, then count missed.
         // Once stopped, nothing waits: an iteration due before the stop starts only if a
         // user is free.
-        let mut blocked = false;
+        let (mut blocked, mut yielded) = (false, false);
         let slot = loop {
             if let Some(i) = pool.idle.borrow_mut().pop() {
                 break Some(i);
@@ -106,6 +106,12 @@ async fn dispatch(pool: &Pool, shared: &Shared, shard: &Mutex<Shard>, rate: &Pro
             blocked = true;
             let give_up = due + bound;
             if !running || shared.stop.load(Ordering::Relaxed) || Instant::now() >= give_up {
+                if !yielded && Instant::now() < give_up {
+                    // Stopped: let users whose answer has arrived come back, once.
+                    yielded = true;
+                    tokio::task::yield_now().await;
+                    continue;
+                }
                 break None;
             }
             tokio::select! {

@@ -135,15 +135,20 @@ impl Pacer {
             .map_err(std::io::Error::from)?;
         loop {
             let mut ready = fd.readable().await?;
-            // A stale readiness (from an earlier, cancelled wait) reads EAGAIN and is
-            // cleared; the expiry of this wait reads 8 bytes.
-            match ready.try_io(|f| f.get_ref().0.wait().map_err(std::io::Error::from)) {
-                Ok(r) => return r,
-                Err(_would_block) => {
+            // The expiry reads 8 bytes and drains the timer; a stale readiness (from an
+            // earlier, cancelled wait) reads EAGAIN. Either way the fd is not readable now,
+            // so readiness is cleared by hand: `try_io` keeps it after a successful read,
+            // which would cost every later wait an extra EAGAIN read.
+            let read = ready.get_inner().0.wait();
+            ready.clear_ready();
+            match read {
+                Ok(()) => return Ok(()),
+                Err(nix::errno::Errno::EAGAIN) => {
                     if Instant::now() >= at {
                         return Ok(());
                     }
                 }
+                Err(e) => return Err(e.into()),
             }
         }
     }
