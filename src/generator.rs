@@ -190,6 +190,8 @@ pub struct Symptoms {
     pub connect_p95_ms: f64,
     /// The open-files limit.
     pub nofile: Nofile,
+    /// CPU / wall of the busiest engine thread, once the threads have ended (None live).
+    pub busiest_thread: Option<f64>,
 }
 
 impl Symptoms {
@@ -225,6 +227,12 @@ impl Symptoms {
                 connect.value_at_quantile(0.95) as f64 / 1000.0
             },
             nofile,
+            busiest_thread: shard
+                .thread_cpu
+                .iter()
+                .filter(|t| !t.wall.is_zero())
+                .map(|t| (t.user + t.sys).as_secs_f64() / t.wall.as_secs_f64())
+                .reduce(f64::max),
         }
     }
 }
@@ -238,7 +246,19 @@ pub fn diagnose(s: &Symptoms) -> Vec<Limit> {
             message,
         })
     };
-    if s.free_started > 0 && s.free_lag_p99_ms > LAG_LIMIT_MS {
+    if s.free_started > 0
+        && s.free_lag_p99_ms > LAG_LIMIT_MS
+        && let Some(busy) = s.busiest_thread.filter(|u| *u < 0.5)
+    {
+        say(
+            "cpu_saturated",
+            format!(
+                "The load generator did not keep time: iterations whose user was free started {:.2} ms late at p99 (limit {LAG_LIMIT_MS} ms), yet its busiest engine thread used only {:.0} % of a core, so other processes on this machine (or CPU throttling) took the CPU when it was needed. Run it on a quieter machine or give it dedicated cores (taskset, cgroup cpusets).",
+                s.free_lag_p99_ms,
+                busy * 100.0
+            ),
+        );
+    } else if s.free_started > 0 && s.free_lag_p99_ms > LAG_LIMIT_MS {
         say(
             "cpu_saturated",
             format!(
@@ -371,6 +391,15 @@ mod tests {
                 },
                 &["cpu_saturated"],
             ),
+            // A starved (not busy) generator is told apart in the sentence, same reason.
+            (
+                Symptoms {
+                    free_lag_p99_ms: 3.0,
+                    busiest_thread: Some(0.05),
+                    ..ok
+                },
+                &["cpu_saturated"],
+            ),
             // No iteration with a free user: the lag is the service's, not ours.
             (
                 Symptoms {
@@ -421,6 +450,28 @@ mod tests {
         for (s, want) in cases {
             assert_eq!(reasons(&s), *want, "{s:?}");
         }
+    }
+
+    #[test]
+    fn starved_or_busy() {
+        let lagging = Symptoms {
+            free_started: 10,
+            free_lag_p99_ms: 4.0,
+            ..Symptoms::default()
+        };
+        let busy = diagnose(&Symptoms {
+            busiest_thread: Some(0.98),
+            ..lagging
+        });
+        assert!(busy[0].message.contains("was CPU-saturated"), "{busy:?}");
+        let starved = diagnose(&Symptoms {
+            busiest_thread: Some(0.04),
+            ..lagging
+        });
+        assert!(
+            starved[0].message.contains("other processes"),
+            "{starved:?}"
+        );
     }
 
     #[test]
