@@ -1,5 +1,6 @@
-//! Precise waits for the open-model dispatcher: start an iteration within tens of
-//! microseconds of its due time, at almost no CPU cost.
+//! Precise waits for the open-model dispatcher: start an iteration tens of microseconds
+//! after its due time (at the median, on an unloaded core) for one timer syscall and one
+//! wake-up per iteration.
 //!
 //! Why: tokio's timer wheel has millisecond resolution and rounds up, so a dispatcher that
 //! sleeps with `tokio::time::sleep_until` wakes 0.5–1.5 ms late. Latency counted from the

@@ -128,7 +128,7 @@ fn schedule_lag_from_shard_and_summary() {
     };
     let got = verdicts(&ts, &src);
     assert_eq!(got[0], (Some(0.02), true));
-    assert_eq!(got[1].1, true);
+    assert!(got[1].1);
     assert!((got[1].0.unwrap() - 5.0).abs() < 0.01, "{got:?}");
     // The frozen summary says the same.
     let run = crate::engine::RunResult {
