@@ -19,6 +19,7 @@ pub const LAYERS: &[&str] = &[
     "plan",       // plan file → validated Plan (flow model, threshold expressions, resolver)
     "http",       // connections, TLS, HTTP/1.1 codec, HTTP/2
     "stats",      // per-worker shards
+    "generator",  // the load generator\'s own facts: CPU, memory, limits, why it limited a test
     "engine",     // virtual users, flow runtime, RunHandle
     "summary",    // the lossless, mergeable result
     "threshold",  // judging thresholds on a Summary or live shards

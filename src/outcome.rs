@@ -11,8 +11,12 @@ pub enum ErrorKind {
     ConnectRefused,
     /// The TCP connection could not be made in time.
     ConnectTimeout,
-    /// Any other failure to connect (unreachable network, address not available…).
+    /// Any other failure to connect (unreachable network…).
     ConnectError,
+    /// The generator ran out of file descriptors (EMFILE/ENFILE) opening a connection.
+    FdExhausted,
+    /// The generator ran out of ephemeral ports (EADDRNOTAVAIL) opening a connection.
+    PortsExhausted,
     /// The request did not complete within `timeout`.
     Timeout,
     /// The peer reset the connection.
@@ -39,10 +43,12 @@ pub enum ErrorKind {
 
 impl ErrorKind {
     /// Every kind, in report order.
-    pub const ALL: [ErrorKind; 14] = [
+    pub const ALL: [ErrorKind; 16] = [
         ErrorKind::ConnectRefused,
         ErrorKind::ConnectTimeout,
         ErrorKind::ConnectError,
+        ErrorKind::FdExhausted,
+        ErrorKind::PortsExhausted,
         ErrorKind::Timeout,
         ErrorKind::Reset,
         ErrorKind::Closed,
@@ -69,6 +75,8 @@ impl ErrorKind {
             ErrorKind::ConnectRefused => "connect_refused",
             ErrorKind::ConnectTimeout => "connect_timeout",
             ErrorKind::ConnectError => "connect_error",
+            ErrorKind::FdExhausted => "fd_exhausted",
+            ErrorKind::PortsExhausted => "ports_exhausted",
             ErrorKind::Timeout => "timeout",
             ErrorKind::Reset => "reset",
             ErrorKind::Closed => "closed",
@@ -89,6 +97,8 @@ impl ErrorKind {
             ErrorKind::ConnectRefused => "connection refused",
             ErrorKind::ConnectTimeout => "connect timed out",
             ErrorKind::ConnectError => "could not connect",
+            ErrorKind::FdExhausted => "out of file descriptors (EMFILE)",
+            ErrorKind::PortsExhausted => "out of ephemeral ports (EADDRNOTAVAIL)",
             ErrorKind::Timeout => "request timed out",
             ErrorKind::Reset => "connection reset",
             ErrorKind::Closed => "connection closed early",

@@ -91,7 +91,10 @@ pub fn coordinate(
                 }
                 _ => halt(StopReason::Interrupted, &mut stop),
             }
-        } else if deadline.is_some_and(|d| now >= d) {
+        } else if let Some(d) = deadline.filter(|d| now >= *d) {
+            // The run ends at the deadline, not when this thread noticed it: iterations
+            // due in between are not part of the run (open model).
+            shared.ctl.mark_stopped(d);
             halt(StopReason::Duration, &mut stop);
         }
         if let Some((_, at)) = stop {

@@ -11,6 +11,7 @@ pub mod coordinate;
 pub mod flow;
 pub mod iteration;
 pub mod open;
+pub mod pacer;
 pub mod series;
 pub mod worker;
 
@@ -114,6 +115,12 @@ pub struct RunResult {
     pub series: Vec<series::SecondRow>,
     /// Engine threads used.
     pub threads: usize,
+    /// The open-files limit as raised at the start.
+    pub nofile: crate::generator::Nofile,
+    /// The process's CPU time and peak memory at the end.
+    pub usage: crate::generator::Usage,
+    /// Open model: whether the precise pacer (timerfd) was available.
+    pub precise_pacer: Option<bool>,
 }
 
 /// Failures that prevent a run from starting.
@@ -212,6 +219,10 @@ pub fn run(
         ctl: worker::RunCtl::new(&plan.load).segmented(plan.segment.as_ref()),
         program: crate::engine::flow::program::Program::build(plan, threads)?,
     });
+    // One socket per user, plus spares: raise the soft limit to the hard one first.
+    let nofile = crate::generator::raise_nofile(
+        u64::from(plan.load.model.max_users()).saturating_add(crate::generator::SPARE_FDS),
+    );
     let shards: Vec<Arc<Mutex<Shard>>> = (0..threads)
         .map(|_| {
             let mut shard = Shard::new(plan.scenarios.len())
@@ -251,6 +262,8 @@ pub fn run(
         let handle = std::thread::Builder::new()
             .name(format!("loadtester-{t}"))
             .spawn(move || {
+                let began = std::time::Instant::now();
+                let mine = shard.clone();
                 // A LocalSet: users of one thread share `Rc` state (the open model's pool).
                 let local = tokio::task::LocalSet::new();
                 local.block_on(&rt, async move {
@@ -260,6 +273,8 @@ pub fn run(
                     }
                 });
                 drop(local); // drops users still running after the grace period
+                let cpu = crate::generator::thread_cpu(t, began.elapsed());
+                worker::lock(&mine).thread_cpu.push(cpu);
                 let _ = done.send(());
             })
             .map_err(EngineError::Start)?;
@@ -286,6 +301,13 @@ pub fn run(
         abort_reason: end.abort_reason,
         threads,
         series: end.series,
+        nofile,
+        usage: crate::generator::process_usage(),
+        precise_pacer: plan
+            .load
+            .model
+            .is_open()
+            .then(crate::engine::pacer::available),
     })
 }
 

@@ -3,11 +3,16 @@
 //! Each engine thread runs one dispatcher and its share of `max_vus` users. The dispatcher
 //! claims the next iteration number from the counter shared by all threads, asks the pure
 //! pacer when it is due, sleeps until then and hands it to the most recently idle user
-//! (a LIFO stack keeps few connections hot). Latency is measured from the **due time**
-//! (wrk2's rule), so a server that stalls shows the stall; the service time from the
-//! actual start is kept as a second histogram. When every user is busy, the iteration
-//! waits and starts late (its latency includes the wait); if it cannot start within
-//! `timeout` of its due time it is counted as `missed`, never silently dropped.
+//! (a LIFO stack keeps few connections hot). The wait is precise to tens of microseconds
+//! (`pacer`: a timerfd, not tokio's millisecond wheel). When every user is busy, the
+//! iteration waits and starts late, and its latency is measured from the **due time**
+//! (wrk2's rule), so a server that stalls shows the stall; when a user was free, latency
+//! counts from the actual start, so the generator's own lateness is not charged to the
+//! server. Both lateness kinds are recorded as schedule lag (`stats::lag`); the service
+//! time from the actual start is kept as a second histogram. An iteration that cannot
+//! start within `timeout` of its due time is counted as `missed`, never silently dropped.
+//! After the stop, iterations due before it start only if a user is free (else missed);
+//! those due after it are not part of the run.
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -19,13 +24,17 @@ use tokio::sync::Notify;
 
 use super::Shared;
 use super::iteration::{self, Vu};
-use super::worker::{claim, lock, pause_until};
+use super::pacer::Pacer;
+use super::worker::{claim, lock};
 use crate::schedule::{Pace, Profile};
 use crate::stats::Shard;
 
+/// A job: scenario, due time, and whether it had to wait for a user.
+type Job = (usize, Instant, bool);
+
 /// A user's mailbox: the dispatcher puts a job in and notifies.
 struct Slot {
-    job: Cell<Option<(usize, Instant)>>,
+    job: Cell<Option<Job>>,
     wake: Notify,
 }
 
@@ -73,6 +82,10 @@ pub async fn thread_main(
 async fn dispatch(pool: &Pool, shared: &Shared, shard: &Mutex<Shard>, rate: &Profile) {
     let start = shared.ctl.start;
     let bound = shared.timeout;
+    let mut pacer = Pacer::new();
+    // When this dispatcher last stopped waiting for a free user: an iteration due before
+    // then was held up by the service (busy users), even if a user is free by its turn.
+    let mut blocked_until = start;
     let seg = shared.ctl.segment;
     while let Some((n, s)) = claim(shared) {
         // A segment's n-th iteration is the whole run's iteration n·N+I−1 (ADR-090).
@@ -80,19 +93,27 @@ async fn dispatch(pool: &Pool, shared: &Shared, shard: &Mutex<Shard>, rate: &Pro
             Pace::Due(d) => start + d,
             Pace::Stop => break,
         };
-        let running = pause_until(shared, due).await;
+        let running = pace(shared, &mut pacer, due).await;
         if !running && !shared.ctl.before_stop(due) {
             break; // due after the end: not part of the run
         }
         // Find a free user; if none, wait (late start) up to the bound, then count missed.
         // Once stopped, nothing waits: an iteration due before the stop starts only if a
         // user is free.
+        let (mut blocked, mut yielded) = (false, false);
         let slot = loop {
             if let Some(i) = pool.idle.borrow_mut().pop() {
                 break Some(i);
             }
+            blocked = true;
             let give_up = due + bound;
-            if !running || Instant::now() >= give_up {
+            if !running || shared.stop.load(Ordering::Relaxed) || Instant::now() >= give_up {
+                if !yielded && Instant::now() < give_up {
+                    // Stopped: let users whose answer has arrived come back, once.
+                    yielded = true;
+                    tokio::task::yield_now().await;
+                    continue;
+                }
                 break None;
             }
             tokio::select! {
@@ -101,34 +122,36 @@ async fn dispatch(pool: &Pool, shared: &Shared, shard: &Mutex<Shard>, rate: &Pro
                 _ = shared.ctl.stop_token.cancelled() => {}
             }
         };
+        if blocked {
+            blocked_until = Instant::now();
+        }
+        let waited = blocked || due < blocked_until;
         match slot {
             Some(i) => {
-                pool.slots[i].job.set(Some((s, due)));
+                pool.slots[i].job.set(Some((s, due, waited)));
                 pool.slots[i].wake.notify_one();
             }
             None => lock(shard).record_missed(s),
         }
-        if shared.stop.load(Ordering::Relaxed) {
-            break;
+    }
+}
+
+/// Wait precisely until `due`, or until the run stops; false when it stopped.
+async fn pace(shared: &Shared, pacer: &mut Pacer, due: Instant) -> bool {
+    if due > Instant::now() {
+        tokio::select! {
+            _ = pacer.wait_until(due) => {}
+            _ = shared.ctl.stop_token.cancelled() => return false,
         }
     }
-    // The run stopped while this dispatcher was behind schedule: iterations already due
-    // before the stop never started. They are missed, not forgotten.
-    if shared.stop.load(Ordering::Relaxed) {
-        while let Some((n, s)) = claim(shared) {
-            match seg.global(n).map_or(Pace::Stop, |g| rate.due(g)) {
-                Pace::Due(d) if shared.ctl.before_stop(start + d) => lock(shard).record_missed(s),
-                _ => break,
-            }
-        }
-    }
+    !shared.stop.load(Ordering::Relaxed)
 }
 
 async fn user(slot: usize, id: u64, pool: Rc<Pool>, shared: Arc<Shared>, shard: Arc<Mutex<Shard>>) {
     let mut vu = Vu::new(id, &shared);
     loop {
         pool.slots[slot].wake.notified().await;
-        let Some((s, due)) = pool.slots[slot].job.take() else {
+        let Some((s, due, waited)) = pool.slots[slot].job.take() else {
             if pool.closing.get() {
                 return;
             }
@@ -136,8 +159,16 @@ async fn user(slot: usize, id: u64, pool: Rc<Pool>, shared: Arc<Shared>, shard: 
         };
         shared.ctl.active.fetch_add(1, Ordering::Relaxed);
         let started = Instant::now();
-        iteration::run(&shared, &mut vu, s, due, &shard).await;
-        lock(&shard).record_service(s, started.elapsed());
+        // Waiting for a user is the service's doing (coordinated omission: count from the
+        // due time); the generator's own lateness is not (count from the actual start).
+        let origin = if waited { due } else { started };
+        iteration::run(&shared, &mut vu, s, origin, &shard).await;
+        let mut sh = lock(&shard);
+        sh.record_service(s, started.elapsed());
+        if let Some(lag) = &mut sh.schedule_lag {
+            lag.record(started.saturating_duration_since(due), waited);
+        }
+        drop(sh);
         shared.ctl.active.fetch_sub(1, Ordering::Relaxed);
         if pool.closing.get() {
             return;

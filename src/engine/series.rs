@@ -30,6 +30,10 @@ pub struct SecondRow {
     pub p95_ms: f64,
     /// 99th percentile, ms.
     pub p99_ms: f64,
+    /// Open model: 99th percentile of the schedule lag of iterations started in this
+    /// second (actual start − due time), ms; 0 in the closed model.
+    #[serde(default)]
+    pub schedule_lag_p99_ms: f64,
     /// Users busy or active at the end of the second.
     pub users: u64,
     /// What the load model asked for at the end of the second: users (closed) or
@@ -63,6 +67,7 @@ impl Series {
         w.requests = 0;
         w.failed = 0;
         w.missed = 0;
+        w.lag.reset();
         for s in shards {
             lock(s).take_window(&mut w);
         }
@@ -87,6 +92,11 @@ impl Series {
             p50_ms: ms(0.50),
             p95_ms: ms(0.95),
             p99_ms: ms(0.99),
+            schedule_lag_p99_ms: if w.lag.is_empty() {
+                0.0
+            } else {
+                w.lag.value_at_quantile(0.99) as f64 / 1000.0
+            },
             users,
             target,
             histogram: if w.latency.is_empty() {

@@ -449,6 +449,14 @@ impl Conn {
             Err(_) => return Err(HttpError::Connect(ErrorKind::ConnectTimeout)),
             Ok(Err(e)) => {
                 return Err(HttpError::Connect(match e.kind() {
+                    _ if matches!(
+                        e.raw_os_error(),
+                        Some(nix::libc::EMFILE | nix::libc::ENFILE)
+                    ) =>
+                    {
+                        ErrorKind::FdExhausted
+                    }
+                    std::io::ErrorKind::AddrNotAvailable => ErrorKind::PortsExhausted,
                     std::io::ErrorKind::ConnectionRefused => ErrorKind::ConnectRefused,
                     std::io::ErrorKind::TimedOut => ErrorKind::ConnectTimeout,
                     _ => ErrorKind::ConnectError,

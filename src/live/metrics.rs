@@ -250,6 +250,7 @@ pub fn families(s: &LiveState) -> Vec<Family> {
     );
     conns.add(vec![], snap.connections as f64);
     out.extend([dropped, bytes, conns]);
+    generator_families(snap, &mut out);
     if !snap.thresholds.is_empty() {
         let mut th = Family::new(
             "loadtester_threshold_ok",
@@ -268,6 +269,52 @@ pub fn families(s: &LiveState) -> Vec<Family> {
         out.push(th);
     }
     out
+}
+
+/// Schedule lag (open model) and the generator's own numbers.
+fn generator_families(snap: &super::snapshot::Snapshot, out: &mut Vec<Family>) {
+    if let Some([free, waiting]) = &snap.schedule_lag {
+        let mut lag = Family::new(
+            "loadtester_schedule_lag_seconds",
+            Kind::Histogram,
+            "Open model: actual start minus due time of iterations, seconds; user=free (the generator's own lateness) or waiting (all users busy).",
+        );
+        lag.histogram(&[("user", "free".into())], free);
+        lag.histogram(&[("user", "waiting".into())], waiting);
+        out.push(lag);
+    }
+    let g = &snap.generator;
+    let mut cpu = Family::new(
+        "loadtester_generator_cpu_seconds_total",
+        Kind::Counter,
+        "CPU time of the load generator process (getrusage), by mode (user, system).",
+    );
+    cpu.add(vec![("mode", "user".into())], g.cpu_user_s);
+    cpu.add(vec![("mode", "system".into())], g.cpu_sys_s);
+    let mut rss = Family::new(
+        "loadtester_generator_peak_rss_bytes",
+        Kind::Gauge,
+        "Peak resident memory of the load generator process, bytes.",
+    );
+    rss.add(vec![], g.peak_rss_bytes as f64);
+    let mut nofile = Family::new(
+        "loadtester_generator_open_files_limit",
+        Kind::Gauge,
+        "The open-files limit (RLIMIT_NOFILE soft limit, raised to the hard limit at start).",
+    );
+    nofile.add(vec![], g.nofile_limit as f64);
+    let mut limited = Family::new(
+        "loadtester_generator_limited",
+        Kind::Gauge,
+        "1 for each way the load generator, not the service, limits the test (cpu_saturated, out_of_users, fd_exhausted, ports_exhausted, connect_backlog, nofile_limit); 0 otherwise.",
+    );
+    for reason in crate::generator::REASONS {
+        limited.add(
+            vec![("reason", (*reason).to_string())],
+            f64::from(u8::from(g.limited.iter().any(|r| r == reason))),
+        );
+    }
+    out.extend([cpu, rss, nofile, limited]);
 }
 
 /// The final numbers of a saved result in the text format (`--out prometheus-rw=FILE`

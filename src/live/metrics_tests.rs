@@ -150,3 +150,55 @@ fn numbers_print_as_prometheus_expects() {
     assert_eq!(number(0.25), "0.25");
     assert_eq!(seconds(3.845), 0.003845);
 }
+
+#[test]
+fn schedule_lag_and_generator_families() {
+    let mut s = state();
+    let mut free = new_histogram();
+    for us in [20u64, 40, 60, 2_000] {
+        free.record(us).unwrap();
+    }
+    s.snapshot.schedule_lag = Some([Latency::of(&free), Latency::default()]);
+    s.snapshot.generator = crate::live::snapshot::GeneratorNumbers {
+        cpu_user_s: 1.5,
+        cpu_sys_s: 0.25,
+        peak_rss_bytes: 4096,
+        nofile_limit: 1024,
+        limited: vec!["cpu_saturated".into()],
+    };
+    let t = text(&families(&s));
+    assert_eq!(
+        value(
+            &t,
+            r#"loadtester_schedule_lag_seconds_bucket{user="free",le="0.0001"}"#
+        ),
+        3.0
+    );
+    assert_eq!(
+        value(
+            &t,
+            r#"loadtester_schedule_lag_seconds_count{user="waiting"}"#
+        ),
+        0.0
+    );
+    assert_eq!(
+        value(&t, r#"loadtester_generator_cpu_seconds_total{mode="user"}"#),
+        1.5
+    );
+    assert_eq!(value(&t, "loadtester_generator_peak_rss_bytes"), 4096.0);
+    assert_eq!(value(&t, "loadtester_generator_open_files_limit"), 1024.0);
+    assert_eq!(
+        value(
+            &t,
+            r#"loadtester_generator_limited{reason="cpu_saturated"}"#
+        ),
+        1.0
+    );
+    assert_eq!(
+        value(&t, r#"loadtester_generator_limited{reason="out_of_users"}"#),
+        0.0
+    );
+    // The closed model has no schedule lag family.
+    let closed = text(&families(&state()));
+    assert!(!closed.contains("loadtester_schedule_lag_seconds"));
+}

@@ -76,6 +76,26 @@ impl Latency {
     }
 }
 
+/// The generator's numbers during the run: process usage now, limits diagnosed on the
+/// statistics so far (the open-files limit as the run raised it).
+fn live_generator(plan: &Plan, shard: &Shard) -> GeneratorNumbers {
+    let usage = crate::generator::process_usage();
+    let nofile = crate::generator::current_nofile(
+        u64::from(plan.load.model.max_users()).saturating_add(crate::generator::SPARE_FDS),
+    );
+    let symptoms = crate::generator::Symptoms::of(plan, shard, nofile);
+    GeneratorNumbers {
+        cpu_user_s: usage.user.as_secs_f64(),
+        cpu_sys_s: usage.sys.as_secs_f64(),
+        peak_rss_bytes: usage.peak_rss_bytes,
+        nofile_limit: nofile.limit,
+        limited: crate::generator::diagnose(&symptoms)
+            .into_iter()
+            .map(|l| l.reason)
+            .collect(),
+    }
+}
+
 /// One scenario's numbers.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ScenarioNumbers {
@@ -120,6 +140,26 @@ pub struct Snapshot {
     pub bytes_received: u64,
     /// Threshold verdicts on the numbers so far (final verdicts once the run is done).
     pub thresholds: Vec<ThresholdResult>,
+    /// Open model: schedule lag of iterations whose user was free, and of those that
+    /// waited for a user.
+    pub schedule_lag: Option<[Latency; 2]>,
+    /// What the generator used so far, and how it limits the test.
+    pub generator: GeneratorNumbers,
+}
+
+/// The generator's own numbers (`loadtester_generator_*`).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct GeneratorNumbers {
+    /// User-mode CPU seconds of the process.
+    pub cpu_user_s: f64,
+    /// Kernel-mode CPU seconds of the process.
+    pub cpu_sys_s: f64,
+    /// Peak resident set size, bytes.
+    pub peak_rss_bytes: u64,
+    /// The open-files soft limit (0: unknown).
+    pub nofile_limit: u64,
+    /// Reasons (`generator.limited[].reason`) the generator limits the test.
+    pub limited: Vec<String>,
 }
 
 impl Snapshot {
@@ -166,6 +206,11 @@ impl Snapshot {
             connections: shard.connects,
             bytes_received: shard.scenarios.iter().map(|s| s.bytes_received).sum(),
             thresholds: evaluate(&plan.thresholds, &src),
+            schedule_lag: shard
+                .schedule_lag
+                .as_deref()
+                .map(|l| [Latency::of(&l.user_free), Latency::of(&l.waiting_for_user)]),
+            generator: live_generator(plan, shard),
         };
         snap.redact(redactor);
         snap
@@ -201,6 +246,23 @@ impl Snapshot {
             connections: s.summary.connections,
             bytes_received: s.summary.bytes_received,
             thresholds: s.thresholds.clone(),
+            schedule_lag: s.summary.schedule_lag_ms.as_ref().map(|l| {
+                [
+                    histogram(&l.user_free.histogram),
+                    histogram(&l.waiting_for_user.histogram),
+                ]
+            }),
+            generator: s
+                .generator
+                .as_ref()
+                .map(|g| GeneratorNumbers {
+                    cpu_user_s: g.cpu_user_s,
+                    cpu_sys_s: g.cpu_sys_s,
+                    peak_rss_bytes: g.peak_rss_bytes,
+                    nofile_limit: g.nofile.limit,
+                    limited: g.limited.iter().map(|l| l.reason.clone()).collect(),
+                })
+                .unwrap_or_default(),
         }
     }
 

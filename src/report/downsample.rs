@@ -39,6 +39,7 @@ fn merge(chunk: &[SecondRow]) -> Option<SecondRow> {
         p99_ms: highest(|r| r.p99_ms),
         users: last.users,
         target: last.target,
+        schedule_lag_p99_ms: highest(|r| r.schedule_lag_p99_ms),
         // Display rows only: charts read the numbers above, never the histogram.
         histogram: String::new(),
     })
@@ -60,6 +61,7 @@ mod tests {
             p99_ms: p95 * 2.0,
             users: t,
             target: t as f64,
+            schedule_lag_p99_ms: 0.0,
             histogram: String::new(),
         }
     }

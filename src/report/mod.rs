@@ -10,6 +10,7 @@ pub mod color;
 pub mod csv;
 pub mod csv_stats;
 pub mod downsample;
+pub mod generator_section;
 pub mod html;
 pub mod http_section;
 pub mod json;

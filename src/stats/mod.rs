@@ -12,6 +12,7 @@ use hdrhistogram::Histogram;
 use crate::outcome::{ErrorKind, Outcome};
 
 pub mod flow;
+pub mod lag;
 
 /// Status codes are counted in an array indexed by code; codes above this share the last slot.
 pub const MAX_STATUS: usize = 999;
@@ -112,6 +113,10 @@ pub struct Shard {
     pub window: Window,
     /// Phase timings, protocols, connection reuse, redirects, TLS failure reasons.
     pub http: crate::http::timing::HttpStats,
+    /// Open model: how late iterations started (see `stats::lag`); `None` in the closed model.
+    pub schedule_lag: Option<Box<lag::ScheduleLag>>,
+    /// CPU time of each engine thread, filled in as the thread ends.
+    pub thread_cpu: Vec<lag::ThreadCpu>,
 }
 
 /// Requests finished since the last per-second sample.
@@ -125,6 +130,8 @@ pub struct Window {
     pub failed: u64,
     /// Iterations missed.
     pub missed: u64,
+    /// Open model: schedule lag (µs) of iterations started.
+    pub lag: Histogram<u64>,
 }
 
 impl Default for Window {
@@ -134,6 +141,7 @@ impl Default for Window {
             requests: 0,
             failed: 0,
             missed: 0,
+            lag: new_histogram(),
         }
     }
 }
@@ -145,6 +153,7 @@ impl Window {
         self.requests += o.requests;
         self.failed += o.failed;
         self.missed += o.missed;
+        let _ = self.lag.add(&o.lag);
     }
 }
 
@@ -158,6 +167,8 @@ impl Shard {
             service: Vec::new(),
             window: Window::default(),
             http: crate::http::timing::HttpStats::new(),
+            schedule_lag: None,
+            thread_cpu: Vec::new(),
         }
     }
 
@@ -173,6 +184,7 @@ impl Shard {
     /// Keep service-time histograms (open model).
     pub fn track_service_time(mut self) -> Self {
         self.service = (0..self.scenarios.len()).map(|_| new_histogram()).collect();
+        self.schedule_lag = Some(Box::default());
         self
     }
 
@@ -198,6 +210,10 @@ impl Shard {
         self.window.requests = 0;
         self.window.failed = 0;
         self.window.missed = 0;
+        if let Some(l) = &mut self.schedule_lag {
+            let _ = into.lag.add(&l.window);
+            l.window.reset();
+        }
     }
 
     /// A request of scenario `s` is about to be sent.
@@ -280,6 +296,8 @@ impl Shard {
         for (a, b) in self.missed.iter_mut().zip(&other.missed) {
             *a += b;
         }
+        lag::ScheduleLag::merge_opt(&mut self.schedule_lag, &other.schedule_lag);
+        self.thread_cpu.extend_from_slice(&other.thread_cpu);
         if self.service.is_empty() {
             self.service = other.service.clone();
         } else {

@@ -144,6 +144,17 @@ impl Summary {
         t.service_time_ms = service.as_ref().map(latency);
         t.service_time_histogram = service.as_ref().map(encode);
         t.http = merge_http(parts)?;
+        t.schedule_lag_ms = None;
+        for (name, p) in parts {
+            if let Some(l) = &p.summary.schedule_lag_ms {
+                match &mut t.schedule_lag_ms {
+                    Some(m) => m
+                        .merge(l)
+                        .map_err(|e| format!("{name}: schedule_lag_ms: {e}"))?,
+                    None => t.schedule_lag_ms = Some(l.clone()),
+                }
+            }
+        }
         out.histogram = encode(&all);
         out.status_codes = sum_maps(parts.iter().map(|(_, p)| &p.status_codes));
         out.errors = sum_maps(parts.iter().map(|(_, p)| &p.errors));
@@ -156,6 +167,9 @@ impl Summary {
             merge_scenario(sc, &each, secs)?;
         }
         out.checks = merge_checks(parts);
+        // The generator facts are one machine's (its CPU, memory, limits): a merged result
+        // has several generators, each part's result keeps its own.
+        out.generator = None;
         out.series = merge_series(parts, start_ms)?;
         // Run facts.
         out.run.started_at_ms = Some(start_ms);
@@ -419,6 +433,9 @@ fn merge_series(parts: &[(String, &Summary)], start_ms: u64) -> Result<Vec<Secon
             row.rps += r.rps;
             row.users += r.users;
             row.target += r.target;
+            // Rows carry no lag histogram: the merged second shows the worst part's p99
+            // (an upper bound); `summary.schedule_lag_ms` merges exactly.
+            row.schedule_lag_p99_ms = row.schedule_lag_p99_ms.max(r.schedule_lag_p99_ms);
             if r.requests > 0 && r.histogram.is_empty() {
                 return Err(format!("{name}: series[{}] has no histogram", r.t));
             }
@@ -465,6 +482,7 @@ fn empty_row() -> SecondRow {
         p99_ms: 0.0,
         users: 0,
         target: 0.0,
+        schedule_lag_p99_ms: 0.0,
         histogram: String::new(),
     }
 }

@@ -59,6 +59,9 @@ fn summary(plan: &Plan, samples: &[&Sample]) -> Summary {
         abort_reason: None,
         series: series.rows,
         threads: 1,
+        nofile: Default::default(),
+        usage: Default::default(),
+        precise_pacer: None,
     };
     Summary::build(plan, &run)
 }

@@ -6,6 +6,7 @@
 //! merged or re-rendered without loss.
 
 pub mod flow;
+pub mod lag;
 mod merge;
 
 use std::collections::BTreeMap;
@@ -56,6 +57,10 @@ pub struct Summary {
     /// has no checks.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checks: Option<crate::summary::flow::ChecksSummary>,
+    /// What the load generator itself used, and whether it limited the test
+    /// (`generator::Generator`); absent in results written before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generator: Option<crate::generator::Generator>,
 }
 
 /// The plan's load settings.
@@ -189,6 +194,10 @@ pub struct Totals {
     /// Those service times: HdrHistogram V2+deflate base64 (µs); with `service_time_ms`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service_time_histogram: Option<String>,
+    /// Open model: how late iterations started after their due time, split into "user
+    /// free" and "waiting for a user"; absent in the closed model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule_lag_ms: Option<crate::summary::lag::ScheduleLagMs>,
     /// Latency of requests that completed or failed with an error (interrupted ones have none).
     pub latency_ms: LatencyMs,
     /// Protocol, connection reuse, redirects, decoded bytes, per-phase timings, TLS
@@ -386,6 +395,11 @@ impl Summary {
                 missed: run.stats.missed.iter().sum(),
                 service_time_ms: service.as_ref().map(latency),
                 service_time_histogram: service.as_ref().map(encode),
+                schedule_lag_ms: run
+                    .stats
+                    .schedule_lag
+                    .as_deref()
+                    .map(crate::summary::lag::ScheduleLagMs::of),
                 latency_ms: latency(&all),
                 http: crate::http::summary::HttpTotals::of(&run.stats.http),
             },
@@ -396,7 +410,23 @@ impl Summary {
             thresholds: Vec::new(),
             checks: crate::summary::flow::checks(plan, &run.stats),
             series: run.series.clone(),
+            generator: None,
         }
+        .with_generator(plan, run)
+    }
+
+    /// Add the `generator` section: CPU, memory, limits, and the diagnosis.
+    fn with_generator(mut self, plan: &Plan, run: &RunResult) -> Summary {
+        let symptoms = crate::generator::Symptoms::of(plan, &run.stats, run.nofile);
+        self.generator = Some(crate::generator::build(
+            run.usage,
+            &run.stats.thread_cpu,
+            self.summary.duration_s,
+            run.nofile,
+            &symptoms,
+            run.precise_pacer,
+        ));
+        self
     }
 }
 

@@ -22,6 +22,8 @@ pub trait Source {
     fn checks(&self, f: &Filter) -> Option<(u64, u64)>;
     /// Iterations dropped (open model, could not start on time).
     fn dropped(&self) -> Option<u64>;
+    /// Schedule lag (µs) of iterations started (open model); `None` in the closed model.
+    fn schedule_lag(&self) -> Option<Cow<'_, Histogram<u64>>>;
     /// Seconds of run the values cover.
     fn elapsed_s(&self) -> f64;
 }
@@ -33,21 +35,8 @@ pub fn observe(t: &Threshold, src: &dyn Source) -> Option<f64> {
         (secs > 0.0).then(|| n as f64 / secs)
     };
     match t.metric {
-        Metric::HttpReqDuration => {
-            let h = src.latency(&t.filter)?;
-            if h.is_empty() {
-                return None;
-            }
-            let ms = |us: u64| us as f64 / 1000.0;
-            Some(match t.aggregation {
-                Aggregation::Avg => h.mean() / 1000.0,
-                Aggregation::Min => ms(h.min()),
-                Aggregation::Max => ms(h.max()),
-                Aggregation::Med => ms(h.value_at_quantile(0.5)),
-                Aggregation::Percentile(p) => ms(h.value_at_quantile(p / 100.0)),
-                Aggregation::Rate | Aggregation::Count => return None,
-            })
-        }
+        Metric::HttpReqDuration => reduce_ms(&*src.latency(&t.filter)?, t.aggregation),
+        Metric::ScheduleLag => reduce_ms(&*src.schedule_lag()?, t.aggregation),
         Metric::HttpReqFailed => {
             let (requests, failed) = src.counts(&t.filter)?;
             (requests > 0).then(|| failed as f64 / requests as f64)
@@ -71,6 +60,22 @@ pub fn observe(t: &Threshold, src: &dyn Source) -> Option<f64> {
             }
         }
     }
+}
+
+/// A µs histogram reduced to one value in ms; `None` when it is empty.
+fn reduce_ms(h: &Histogram<u64>, aggregation: Aggregation) -> Option<f64> {
+    if h.is_empty() {
+        return None;
+    }
+    let ms = |us: u64| us as f64 / 1000.0;
+    Some(match aggregation {
+        Aggregation::Avg => h.mean() / 1000.0,
+        Aggregation::Min => ms(h.min()),
+        Aggregation::Max => ms(h.max()),
+        Aggregation::Med => ms(h.value_at_quantile(0.5)),
+        Aggregation::Percentile(p) => ms(h.value_at_quantile(p / 100.0)),
+        Aggregation::Rate | Aggregation::Count => return None,
+    })
 }
 
 /// Judge every threshold against `src`. A threshold with no sample to judge passes
@@ -220,6 +225,10 @@ impl Source for Summary {
         Some(self.summary.missed)
     }
 
+    fn schedule_lag(&self) -> Option<Cow<'_, Histogram<u64>>> {
+        self.summary.schedule_lag_ms.as_ref()?.all().map(Cow::Owned)
+    }
+
     fn elapsed_s(&self) -> f64 {
         self.summary.duration_s
     }
@@ -328,6 +337,13 @@ impl Source for ShardSource<'_> {
 
     fn dropped(&self) -> Option<u64> {
         Some(self.shard.missed.iter().sum())
+    }
+
+    fn schedule_lag(&self) -> Option<Cow<'_, Histogram<u64>>> {
+        self.shard
+            .schedule_lag
+            .as_ref()
+            .map(|l| Cow::Owned(l.all()))
     }
 
     fn elapsed_s(&self) -> f64 {

@@ -78,6 +78,9 @@ fn shard_and_summary_agree() {
         abort_reason: None,
         series: Vec::new(),
         threads: 1,
+        nofile: crate::generator::Nofile::default(),
+        usage: crate::generator::Usage::default(),
+        precise_pacer: None,
     };
     let summary = Summary::build(&plan, &run);
     assert_eq!(summary.scenarios[0].latency_by_status.len(), 1);
@@ -97,4 +100,49 @@ fn certain_breaches() {
     assert_eq!(format_value(0.5), "0.5");
     assert_eq!(format_value(12.0), "12");
     assert_eq!(format_value(1.0 / 3.0), "0.3333");
+}
+
+#[test]
+fn schedule_lag_from_shard_and_summary() {
+    let ts = thresholds("  schedule_lag: ['p(99)<1', 'max<100']\n");
+    let plan = load_str("p", PLAN, &Overrides::default()).unwrap();
+    // The closed model has no lag: no data, so both pass.
+    let closed = shard();
+    let src = ShardSource {
+        shard: &closed,
+        plan: &plan,
+        elapsed_s: 2.0,
+    };
+    assert_eq!(verdicts(&ts, &src), vec![(None, true), (None, true)]);
+    // 99 iterations 20 µs late with a free user, one 5 ms late waiting for a user.
+    let mut open = shard().track_service_time();
+    let lag = open.schedule_lag.as_mut().unwrap();
+    for _ in 0..99 {
+        lag.record(Duration::from_micros(20), false);
+    }
+    lag.record(Duration::from_millis(5), true);
+    let src = ShardSource {
+        shard: &open,
+        plan: &plan,
+        elapsed_s: 2.0,
+    };
+    let got = verdicts(&ts, &src);
+    assert_eq!(got[0], (Some(0.02), true));
+    assert!(got[1].1);
+    assert!((got[1].0.unwrap() - 5.0).abs() < 0.01, "{got:?}");
+    // The frozen summary says the same.
+    let run = crate::engine::RunResult {
+        stats: open,
+        elapsed: Duration::from_secs(2),
+        started_at: std::time::SystemTime::now(),
+        stop: crate::engine::StopReason::Requests,
+        abort_reason: None,
+        series: Vec::new(),
+        threads: 1,
+        nofile: crate::generator::Nofile::default(),
+        usage: crate::generator::Usage::default(),
+        precise_pacer: Some(true),
+    };
+    let summary = Summary::build(&plan, &run);
+    assert_eq!(verdicts(&ts, &summary), got);
 }

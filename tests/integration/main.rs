@@ -23,6 +23,7 @@ mod nginx;
 mod otlp;
 mod plan_doc;
 mod plan_fuzz;
+mod precision;
 mod remote_write;
 mod segments;
 mod shell;

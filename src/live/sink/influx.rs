@@ -331,6 +331,7 @@ mod tests {
             p99_ms: f64::NAN,
             users: 2,
             target: 2.0,
+            schedule_lag_p99_ms: 0.0,
             histogram: String::new(),
         };
         second_line(&mut out, "my plan.yaml", &row, 1000);

@@ -31,6 +31,9 @@ pub enum Metric {
     /// Open-model iterations that could not start on time (`summary.missed`): `count`,
     /// or `rate` per second. k6's name.
     DroppedIterations,
+    /// Open model: schedule lag (ms), actual start − due time of every iteration started
+    /// (`summary.schedule_lag_ms`, both kinds together).
+    ScheduleLag,
 }
 
 /// What each metric accepts, in one table.
@@ -91,6 +94,14 @@ pub const METRICS: &[MetricSpec] = &[
         metric: Metric::DroppedIterations,
         aggregations: &["count", "rate"],
         unit: Unit::Count,
+        selectors: &[],
+    },
+    MetricSpec {
+        // Our name (`summary.schedule_lag_ms`): how late iterations started (open model).
+        name: "schedule_lag",
+        metric: Metric::ScheduleLag,
+        aggregations: &["avg", "min", "med", "max", "p(N)"],
+        unit: Unit::Ms,
         selectors: &[],
     },
 ];

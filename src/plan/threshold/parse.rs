@@ -466,6 +466,7 @@ fn example(metric: Metric) -> &'static str {
         Metric::HttpReqs => "rate>100",
         Metric::Checks => "rate>0.99",
         Metric::DroppedIterations => "count<1",
+        Metric::ScheduleLag => "p(99)<1",
     }
 }
 
