@@ -79,6 +79,11 @@ pub fn coordinate(
                 shared.ctl.mark_stopped(now);
                 shared.stop.store(true, Ordering::Relaxed);
                 shared.ctl.stop_token.cancel();
+                // Only the end of the duration lets started iterations finish (k6's
+                // graceful stop); Ctrl-C and an abort cut them at the next step.
+                if reason != StopReason::Duration {
+                    shared.ctl.cut_token.cancel();
+                }
                 *stop = Some((reason, now));
             }
         };
@@ -87,6 +92,7 @@ pub fn coordinate(
                 // Ctrl-C during the grace period of another stop: the user wants out now.
                 Some((reason, at)) if reason != StopReason::Interrupted => {
                     stop = Some((StopReason::Interrupted, at));
+                    shared.ctl.cut_token.cancel();
                     hard_stop.cancel();
                 }
                 _ => halt(StopReason::Interrupted, &mut stop),

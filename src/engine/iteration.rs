@@ -161,6 +161,7 @@ async fn run_flow(
     for slot in vu.flow.slots.iter_mut().take(sc.slots) {
         slot.clear();
     }
+    lock(shard).start_iteration(s, &shape);
     let mut pc = 0;
     let mut first = true;
     let mut aborted_by = None;
@@ -169,7 +170,7 @@ async fn run_flow(
         pc += 1;
         match *op {
             Op::Request(k) => {
-                if !first && shared.stop.load(Ordering::Relaxed) {
+                if !first && shared.ctl.cut_token.is_cancelled() {
                     cut = true;
                     break;
                 }
@@ -211,16 +212,21 @@ async fn run_flow(
             }
         }
     }
-    // An iteration cut short by the end of the run is neither completed nor aborted.
+    // An iteration cut short by the end of the run is neither completed nor aborted: it
+    // counts as interrupted (started, never ended), like one the grace period drops.
     if !cut {
         lock(shard).record_iteration(s, &shape, from.elapsed(), aborted_by);
     }
 }
 
-/// Pause for a think step; false if the run stopped meanwhile.
+/// Pause for a think step; false if the iteration must end (Ctrl-C, abort). After the end
+/// of the duration the pause goes on: the iteration finishes within `graceful_stop`.
 async fn think(shared: &Shared, vu: &mut Vu, t: Think) -> bool {
     let pause = t.pick(&mut vu.flow.rng);
-    super::worker::pause_until(shared, Instant::now() + pause).await
+    tokio::select! {
+        _ = tokio::time::sleep(pause) => !shared.ctl.cut_token.is_cancelled(),
+        _ = shared.ctl.cut_token.cancelled() => false,
+    }
 }
 
 /// Send request step `k` and process its response. Returns the id of the capture that

@@ -122,6 +122,9 @@ pub struct RunCtl {
     pub think: Option<Think>,
     /// Cancelled when the run stops, to wake users that sleep (ramps, think, pacing).
     pub stop_token: tokio_util::sync::CancellationToken,
+    /// Cancelled when running iterations must end at once (Ctrl-C, an aborting threshold);
+    /// at the end of the duration they go on within `graceful_stop` instead (ADR-130).
+    pub cut_token: tokio_util::sync::CancellationToken,
     /// Users busy with an iteration (open) or active in the ramp (closed).
     pub active: std::sync::atomic::AtomicU64,
     /// When the run stopped, µs since `start` (`u64::MAX` while running).
@@ -138,6 +141,7 @@ impl RunCtl {
             model: load.model.clone(),
             think: load.think,
             stop_token: tokio_util::sync::CancellationToken::new(),
+            cut_token: tokio_util::sync::CancellationToken::new(),
             active: std::sync::atomic::AtomicU64::new(0),
             stopped_at_us: AtomicU64::new(u64::MAX),
             segment: Segment::WHOLE,

@@ -115,6 +115,7 @@ fn header(o: &mut String, s: &Summary) {
         ("requests", Some(n)) => format!("all {n} requests done"),
         ("requests", None) => "load profile completed".into(),
         ("duration", _) => "duration reached".into(),
+        ("stages", _) => "load stages completed".into(),
         (other, _) => other.to_string(),
     };
     let _ = write!(

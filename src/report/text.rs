@@ -43,6 +43,7 @@ pub fn render_with(s: &Summary, paint: Paint) -> String {
     let stopped = match s.run.stopped_by.as_str() {
         "requests" => "all requests done",
         "duration" => "duration reached",
+        "stages" => "load stages completed",
         "interrupted" => &paint.warn("INTERRUPTED (partial result)"),
         "aborted" => &paint.warn("ABORTED early (partial result)"),
         other => other,
@@ -324,10 +325,18 @@ fn flow_count_rows(
             );
         }
     }
-    if f.steps.len() >= 2 || f.iterations_aborted > 0 {
+    if f.steps.len() >= 2 || f.iterations_aborted > 0 || f.iterations_interrupted > 0 {
+        let cut = if f.iterations_interrupted > 0 {
+            format!(
+                ", {} cut by the end of the run",
+                paint.warn(&f.iterations_interrupted.to_string())
+            )
+        } else {
+            String::new()
+        };
         let _ = writeln!(
             o,
-            "{:w$}  iterations: {} completed, {} aborted by a failed capture",
+            "{:w$}  iterations: {} completed, {} aborted by a failed capture{cut}",
             "",
             f.iterations,
             paint.bad_if(f.iterations_aborted > 0, &f.iterations_aborted.to_string())

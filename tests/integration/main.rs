@@ -8,6 +8,7 @@ mod compare;
 mod core;
 mod csv_stats;
 mod faults;
+mod fidelity;
 mod flows;
 mod hardening;
 mod hostile;
