@@ -40,6 +40,8 @@ pub enum StopReason {
     Stages,
     /// `duration` elapsed.
     Duration,
+    /// Every row of an `order: unique` data set was used (ADR-137).
+    Data,
     /// The user interrupted the run (Ctrl-C).
     Interrupted,
     /// The tick callback asked to stop (e.g. a threshold with `abort_on_fail`).
@@ -53,6 +55,7 @@ impl StopReason {
             StopReason::Requests => "requests",
             StopReason::Stages => "stages",
             StopReason::Duration => "duration",
+            StopReason::Data => "data",
             StopReason::Interrupted => "interrupted",
             StopReason::Aborted => "aborted",
         }

@@ -135,9 +135,8 @@ async fn user(slot: usize, id: u64, pool: Rc<Pool>, shared: Arc<Shared>, shard: 
             continue;
         };
         shared.ctl.active.fetch_add(1, Ordering::Relaxed);
-        let started = Instant::now();
+        // Service time is recorded per request, inside the iteration (ADR-132).
         iteration::run(&shared, &mut vu, s, due, &shard).await;
-        lock(&shard).record_service(s, started.elapsed());
         shared.ctl.active.fetch_sub(1, Ordering::Relaxed);
         if pool.closing.get() {
             return;

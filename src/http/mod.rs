@@ -12,6 +12,7 @@ pub mod decompress;
 pub mod h2;
 pub mod origin;
 pub mod redirect;
+pub mod trust;
 pub mod request;
 pub mod response;
 pub mod summary;

@@ -7,6 +7,7 @@
 
 pub mod flow;
 mod merge;
+pub mod missing;
 
 use std::collections::BTreeMap;
 
@@ -131,8 +132,9 @@ pub struct PartInfo {
     pub duration_s: f64,
 }
 
-/// Latency statistics in milliseconds.
-#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq)]
+/// Latency statistics in milliseconds. With nothing measured (a step that never ran, no
+/// completed iteration) every field is 0 here and `null` in JSON (`summary::missing`).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct LatencyMs {
     /// Smallest.
     pub min: f64,

@@ -139,3 +139,247 @@ fn compare_warns_when_plans_or_load_differ() {
         stdout(&plans)
     );
 }
+
+#[test]
+fn open_model_service_time_is_per_request_not_per_iteration() {
+    let _t = crate::common::timing_lock();
+    let target = target(0);
+    let dir = tempdir();
+    let plan = write(
+        dir.path(),
+        "p.yaml",
+        &format!(
+            "base_url: {}\nload:\n  rate: 10\n  max_vus: 20\n  duration: 1s\nscenarios:\n  - name: flow\n    steps:\n      - {{name: a, path: /a}}\n      - think: 400ms\n      - {{name: b, path: /b}}\n",
+            target.url()
+        ),
+    );
+    let (out, json) = crate::common::run_json(dir.path(), &plan, &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let service = json["summary"]["service_time_ms"]["p50"].as_f64().unwrap();
+    // A loopback request takes well under 100 ms; the iteration (think 400 ms) does not.
+    assert!(service < 100.0, "service time p50 {service} ms: {json}");
+    let iteration = json["scenarios"][0]["iteration_duration_ms"]["p50"]
+        .as_f64()
+        .unwrap();
+    assert!(iteration >= 400.0, "iteration p50 {iteration} ms");
+    let text = run(&["--plan", plan.to_str().unwrap()]);
+    let text = stdout(&text);
+    assert!(text.contains("(service time per request)"), "{text}");
+    assert!(text.contains("(iteration duration)"), "{text}");
+}
+
+#[test]
+fn cookies_set_on_a_redirect_hop_are_kept() {
+    let Some(hb) = crate::httpbin::start() else {
+        return;
+    };
+    let dir = tempdir();
+    // httpbin's classic: `/cookies/set?x=y` answers 302 + Set-Cookie, then `/cookies`
+    // echoes the cookies it received. The next step asks again.
+    let plan = write(
+        dir.path(),
+        "p.yaml",
+        &format!(
+            "base_url: {}\ndefaults:\n  requests: 6\n  concurrency: 2\nscenarios:\n  - name: login\n    steps:\n      - name: set\n        path: /cookies/set?session=abc123\n        check: {{status: 200, body_contains: abc123}}\n      - name: again\n        path: /cookies\n        check: {{body_contains: abc123}}\n",
+            hb.url
+        ),
+    );
+    let (out, json) = crate::common::run_json(dir.path(), &plan, &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(json["checks"]["fails"], 0, "{}", json["checks"]);
+    assert_eq!(json["checks"]["passes"], 18, "{}", json["checks"]);
+}
+
+#[test]
+fn step_follow_redirects_false_captures_the_location() {
+    let Some(hb) = crate::httpbin::start() else {
+        return;
+    };
+    let dir = tempdir();
+    let plan = write(
+        dir.path(),
+        "p.yaml",
+        &format!(
+            "base_url: {}\ndefaults:\n  requests: 4\n  concurrency: 1\nscenarios:\n  - name: hop\n    steps:\n      - name: redirect\n        path: /redirect-to?url=/anything/next-7\n        follow_redirects: false\n        check: {{status: 302}}\n        capture:\n          next: {{header: location, regex: 'next-(\\d+)'}}\n      - name: follow\n        path: /anything/got-{{{{ next }}}}\n        check: {{status: 200, body_contains: got-7}}\n",
+            hb.url
+        ),
+    );
+    let (out, json) = crate::common::run_json(dir.path(), &plan, &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(json["checks"]["fails"], 0, "{json}");
+    assert_eq!(json["scenarios"][0]["iterations"], 4, "{json}");
+}
+
+#[test]
+fn live_status_scenarios_add_up_to_the_total_at_every_scrape() {
+    use crate::live::{http_get, lines_of, wait_for};
+    let target = target(0);
+    let dir = tempdir();
+    let plan = write(
+        dir.path(),
+        "p.yaml",
+        &format!(
+            "base_url: {}\ndefaults: {{concurrency: 4, duration: 3s}}\nscenarios:\n  - {{name: home, path: /}}\n  - {{name: slow, path: /delay/20}}\n",
+            target.url()
+        ),
+    );
+    let mut child = crate::common::bin()
+        .args(["--plan", plan.to_str().unwrap(), "--listen", "127.0.0.1:0"])
+        .args(["--progress", "none"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let rx = lines_of(&mut child);
+    let mut seen = Vec::new();
+    let line = wait_for(&rx, "live: serving http://", &mut seen);
+    let addr = line
+        .split("http://")
+        .nth(1)
+        .and_then(|s| s.split('/').next())
+        .unwrap()
+        .to_string();
+    let mut checked = 0;
+    for _ in 0..12 {
+        std::thread::sleep(std::time::Duration::from_millis(170));
+        let (code, body) = http_get(&addr, "/status");
+        if code != 200 {
+            continue;
+        }
+        let s: serde_json::Value = serde_json::from_str(&body).unwrap();
+        let total = s["requests"].as_u64().unwrap();
+        let parts: u64 = s["scenarios"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x["requests"].as_u64().unwrap())
+            .sum();
+        assert_eq!(parts, total, "scenarios add up to the total: {s}");
+        checked += 1;
+    }
+    assert!(checked >= 8, "scraped {checked} times");
+    let _ = child.wait();
+}
+
+#[test]
+fn missing_latency_is_null_in_json_and_a_dash_in_text() {
+    let target = target(0);
+    let dir = tempdir();
+    // Every iteration aborts at `first` (its body is not JSON): `never` never runs and no
+    // iteration completes.
+    let plan = write(
+        dir.path(),
+        "p.yaml",
+        &format!(
+            "base_url: {}\ndefaults: {{concurrency: 1, requests: 3}}\nscenarios:\n  - name: flow\n    steps:\n      - name: first\n        path: /\n        capture: {{token: {{json: \"$.token\"}}}}\n      - name: never\n        path: /never\n",
+            target.url()
+        ),
+    );
+    let (_, json) = crate::common::run_json(dir.path(), &plan, &[]);
+    crate::common::assert_schema(&json);
+    let sc = &json["scenarios"][0];
+    assert_eq!(sc["steps"][1]["requests"], 0, "{sc}");
+    assert!(sc["steps"][1]["latency_ms"]["p50"].is_null(), "{sc}");
+    assert!(sc["iteration_duration_ms"]["p95"].is_null(), "{sc}");
+    assert!(sc["steps"][0]["latency_ms"]["p50"].as_f64().unwrap() > 0.0);
+    let out = run(&["--plan", plan.to_str().unwrap()]);
+    let text = stdout(&out);
+    let never = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("never") && l.contains('—'))
+        .unwrap_or_else(|| panic!("no `never` latency row with —:\n{text}"));
+    assert!(!never.contains("0.00"), "{never}");
+}
+
+#[test]
+fn the_trailing_partial_series_row_keeps_the_users_of_the_run() {
+    let target = target(0);
+    let dir = tempdir();
+    let plan = write(
+        dir.path(),
+        "p.yaml",
+        &format!(
+            "base_url: {}\nload: {{vus: 3, duration: 1500ms}}\nscenarios:\n  - {{name: home, path: /}}\n",
+            target.url()
+        ),
+    );
+    let (out, json) = crate::common::run_json(dir.path(), &plan, &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let rows = json["series"].as_array().unwrap();
+    let last = rows.last().unwrap();
+    assert_eq!(last["target"], 3.0, "{last}");
+    assert_eq!(last["users"], 3, "not the 0 left after the drain: {last}");
+}
+
+/// `openssl req -x509` in `dir`: a self-signed `CA:TRUE` certificate for 127.0.0.1 and
+/// localhost, and its key; `None` without openssl.
+fn openssl_self_signed(dir: &std::path::Path) -> Option<crate::tls_util::Identity> {
+    use rustls::pki_types::pem::PemObject;
+    let made = std::process::Command::new("openssl")
+        .current_dir(dir)
+        .args([
+            "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+            "-keyout", "key.pem", "-out", "cert.pem", "-days", "2", "-subj", "/CN=localhost",
+            "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+        ])
+        .output()
+        .ok()?;
+    assert!(made.status.success(), "{}", stderr(&made));
+    let text = std::process::Command::new("openssl")
+        .current_dir(dir)
+        .args(["x509", "-in", "cert.pem", "-noout", "-text"])
+        .output()
+        .unwrap();
+    assert!(stdout(&text).contains("CA:TRUE"), "{}", stdout(&text));
+    let cert = rustls::pki_types::CertificateDer::from_pem_file(dir.join("cert.pem")).unwrap();
+    let key =
+        rustls::pki_types::PrivatePkcs8KeyDer::from_pem_file(dir.join("key.pem")).unwrap();
+    Some(crate::tls_util::Identity {
+        chain: vec![cert],
+        key: key.secret_pkcs8_der().to_vec(),
+    })
+}
+
+#[test]
+fn a_self_signed_openssl_certificate_in_tls_ca_works_like_curl_cacert() {
+    let dir = tempdir();
+    let Some(id) = openssl_self_signed(dir.path()) else {
+        eprintln!("note: openssl not found; skipping");
+        return;
+    };
+    let server = crate::tls_util::serve(crate::tls_util::Mode::Tls(
+        crate::tls_util::server_config(&id, &["http/1.1"], None),
+    ));
+    let plan = |tls: &str| {
+        format!(
+            "base_url: {}\ntls: {tls}\ndefaults: {{requests: 5, concurrency: 1}}\nscenarios:\n  - path: /\n",
+            server.url("https")
+        )
+    };
+    let ca = write(dir.path(), "ca.yaml", &plan("{ca: cert.pem}"));
+    let (out, json) = crate::common::run_json(dir.path(), &ca, &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(json["summary"]["failed"], 0, "{json}");
+
+    let fp = std::process::Command::new("openssl")
+        .current_dir(dir.path())
+        .args(["x509", "-in", "cert.pem", "-noout", "-fingerprint", "-sha256"])
+        .output()
+        .unwrap();
+    let fp = stdout(&fp);
+    let fp = fp.trim().rsplit('=').next().unwrap().to_string();
+    let pinned = write(dir.path(), "pin.yaml", &plan(&format!("{{pin: \"{fp}\"}}")));
+    let (out, json) = crate::common::run_json(dir.path(), &pinned, &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(json["summary"]["failed"], 0, "{json}");
+
+    let wrong = write(
+        dir.path(),
+        "wrong.yaml",
+        &plan(&format!("{{pin: \"{}\"}}", "00".repeat(32))),
+    );
+    let out = run(&["--plan", wrong.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let text = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(text.contains("pin"), "the failure names the pin:\n{text}");
+}

@@ -13,6 +13,7 @@ mod flows;
 mod hardening;
 mod hostile;
 mod html;
+mod httpbin;
 mod html_long;
 mod http;
 mod influxdb;
