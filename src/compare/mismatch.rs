@@ -27,7 +27,10 @@ pub fn warnings(baseline: &Summary, current: &Summary) -> Vec<String> {
             b.base_url, c.base_url
         ));
     }
-    let (lb, lc) = (b.describe_load(Wording::Text), c.describe_load(Wording::Text));
+    let (lb, lc) = (
+        b.describe_load(Wording::Text),
+        c.describe_load(Wording::Text),
+    );
     if lb != lc {
         out.push(format!(
             "different load: baseline {lb}, current {lc}; rps and latency depend on it"

@@ -17,10 +17,10 @@ use super::Shared;
 use super::worker::lock;
 use crate::engine::flow::cookies::Jar;
 use crate::engine::flow::hop_jar::HopJar;
-use crate::http::redirect::HopCookies;
 use crate::engine::flow::program::{Program, ScenarioProgram, request_path};
 use crate::http::HttpError;
 use crate::http::conn::{Conn, Exchange, Tally};
+use crate::http::redirect::HopCookies;
 use crate::http::response::ResponseParts;
 use crate::outcome::{ErrorKind, Outcome};
 use crate::plan::flow::capture::{LazyJson, ResponseView};
@@ -308,11 +308,7 @@ async fn step(
         hosts: &p.hosts,
         extra: &mut flow.hop_hosts,
     };
-    let hops: Option<&mut dyn HopCookies> = if sc.cookies {
-        Some(&mut hop_jar)
-    } else {
-        None
-    };
+    let hops: Option<&mut dyn HopCookies> = if sc.cookies { Some(&mut hop_jar) } else { None };
     let sent = Instant::now();
     let result = tokio::time::timeout(
         shared.timeout,

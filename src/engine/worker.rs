@@ -60,8 +60,7 @@ pub async fn virtual_user(id: u64, shared: Arc<Shared>, shard: Arc<Mutex<Shard>>
     let ramp = shared.ctl.model.user_ramp().cloned();
     let mut active = false;
     loop {
-        if shared.stop.load(Ordering::Relaxed)
-            || shared.ctl.data_exhausted.load(Ordering::Relaxed)
+        if shared.stop.load(Ordering::Relaxed) || shared.ctl.data_exhausted.load(Ordering::Relaxed)
         {
             break;
         }

@@ -338,7 +338,9 @@ impl Conn {
         parts.max_head = opts.max_header_bytes;
         parts.max_headers = opts.max_headers;
         let x = self.exchange(wire, head, parts, start).await?;
-        if max_redirects > 0 && redirect::is_redirect(x.response.status) && !parts.location.is_empty()
+        if max_redirects > 0
+            && redirect::is_redirect(x.response.status)
+            && !parts.location.is_empty()
         {
             // Boxed: redirects are rare, and their future would bloat every user's state.
             return Box::pin(redirect::follow(

@@ -12,12 +12,12 @@ pub mod decompress;
 pub mod h2;
 pub mod origin;
 pub mod redirect;
-pub mod trust;
 pub mod request;
 pub mod response;
 pub mod summary;
 pub mod timing;
 pub mod tls;
+pub mod trust;
 
 use crate::outcome::ErrorKind;
 use tls::TlsReason;

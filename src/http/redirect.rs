@@ -188,7 +188,8 @@ pub async fn follow(
         req.redirected(last.status, current_origin.as_ref() != Some(&origin));
         req.path = path_and_query(&next);
         if let Some(jar) = cookies.as_deref_mut() {
-            req.headers.retain(|(k, _)| !k.eq_ignore_ascii_case("cookie"));
+            req.headers
+                .retain(|(k, _)| !k.eq_ignore_ascii_case("cookie"));
             if let Some(v) = jar.header(&origin, &req.path) {
                 req.headers.push(("Cookie".into(), v));
             }

@@ -50,8 +50,7 @@ impl Trust {
 /// SHA-256 cipher suite's hash: no other hashing crate).
 pub fn sha256(data: &[u8]) -> [u8; 32] {
     let mut out = [0u8; 32];
-    if let Some(suite) = rustls::crypto::aws_lc_rs::cipher_suite::TLS13_AES_128_GCM_SHA256.tls13()
-    {
+    if let Some(suite) = rustls::crypto::aws_lc_rs::cipher_suite::TLS13_AES_128_GCM_SHA256.tls13() {
         let d = suite.common.hash_provider.hash(data);
         if d.as_ref().len() == 32 {
             out.copy_from_slice(d.as_ref());
@@ -93,7 +92,8 @@ impl ServerCertVerifier for Trust {
         let Some(webpki) = &self.webpki else {
             return Err(Error::InvalidCertificate(CertificateError::UnknownIssuer));
         };
-        match webpki.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now) {
+        match webpki.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+        {
             Ok(v) => Ok(v),
             Err(_) if self.own.iter().any(|c| c.as_ref() == end_entity.as_ref()) => {
                 // The user named this very certificate: trust it as curl --cacert does,

@@ -183,11 +183,7 @@ const ITERATION_ROW: &str = "  (iteration duration)";
 
 /// Every name the latency and count tables show, fitted to `w` columns.
 fn table_names(s: &Summary, w: usize) -> Names {
-    let mut all: Vec<String> = vec![
-        "all".into(),
-        SERVICE_ROW.into(),
-        ITERATION_ROW.into(),
-    ];
+    let mut all: Vec<String> = vec!["all".into(), SERVICE_ROW.into(), ITERATION_ROW.into()];
     for x in &s.scenarios {
         all.push(x.name.clone());
         all.extend(x.flow.steps.iter().map(|st| format!("  {}", st.name)));

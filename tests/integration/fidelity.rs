@@ -6,7 +6,9 @@ use crate::common::{run, stderr, stdout, target, tempdir, write};
 
 /// A one-scenario plan against `url` with `n` requests.
 fn small_plan(url: &str, n: u32) -> String {
-    format!("base_url: {url}\ndefaults:\n  concurrency: 2\n  requests: {n}\nscenarios:\n  - name: home\n    path: /\n")
+    format!(
+        "base_url: {url}\ndefaults:\n  concurrency: 2\n  requests: {n}\nscenarios:\n  - name: home\n    path: /\n"
+    )
 }
 
 #[test]
@@ -18,7 +20,12 @@ fn run_file_is_run_dash_dash_plan() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(target.total(), 7);
     // Both at once is a usage error, not a silent pick.
-    let both = run(&["run", plan.to_str().unwrap(), "--plan", plan.to_str().unwrap()]);
+    let both = run(&[
+        "run",
+        plan.to_str().unwrap(),
+        "--plan",
+        plan.to_str().unwrap(),
+    ]);
     assert_eq!(both.status.code(), Some(2), "{}", stderr(&both));
 }
 
@@ -81,7 +88,11 @@ fn iterations_the_grace_period_cuts_are_counted_as_interrupted() {
     let (out, json) = crate::common::run_json(dir.path(), &plan, &[]);
     assert!(out.status.success(), "{}", stderr(&out));
     crate::common::assert_schema(&json);
-    assert_eq!((step_requests(&json, "a"), step_requests(&json, "b")), (4, 2), "{json}");
+    assert_eq!(
+        (step_requests(&json, "a"), step_requests(&json, "b")),
+        (4, 2),
+        "{json}"
+    );
     assert_eq!(json["scenarios"][0]["iterations"], 2);
     assert_eq!(json["scenarios"][0]["iterations_interrupted"], 2);
 }
@@ -120,19 +131,38 @@ fn compare_warns_when_plans_or_load_differ() {
     let (out, b) = crate::common::run_json(dir.path(), &one, &["-c", "4", "-n", "40"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let b_path = write(dir.path(), "b.json", &b.to_string());
-    let same = run(&["compare", a_path.to_str().unwrap(), a_path.to_str().unwrap()]);
+    let same = run(&[
+        "compare",
+        a_path.to_str().unwrap(),
+        a_path.to_str().unwrap(),
+    ]);
     assert!(!stdout(&same).contains("warning:"), "{}", stdout(&same));
-    let diff = run(&["compare", a_path.to_str().unwrap(), b_path.to_str().unwrap()]);
+    let diff = run(&[
+        "compare",
+        a_path.to_str().unwrap(),
+        b_path.to_str().unwrap(),
+    ]);
     let text = stdout(&diff);
     assert!(
         text.contains("warning: different load: baseline 2 virtual users, current 4 virtual users"),
         "{text}"
     );
-    assert!(text.contains("warning: different length: baseline 20 requests, current 40 requests"), "{text}");
-    let other = write(dir.path(), "two.yaml", &small_plan(&target.url(), 20).replace("home", "root"));
+    assert!(
+        text.contains("warning: different length: baseline 20 requests, current 40 requests"),
+        "{text}"
+    );
+    let other = write(
+        dir.path(),
+        "two.yaml",
+        &small_plan(&target.url(), 20).replace("home", "root"),
+    );
     let (_, c) = crate::common::run_json(dir.path(), &other, &[]);
     let c_path = write(dir.path(), "c.json", &c.to_string());
-    let plans = run(&["compare", a_path.to_str().unwrap(), c_path.to_str().unwrap()]);
+    let plans = run(&[
+        "compare",
+        a_path.to_str().unwrap(),
+        c_path.to_str().unwrap(),
+    ]);
     assert!(
         stdout(&plans).contains("warning: the results come from different plans"),
         "{}",
@@ -318,9 +348,23 @@ fn openssl_self_signed(dir: &std::path::Path) -> Option<crate::tls_util::Identit
     let made = std::process::Command::new("openssl")
         .current_dir(dir)
         .args([
-            "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-            "-keyout", "key.pem", "-out", "cert.pem", "-days", "2", "-subj", "/CN=localhost",
-            "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            "key.pem",
+            "-out",
+            "cert.pem",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=DNS:localhost,IP:127.0.0.1",
         ])
         .output()
         .ok()?;
@@ -332,8 +376,7 @@ fn openssl_self_signed(dir: &std::path::Path) -> Option<crate::tls_util::Identit
         .unwrap();
     assert!(stdout(&text).contains("CA:TRUE"), "{}", stdout(&text));
     let cert = rustls::pki_types::CertificateDer::from_pem_file(dir.join("cert.pem")).unwrap();
-    let key =
-        rustls::pki_types::PrivatePkcs8KeyDer::from_pem_file(dir.join("key.pem")).unwrap();
+    let key = rustls::pki_types::PrivatePkcs8KeyDer::from_pem_file(dir.join("key.pem")).unwrap();
     Some(crate::tls_util::Identity {
         chain: vec![cert],
         key: key.secret_pkcs8_der().to_vec(),
@@ -363,7 +406,14 @@ fn a_self_signed_openssl_certificate_in_tls_ca_works_like_curl_cacert() {
 
     let fp = std::process::Command::new("openssl")
         .current_dir(dir.path())
-        .args(["x509", "-in", "cert.pem", "-noout", "-fingerprint", "-sha256"])
+        .args([
+            "x509",
+            "-in",
+            "cert.pem",
+            "-noout",
+            "-fingerprint",
+            "-sha256",
+        ])
         .output()
         .unwrap();
     let fp = stdout(&fp);
@@ -382,4 +432,92 @@ fn a_self_signed_openssl_certificate_in_tls_ca_works_like_curl_cacert() {
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let text = format!("{}{}", stdout(&out), stderr(&out));
     assert!(text.contains("pin"), "the failure names the pin:\n{text}");
+}
+
+/// `(path, body)` of every request the target recorded.
+fn recorded(t: &loadtester::target::TargetHandle) -> Vec<(String, String)> {
+    t.recorded()
+        .into_iter()
+        .map(|r| (r.path, String::from_utf8_lossy(&r.body).into_owned()))
+        .collect()
+}
+
+#[test]
+fn per_vu_data_gives_user_k_row_k_and_list_variables_one_element_per_user() {
+    let target = target(1000);
+    let dir = tempdir();
+    write(dir.path(), "users.csv", "name\nann\nbob\ncid\n");
+    let plan = write(
+        dir.path(),
+        "p.yaml",
+        &format!(
+            "base_url: {}\ndata:\n  users: {{file: users.csv, order: per_vu}}\nvariables:\n  userId: [7, 8, 9, 10]\ndefaults: {{concurrency: 4, requests: 40}}\nscenarios:\n  - name: s\n    steps:\n      - path: \"/vu/{{{{ vu() }}}}/{{{{ users.name }}}}/{{{{ userId }}}}\"\n",
+            target.url()
+        ),
+    );
+    let (out, _) = crate::common::run_json(dir.path(), &plan, &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let seen = recorded(&target);
+    assert_eq!(seen.len(), 40);
+    let names = ["ann", "bob", "cid"];
+    for (path, _) in &seen {
+        let parts: Vec<&str> = path.split('/').collect();
+        let vu: usize = parts[2].parse().unwrap();
+        assert_eq!(parts[3], names[(vu - 1) % 3], "{path}");
+        assert_eq!(parts[4], (6 + vu).to_string(), "{path}");
+    }
+}
+
+#[test]
+fn unique_data_uses_each_row_once_then_the_run_stops() {
+    let target = target(1000);
+    let dir = tempdir();
+    write(dir.path(), "codes.csv", "code\nc1\nc2\nc3\nc4\nc5\n");
+    let plan = write(
+        dir.path(),
+        "p.yaml",
+        &format!(
+            "base_url: {}\ndata:\n  codes: {{file: codes.csv, order: unique}}\nload: {{vus: 2, duration: 20s}}\nscenarios:\n  - name: redeem\n    steps:\n      - path: \"/redeem/{{{{ codes.code }}}}\"\n",
+            target.url()
+        ),
+    );
+    let started = std::time::Instant::now();
+    let (out, json) = crate::common::run_json(dir.path(), &plan, &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    assert_eq!(json["run"]["stopped_by"], "data", "{}", json["run"]);
+    let mut paths: Vec<String> = recorded(&target).into_iter().map(|(p, _)| p).collect();
+    paths.sort();
+    assert_eq!(
+        paths,
+        [
+            "/redeem/c1",
+            "/redeem/c2",
+            "/redeem/c3",
+            "/redeem/c4",
+            "/redeem/c5"
+        ]
+    );
+}
+
+#[test]
+fn numeric_template_functions_stay_numbers_in_json_bodies() {
+    let target = target(10);
+    let dir = tempdir();
+    let plan = write(
+        dir.path(),
+        "p.yaml",
+        &format!(
+            "base_url: {}\ndefaults: {{concurrency: 1, requests: 1}}\nscenarios:\n  - name: s\n    steps:\n      - path: /orders\n        method: POST\n        json: {{n: \"{{{{ randomInt(5, 5) }}}}\", user: \"{{{{ vu() }}}}\", label: \"id-{{{{ vu() }}}}\"}}\n",
+            target.url()
+        ),
+    );
+    let (out, _) = crate::common::run_json(dir.path(), &plan, &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let seen = recorded(&target);
+    let body: serde_json::Value = serde_json::from_str(&seen[0].1).unwrap();
+    assert_eq!(
+        body,
+        serde_json::json!({"n": 5, "user": 1, "label": "id-1"})
+    );
 }

@@ -30,7 +30,10 @@ pub fn start() -> Option<Httpbin> {
     let bin = gunicorn();
     if !bin.exists() {
         if std::env::var("LOADTESTER_REQUIRE_HTTPBIN").as_deref() == Ok("1") {
-            panic!("LOADTESTER_REQUIRE_HTTPBIN=1 but {} is missing", bin.display());
+            panic!(
+                "LOADTESTER_REQUIRE_HTTPBIN=1 but {} is missing",
+                bin.display()
+            );
         }
         eprintln!(
             "note: {} not found; skipping the httpbin test (see .ci/run)",

@@ -130,10 +130,7 @@ pub(crate) fn check_globals(
                             _ => c.report(
                                 Some(item.pos),
                                 &format!("{at}[{i}]"),
-                                format!(
-                                    "expected a constant value, found {}",
-                                    describe(item)
-                                ),
+                                format!("expected a constant value, found {}", describe(item)),
                             ),
                         }
                     }

@@ -34,8 +34,18 @@ use response::{check_captures, check_checks};
 
 /// Keys of a request step (and of the single-request form of a scenario).
 pub const STEP_KEYS: &[&str] = &[
-    "name", "method", "path", "url", "headers", "body", "json", "form", "capture", "check",
-    "optional", "follow_redirects",
+    "name",
+    "method",
+    "path",
+    "url",
+    "headers",
+    "body",
+    "json",
+    "form",
+    "capture",
+    "check",
+    "optional",
+    "follow_redirects",
 ];
 /// Keys of a scenario besides the request keys.
 pub const SCENARIO_ONLY_KEYS: &[&str] =
