@@ -29,7 +29,7 @@ use serde::{Deserialize, Serialize};
 pub use scenario::{Capture, Check, Headers, LoopStep, Request, Scenario, Step, ThinkStep};
 pub use settings::{DataSet, Defaults, Load, Order, Stage, Tls};
 pub use thresholds::{Threshold, ThresholdObject, Thresholds};
-pub use values::{Decimal, Flag, JsonValue, OneOrMany, Scalar, Think, ThinkRange, Variable, Whole};
+pub use values::{Decimal, Flag, JsonValue, OneOrMany, Scalar, Think, ThinkRange, Whole};
 pub use write::{WriteError, from_doc, json_schema};
 
 /// A whole plan file. Build it, then [`PlanDoc::to_yaml`] writes text that
@@ -62,9 +62,10 @@ pub struct PlanDoc {
     /// SNI and certificate checks keep the URL's name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connect_to: Option<IndexMap<String, String>>,
-    /// Constants usable as `{{ name }}` in templates; a list gives each user one element.
+    /// Constants usable as `{{ name }}` in templates. (A list value, one element per
+    /// user, is read by plan loading only: this model keeps scalars as written.)
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub variables: Option<IndexMap<String, Option<Variable>>>,
+    pub variables: Option<IndexMap<String, Option<Scalar>>>,
     /// CSV data sets by name, one row bound per iteration.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<IndexMap<String, DataSet>>,

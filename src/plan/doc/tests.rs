@@ -85,7 +85,7 @@ fn ambiguous_strings_are_quoted() {
         }
     }
     let mut variables = IndexMap::new();
-    variables.insert("token".to_string(), Some(Scalar::from("abc").into()));
+    variables.insert("token".to_string(), Some(Scalar::from("abc")));
     let step = Request {
         headers: Some(headers),
         json: Some(serde_json::Value::Object(json.clone()).into()),

@@ -61,23 +61,6 @@ pub enum Scalar {
     Text(String),
 }
 
-/// A `variables` value: a constant, or a list of which each user gets one element (user k
-/// element k, wrapping; Artillery's `variables: {userId: [1, 2, 3]}`).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(untagged)]
-pub enum Variable {
-    /// One constant for every user.
-    One(Scalar),
-    /// One element per user.
-    List(Vec<Scalar>),
-}
-
-impl From<Scalar> for Variable {
-    fn from(s: Scalar) -> Variable {
-        Variable::One(s)
-    }
-}
-
 /// A pause: a fixed duration (`1s`), or uniformly random between `min` and `max`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(untagged)]
