@@ -249,7 +249,7 @@ fn live_status_scenarios_add_up_to_the_total_at_every_scrape() {
         dir.path(),
         "p.yaml",
         &format!(
-            "base_url: {}\ndefaults: {{concurrency: 4, duration: 3s}}\nscenarios:\n  - {{name: home, path: /}}\n  - {{name: slow, path: /delay/20}}\n",
+            "base_url: {}\ndefaults: {{concurrency: 4, duration: 4s}}\nscenarios:\n  - {{name: home, path: /}}\n  - {{name: slow, path: /delay/20}}\n",
             target.url()
         ),
     );
