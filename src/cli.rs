@@ -31,8 +31,8 @@ pub struct Cli {
 /// Subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run a plan (the default command).
-    Run(RunArgs),
+    /// Run a plan (the default command): `run FILE` or `run --plan FILE`.
+    Run(RunCmd),
     /// Check a plan without sending anything; lists every error with line:column.
     Validate {
         /// The plan file.
@@ -82,6 +82,29 @@ pub enum Command {
 pub enum SchemaKind {
     /// The plan file format (`plan::PlanDoc`).
     Plan,
+}
+
+/// `run [FILE]`: the plan as a positional argument (the k6 habit, `k6 run script.js`) or
+/// with `--plan`, not both.
+#[derive(Debug, Args, Clone, Default)]
+pub struct RunCmd {
+    /// The plan file (YAML); the same as `--plan FILE`.
+    #[arg(value_name = "FILE", conflicts_with = "plan")]
+    pub file: Option<PathBuf>,
+    /// Everything else `run` takes.
+    #[command(flatten)]
+    pub args: RunArgs,
+}
+
+impl RunCmd {
+    /// The run options, with a positional `FILE` moved into `plan`.
+    pub fn into_args(self) -> RunArgs {
+        let mut args = self.args;
+        if self.file.is_some() {
+            args.plan = self.file;
+        }
+        args
+    }
 }
 
 /// Options of `run`.

@@ -11,6 +11,8 @@
 //! (percentage points of increase). Limits apply overall and to every scenario present
 //! in both files.
 
+mod mismatch;
+
 use std::fmt::Write as _;
 use std::path::Path;
 
@@ -191,6 +193,8 @@ pub struct Comparison {
     pub rows: Vec<Row>,
     /// Scenario names found in only one of the files.
     pub unmatched: Vec<String>,
+    /// Why the two results may not be comparable (different plan or load), in words.
+    pub warnings: Vec<String>,
 }
 
 impl Comparison {
@@ -250,7 +254,10 @@ pub fn compare(baseline: &Summary, current: &Summary, limits: &Limits) -> Compar
             shown.push(*m);
         }
     }
-    let mut out = Comparison::default();
+    let mut out = Comparison {
+        warnings: mismatch::warnings(baseline, current),
+        ..Comparison::default()
+    };
     let mut push = |scope: &str, b: [f64; 9], c: [f64; 9]| {
         for m in &shown {
             let i = NAMES.iter().position(|(_, x)| x == m).unwrap_or(0);
@@ -301,6 +308,12 @@ pub fn compare(baseline: &Summary, current: &Summary, limits: &Limits) -> Compar
 pub fn render(c: &Comparison, baseline: &str, current: &str) -> String {
     let mut o = String::new();
     let _ = writeln!(o, "compare: baseline {baseline} → current {current}\n");
+    for w in &c.warnings {
+        let _ = writeln!(o, "warning: {w}");
+    }
+    if !c.warnings.is_empty() {
+        let _ = writeln!(o);
+    }
     let w = c
         .rows
         .iter()

@@ -30,7 +30,7 @@ const DEMO_PLAN: &str = include_str!("../plans/demo.yaml");
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let code = match cli.command {
-        Some(Command::Run(args)) => run(args),
+        Some(Command::Run(cmd)) => run(cmd.into_args()),
         None => run(cli.run),
         Some(Command::Validate { file, env, segment }) => validate(&file, env, &segment),
         Some(Command::Compare(args)) => compare(&args),
@@ -237,12 +237,17 @@ fn execute(plan: &loadtester::Plan, common: &CommonArgs) -> u8 {
             linger: common.linger,
         },
     };
-    // Keep today's behaviour: the text report goes to stdout even beside `--out json=-`.
+    // An output on stdout (`--out json=-`) keeps stdout parseable: the text report goes to
+    // stderr (ADR-130).
+    let stdout_taken = common
+        .outputs
+        .iter()
+        .any(|o| o.dest == loadtester::output::Dest::Stdout);
     let mut console = loadtester::console::Console::new(
         plan,
         common.quiet,
         common.progress.unwrap_or_default(),
-        false,
+        stdout_taken,
     )
     .with_color(common.color);
     match loadtester::run_plan(plan, &opts, &interrupt, &mut [&mut console]) {

@@ -46,11 +46,24 @@ pub fn coordinate(
     let start = shared.ctl.start;
     let model = &plan.load.model;
     let deadline = plan.load.duration.map(|d| start + d);
+    // A ramp's time is the sum of its stages: reaching it means the stages ended.
+    // (A constant rate is one flat stage: that is a duration.)
+    let staged = model.user_ramp().is_some()
+        || model.rate().is_some_and(|r| {
+            !(r.stages.len() == 1 && r.stages.first().is_some_and(|s| s.target == r.start))
+        });
+    let end_of_time = if staged {
+        StopReason::Stages
+    } else {
+        StopReason::Duration
+    };
     let grace = plan
         .load
         .graceful_stop
         .unwrap_or(super::GRACEFUL_STOP.min(plan.timeout));
     let mut stop: Option<(StopReason, Instant)> = None;
+    // Users active when the run stopped: the last, partial row's `users` (ADR-135).
+    let mut users_at_stop: Option<u64> = None;
     let mut abort_reason = None;
     let mut finished = 0;
     let mut last_tick = Instant::now();
@@ -74,11 +87,26 @@ pub fn coordinate(
             Err(mpsc::RecvTimeoutError::Disconnected) => break,
         }
         let now = Instant::now();
+        if stop.is_none() {
+            // The last users still busy, not the 0 after they left.
+            let active = shared.ctl.active.load(Ordering::Relaxed);
+            if active > 0 || users_at_stop.is_none() {
+                users_at_stop = Some(active);
+            }
+        }
         let halt = |reason: StopReason, stop: &mut Option<(StopReason, Instant)>| {
             if stop.is_none() {
                 shared.ctl.mark_stopped(now);
                 shared.stop.store(true, Ordering::Relaxed);
                 shared.ctl.stop_token.cancel();
+                // Only the end of the duration lets started iterations finish (k6's
+                // graceful stop); Ctrl-C and an abort cut them at the next step.
+                if !matches!(
+                    reason,
+                    StopReason::Duration | StopReason::Stages | StopReason::Data
+                ) {
+                    shared.ctl.cut_token.cancel();
+                }
                 *stop = Some((reason, now));
             }
         };
@@ -87,6 +115,7 @@ pub fn coordinate(
                 // Ctrl-C during the grace period of another stop: the user wants out now.
                 Some((reason, at)) if reason != StopReason::Interrupted => {
                     stop = Some((StopReason::Interrupted, at));
+                    shared.ctl.cut_token.cancel();
                     hard_stop.cancel();
                 }
                 _ => halt(StopReason::Interrupted, &mut stop),
@@ -95,7 +124,9 @@ pub fn coordinate(
             // The run ends at the deadline, not when this thread noticed it: iterations
             // due in between are not part of the run (open model).
             shared.ctl.mark_stopped(d);
-            halt(StopReason::Duration, &mut stop);
+            halt(end_of_time, &mut stop);
+        } else if shared.ctl.data_exhausted.load(Ordering::Relaxed) {
+            halt(StopReason::Data, &mut stop);
         }
         if let Some((_, at)) = stop {
             if now >= at + grace {
@@ -123,11 +154,18 @@ pub fn coordinate(
         }
     }
     let elapsed = start.elapsed();
-    // The last, partial second.
+    // The last, partial second: users and target as they were when the run stopped (or
+    // its load ended), not the 0 users left after the drain beside the model's target.
     let covered = next_second - SECOND - start;
     let rest = elapsed.saturating_sub(covered);
     if rest > Duration::from_millis(1) {
-        series.sample(shards, rest, 0, model.target_at(elapsed).1);
+        let ended = stop.map_or(elapsed, |(_, at)| at - start);
+        series.sample(
+            shards,
+            rest,
+            users_at_stop.unwrap_or(0),
+            model.target_at(ended).1,
+        );
     }
     Ending {
         stop: stop.map(|(r, _)| r),

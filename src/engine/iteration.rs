@@ -16,9 +16,11 @@ use std::time::Instant;
 use super::Shared;
 use super::worker::lock;
 use crate::engine::flow::cookies::Jar;
+use crate::engine::flow::hop_jar::HopJar;
 use crate::engine::flow::program::{Program, ScenarioProgram, request_path};
 use crate::http::HttpError;
 use crate::http::conn::{Conn, Exchange, Tally};
+use crate::http::redirect::HopCookies;
 use crate::http::response::ResponseParts;
 use crate::outcome::{ErrorKind, Outcome};
 use crate::plan::flow::capture::{LazyJson, ResponseView};
@@ -78,6 +80,8 @@ pub struct FlowState {
     counters: Vec<u32>,
     /// Connections to origins other than `base_url` (index = origin − 1), opened lazily.
     conns: Vec<Option<Conn>>,
+    /// Hosts first met in redirect chains, for the jar (`flow::hop_jar`).
+    hop_hosts: Vec<String>,
 }
 
 impl FlowState {
@@ -91,6 +95,7 @@ impl FlowState {
             scratch: Vec::new(),
             counters: vec![0; p.loops],
             conns: (1..p.origins.len()).map(|_| None).collect(),
+            hop_hosts: Vec::new(),
         }
     }
 
@@ -114,14 +119,17 @@ pub async fn run(shared: &Shared, vu: &mut Vu, s: usize, from: Instant, shard: &
     }
     lock(shard).start(s);
     let req = &shared.requests[s];
+    let sent = Instant::now();
     let result = tokio::time::timeout(
         shared.timeout,
         vu.conn.send(&req.wire, req.head, &mut vu.parts),
     )
     .await;
     let latency = from.elapsed();
+    let service = sent.elapsed();
     let (outcome, bytes, tally) = classify(&result, &mut vu.conn);
     let mut sh = lock(shard);
+    sh.record_service(s, service);
     sh.http.record(&result);
     sh.record(s, outcome, latency, bytes);
     sh.count_connections(s, tally);
@@ -156,11 +164,22 @@ async fn run_flow(
         *row = match set.order {
             Order::Sequential => (p.cursors[d].fetch_add(1, Ordering::Relaxed) % n) as usize,
             Order::Random => vu.flow.rng.below(n) as usize,
+            Order::PerVu => (vu.id % n) as usize,
+            Order::Unique => {
+                let i = p.cursors[d].fetch_add(1, Ordering::Relaxed);
+                if i >= n {
+                    // Every row is used: this iteration does not start, and the run ends.
+                    shared.ctl.data_exhausted.store(true, Ordering::Relaxed);
+                    return;
+                }
+                i as usize
+            }
         };
     }
     for slot in vu.flow.slots.iter_mut().take(sc.slots) {
         slot.clear();
     }
+    lock(shard).start_iteration(s, &shape);
     let mut pc = 0;
     let mut first = true;
     let mut aborted_by = None;
@@ -169,7 +188,7 @@ async fn run_flow(
         pc += 1;
         match *op {
             Op::Request(k) => {
-                if !first && shared.stop.load(Ordering::Relaxed) {
+                if !first && shared.ctl.cut_token.is_cancelled() {
                     cut = true;
                     break;
                 }
@@ -211,16 +230,21 @@ async fn run_flow(
             }
         }
     }
-    // An iteration cut short by the end of the run is neither completed nor aborted.
+    // An iteration cut short by the end of the run is neither completed nor aborted: it
+    // counts as interrupted (started, never ended), like one the grace period drops.
     if !cut {
         lock(shard).record_iteration(s, &shape, from.elapsed(), aborted_by);
     }
 }
 
-/// Pause for a think step; false if the run stopped meanwhile.
+/// Pause for a think step; false if the iteration must end (Ctrl-C, abort). After the end
+/// of the duration the pause goes on: the iteration finishes within `graceful_stop`.
 async fn think(shared: &Shared, vu: &mut Vu, t: Think) -> bool {
     let pause = t.pick(&mut vu.flow.rng);
-    super::worker::pause_until(shared, Instant::now() + pause).await
+    tokio::select! {
+        _ = tokio::time::sleep(pause) => !shared.ctl.cut_token.is_cancelled(),
+        _ = shared.ctl.cut_token.cancelled() => false,
+    }
 }
 
 /// Send request step `k` and process its response. Returns the id of the capture that
@@ -276,14 +300,31 @@ async fn step(
             None => conn,
         },
     };
-    let result = tokio::time::timeout(shared.timeout, conn.send(wire, st.head, parts)).await;
+    let max_redirects = st
+        .follow_redirects
+        .unwrap_or(conn.connector().opts.follow_redirects);
+    let mut hop_jar = HopJar {
+        jar: &mut flow.jar,
+        hosts: &p.hosts,
+        extra: &mut flow.hop_hosts,
+    };
+    let hops: Option<&mut dyn HopCookies> = if sc.cookies { Some(&mut hop_jar) } else { None };
+    let sent = Instant::now();
+    let result = tokio::time::timeout(
+        shared.timeout,
+        conn.send_flow(wire, st.head, parts, max_redirects, hops),
+    )
+    .await;
     let latency = t0.elapsed();
+    let service = sent.elapsed();
     let (outcome, bytes, tally) = classify(&result, conn);
     let status = match outcome {
         Outcome::Response(code) => Some(code),
         Outcome::Error(_) => None,
     };
-    if sc.cookies && status.is_some() {
+    // A followed chain's cookies, the last response's included, went in hop by hop.
+    let redirected = matches!(&result, Ok(Ok(x)) if x.redirects > 0);
+    if sc.cookies && status.is_some() && !redirected {
         let path = request_path(wire);
         let now = Instant::now();
         for (name, value) in &parts.headers {
@@ -322,6 +363,7 @@ async fn step(
     }
     let all_passed = passed.count_ones() as usize == st.checks.len();
     let mut sh = lock(shard);
+    sh.record_service(s, service);
     sh.http.record(&result);
     sh.record_step(
         s,

@@ -36,8 +36,13 @@ pub const GRACEFUL_STOP: Duration = Duration::from_secs(5);
 pub enum StopReason {
     /// Every request of the `requests` budget was sent and answered (or failed).
     Requests,
+    /// The load model's stages ended (a ramp without a request budget or duration) and every
+    /// user finished on its own (ADR-131).
+    Stages,
     /// `duration` elapsed.
     Duration,
+    /// Every row of an `order: unique` data set was used (ADR-137).
+    Data,
     /// The user interrupted the run (Ctrl-C).
     Interrupted,
     /// The tick callback asked to stop (e.g. a threshold with `abort_on_fail`).
@@ -49,7 +54,9 @@ impl StopReason {
     pub fn name(self) -> &'static str {
         match self {
             StopReason::Requests => "requests",
+            StopReason::Stages => "stages",
             StopReason::Duration => "duration",
+            StopReason::Data => "data",
             StopReason::Interrupted => "interrupted",
             StopReason::Aborted => "aborted",
         }
@@ -297,7 +304,14 @@ pub fn run(
         stats,
         elapsed: end.elapsed,
         started_at,
-        stop: end.stop.unwrap_or(StopReason::Requests),
+        // Users that finished on their own spent the budget, or ran out of stages.
+        stop: end.stop.unwrap_or_else(|| {
+            if shared.issued.load(std::sync::atomic::Ordering::Relaxed) >= shared.limit {
+                StopReason::Requests
+            } else {
+                StopReason::Stages
+            }
+        }),
         abort_reason: end.abort_reason,
         threads,
         series: end.series,

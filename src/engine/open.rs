@@ -161,14 +161,12 @@ async fn user(slot: usize, id: u64, pool: Rc<Pool>, shared: Arc<Shared>, shard: 
         let started = Instant::now();
         // Waiting for a user is the service's doing (coordinated omission: count from the
         // due time); the generator's own lateness is not (count from the actual start).
+        // Service time is recorded per request, inside the iteration (ADR-132).
         let origin = if waited { due } else { started };
         iteration::run(&shared, &mut vu, s, origin, &shard).await;
-        let mut sh = lock(&shard);
-        sh.record_service(s, started.elapsed());
-        if let Some(lag) = &mut sh.schedule_lag {
+        if let Some(lag) = &mut lock(&shard).schedule_lag {
             lag.record(started.saturating_duration_since(due), waited);
         }
-        drop(sh);
         shared.ctl.active.fetch_sub(1, Ordering::Relaxed);
         if pool.closing.get() {
             return;

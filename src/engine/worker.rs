@@ -60,7 +60,8 @@ pub async fn virtual_user(id: u64, shared: Arc<Shared>, shard: Arc<Mutex<Shard>>
     let ramp = shared.ctl.model.user_ramp().cloned();
     let mut active = false;
     loop {
-        if shared.stop.load(Ordering::Relaxed) {
+        if shared.stop.load(Ordering::Relaxed) || shared.ctl.data_exhausted.load(Ordering::Relaxed)
+        {
             break;
         }
         if let Some(profile) = &ramp {
@@ -122,10 +123,15 @@ pub struct RunCtl {
     pub think: Option<Think>,
     /// Cancelled when the run stops, to wake users that sleep (ramps, think, pacing).
     pub stop_token: tokio_util::sync::CancellationToken,
+    /// Cancelled when running iterations must end at once (Ctrl-C, an aborting threshold);
+    /// at the end of the duration they go on within `graceful_stop` instead (ADR-130).
+    pub cut_token: tokio_util::sync::CancellationToken,
     /// Users busy with an iteration (open) or active in the ramp (closed).
     pub active: std::sync::atomic::AtomicU64,
     /// When the run stopped, µs since `start` (`u64::MAX` while running).
     pub stopped_at_us: AtomicU64,
+    /// A data set with `order: unique` ran out of rows: the run stops (reason `data`).
+    pub data_exhausted: std::sync::atomic::AtomicBool,
     /// The execution segment run (`1/1`: the whole plan).
     pub segment: Segment,
 }
@@ -138,8 +144,10 @@ impl RunCtl {
             model: load.model.clone(),
             think: load.think,
             stop_token: tokio_util::sync::CancellationToken::new(),
+            cut_token: tokio_util::sync::CancellationToken::new(),
             active: std::sync::atomic::AtomicU64::new(0),
             stopped_at_us: AtomicU64::new(u64::MAX),
+            data_exhausted: std::sync::atomic::AtomicBool::new(false),
             segment: Segment::WHOLE,
         }
     }

@@ -318,18 +318,41 @@ impl Conn {
         head: bool,
         parts: &mut ResponseParts,
     ) -> Result<Exchange, HttpError> {
+        let max = self.connector.opts.follow_redirects;
+        self.send_flow(wire, head, parts, max, None).await
+    }
+
+    /// [`Conn::send`] for a flow step: follow at most `max_redirects` hops (the step's
+    /// `follow_redirects`), and keep `cookies` up to date on every hop (ADR-133).
+    pub async fn send_flow(
+        &mut self,
+        wire: &[u8],
+        head: bool,
+        parts: &mut ResponseParts,
+        max_redirects: u32,
+        cookies: Option<&mut dyn redirect::HopCookies>,
+    ) -> Result<Exchange, HttpError> {
         let start = Instant::now();
         let opts = &self.connector.opts;
         parts.max_body = opts.max_body;
         parts.max_head = opts.max_header_bytes;
         parts.max_headers = opts.max_headers;
         let x = self.exchange(wire, head, parts, start).await?;
-        if self.connector.opts.follow_redirects > 0
+        if max_redirects > 0
             && redirect::is_redirect(x.response.status)
             && !parts.location.is_empty()
         {
             // Boxed: redirects are rare, and their future would bloat every user's state.
-            return Box::pin(redirect::follow(self, wire, parts, x, start)).await;
+            return Box::pin(redirect::follow(
+                self,
+                wire,
+                parts,
+                x,
+                start,
+                max_redirects,
+                cookies,
+            ))
+            .await;
         }
         Ok(x)
     }

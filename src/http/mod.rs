@@ -17,6 +17,7 @@ pub mod response;
 pub mod summary;
 pub mod timing;
 pub mod tls;
+pub mod trust;
 
 use crate::outcome::ErrorKind;
 use tls::TlsReason;

@@ -19,6 +19,23 @@ use super::conn::{Conn, Exchange, Origin};
 use super::response::{Response, ResponseParts};
 use crate::plan::Scheme;
 
+/// Cookies across a redirect chain: the flow runner's cookie jar, seen from here. Every
+/// hop's `Set-Cookie` is stored as it arrives, and every hop's request carries the cookies
+/// that apply to it, as a browser does (a login's `302` + `Set-Cookie`; ADR-133).
+pub trait HopCookies {
+    /// The response to a request for `path` (path and query) at `origin` had `headers`.
+    fn store(&mut self, origin: &Origin, path: &str, headers: &[(String, String)]);
+    /// The `Cookie` header value for a request for `path` at `origin`, if any applies.
+    fn header(&mut self, origin: &Origin, path: &str) -> Option<String>;
+}
+
+fn path_and_query(u: &url::Url) -> String {
+    match u.query() {
+        Some(q) => format!("{}?{q}", u.path()),
+        None => u.path().to_string(),
+    }
+}
+
 /// Whether `status` is a redirect we follow (when it has a `Location`).
 #[inline]
 pub fn is_redirect(status: u16) -> bool {
@@ -133,16 +150,18 @@ fn base_url(o: &Origin) -> String {
     format!("{}://{}", o.scheme_name(), o.authority())
 }
 
-/// Follow the redirect `first` answered for `wire` (sent by `conn`), up to the plan's
-/// `follow_redirects` hops; `start` is when the first request began.
+/// Follow the redirect `first` answered for `wire` (sent by `conn`), up to `max` hops (the
+/// plan's or the step's `follow_redirects`); `start` is when the first request began.
+/// `cookies`, when the flow keeps cookies, sees every hop's response and request.
 pub async fn follow(
     conn: &mut Conn,
     wire: &[u8],
     parts: &mut ResponseParts,
     first: Exchange,
     start: Instant,
+    max: u32,
+    mut cookies: Option<&mut dyn HopCookies>,
 ) -> Result<Exchange, HttpError> {
-    let max = conn.connector().opts.follow_redirects;
     let home = conn.connector().origin.clone();
     let mut req = Request::parse(wire)?;
     let mut current = url::Url::parse(&format!("{}{}", base_url(&home), req.path))
@@ -163,11 +182,18 @@ pub async fn follow(
         }
         seen.push(next.to_string());
         let current_origin = origin_of(&current);
+        if let (Some(jar), Some(o)) = (cookies.as_deref_mut(), &current_origin) {
+            jar.store(o, &path_and_query(&current), &parts.headers);
+        }
         req.redirected(last.status, current_origin.as_ref() != Some(&origin));
-        req.path = match next.query() {
-            Some(q) => format!("{}?{q}", next.path()),
-            None => next.path().to_string(),
-        };
+        req.path = path_and_query(&next);
+        if let Some(jar) = cookies.as_deref_mut() {
+            req.headers
+                .retain(|(k, _)| !k.eq_ignore_ascii_case("cookie"));
+            if let Some(v) = jar.header(&origin, &req.path) {
+                req.headers.push(("Cookie".into(), v));
+            }
+        }
         let wire = req.render(&origin.authority());
         let head = req.method == "HEAD";
         let x = if origin == home {
@@ -202,6 +228,12 @@ pub async fn follow(
         };
         last = x.response;
         current = next;
+    }
+    // The last response's cookies too: the caller cannot tell which origin it came from.
+    if let (Some(jar), Some(o)) = (cookies, origin_of(&current)) {
+        if total.redirects > 0 {
+            jar.store(&o, &path_and_query(&current), &parts.headers);
+        }
     }
     total.timing.total = start.elapsed();
     Ok(total)

@@ -44,11 +44,16 @@ pub enum TlsReason {
     Protocol,
     /// Anything else.
     Other,
+    /// The server's certificate is a CA certificate (`CA:TRUE`, e.g. from `openssl req
+    /// -x509`) not given in `tls.ca` (ADR-138).
+    CaAsServerCert,
+    /// The server's certificate matches no `tls.pin` fingerprint.
+    PinMismatch,
 }
 
 impl TlsReason {
     /// Every reason, in report order.
-    pub const ALL: [TlsReason; 11] = [
+    pub const ALL: [TlsReason; 13] = [
         TlsReason::UnknownCa,
         TlsReason::Expired,
         TlsReason::NotYetValid,
@@ -60,6 +65,8 @@ impl TlsReason {
         TlsReason::AlpnMismatch,
         TlsReason::Protocol,
         TlsReason::Other,
+        TlsReason::CaAsServerCert,
+        TlsReason::PinMismatch,
     ];
     /// Number of reasons (size of counter arrays).
     pub const COUNT: usize = Self::ALL.len();
@@ -83,6 +90,8 @@ impl TlsReason {
             TlsReason::AlpnMismatch => "alpn_mismatch",
             TlsReason::Protocol => "protocol",
             TlsReason::Other => "other",
+            TlsReason::CaAsServerCert => "ca_as_server_cert",
+            TlsReason::PinMismatch => "pin_mismatch",
         }
     }
 
@@ -102,6 +111,12 @@ impl TlsReason {
             TlsReason::AlpnMismatch => "server would not speak the required HTTP version",
             TlsReason::Protocol => "no common TLS version, cipher or protocol",
             TlsReason::Other => "other TLS failure",
+            TlsReason::CaAsServerCert => {
+                "the server's certificate is a CA certificate (CA:TRUE, as `openssl req -x509` makes); give that very file in tls.ca, or pin it with tls.pin"
+            }
+            TlsReason::PinMismatch => {
+                "the server's certificate matches no tls.pin SHA-256 fingerprint"
+            }
         }
     }
 
@@ -119,6 +134,10 @@ impl TlsReason {
                 }
                 CertificateError::NotValidForName
                 | CertificateError::NotValidForNameContext { .. } => TlsReason::NameMismatch,
+                CertificateError::ApplicationVerificationFailure => TlsReason::PinMismatch,
+                CertificateError::Other(o) if format!("{o:?}").contains("CaUsedAsEndEntity") => {
+                    TlsReason::CaAsServerCert
+                }
                 _ => TlsReason::BadCertificate,
             },
             E::AlertReceived(AlertDescription::CertificateRequired) => {
@@ -182,7 +201,28 @@ pub fn client_config(opts: &TlsOptions, version: HttpVersion) -> Result<Arc<Clie
             .dangerous()
             .with_custom_certificate_verifier(Arc::new(NoVerify(provider)))
     } else {
-        builder.with_root_certificates(root_store(&opts.ca)?)
+        // WebPKI, plus `tls.ca` certificates presented as the server's own, plus pins.
+        let roots = root_store(&opts.ca, !opts.pins.is_empty())?;
+        let webpki = if roots.is_empty() {
+            None
+        } else {
+            Some(
+                rustls::client::WebPkiServerVerifier::builder_with_provider(
+                    Arc::new(roots),
+                    provider.clone(),
+                )
+                .build()
+                .map_err(|e| format!("TLS setup failed: {e}"))?,
+            )
+        };
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(super::trust::Trust::new(
+                webpki,
+                opts.ca.clone(),
+                opts.pins.clone(),
+                provider,
+            )))
     };
     let mut config = match &opts.client_auth {
         Some(auth) => builder
@@ -194,8 +234,11 @@ pub fn client_config(opts: &TlsOptions, version: HttpVersion) -> Result<Arc<Clie
     Ok(Arc::new(config))
 }
 
-/// The system's CA certificates plus `extra`.
-fn root_store(extra: &[CertificateDer<'static>]) -> Result<rustls::RootCertStore, String> {
+/// The system's CA certificates plus `extra`; empty is an error unless `pinned`.
+fn root_store(
+    extra: &[CertificateDer<'static>],
+    pinned: bool,
+) -> Result<rustls::RootCertStore, String> {
     let mut roots = rustls::RootCertStore::empty();
     let native = rustls_native_certs::load_native_certs();
     roots.add_parsable_certificates(native.certs);
@@ -204,7 +247,7 @@ fn root_store(extra: &[CertificateDer<'static>]) -> Result<rustls::RootCertStore
             .add(cert.clone())
             .map_err(|e| format!("tls.ca: a certificate cannot be used as a CA: {e}"))?;
     }
-    if roots.is_empty() {
+    if roots.is_empty() && !pinned {
         return Err(
             "no trusted CA certificates: the system store is empty (install the \
                     `ca-certificates` package), so set `tls.ca`, or `tls.insecure` / \

@@ -320,12 +320,13 @@ impl<'p> Observer<'p> {
             .then(|| {
                 self.last_snapshot = Some(now);
                 let shard = live.snapshot();
-                Snapshot::of_shard(
+                let snap = Snapshot::of_shard(
                     self.plan,
                     &shard,
                     live.elapsed.as_secs_f64(),
                     &self.redactor,
-                )
+                );
+                (snap, shard.totals())
             });
         let mut s = lock(state);
         s.state = if live.stopping {
@@ -334,14 +335,16 @@ impl<'p> Observer<'p> {
             RunState::Running
         };
         s.elapsed = live.elapsed;
-        s.requests = live.requests;
-        s.failed = live.failed;
         s.users = live.users;
         s.target = live.target;
         s.stage = live.stage;
         s.last_second = live.last_second.cloned();
-        if let Some(snap) = snapshot {
+        // Totals come from the same merged shard as the per-scenario numbers, so they add
+        // up at every scrape (ADR-136); both refresh every `SNAPSHOT_EVERY`.
+        if let Some((snap, (requests, failed))) = snapshot {
             s.snapshot = snap;
+            s.requests = requests;
+            s.failed = failed;
         }
     }
 

@@ -16,7 +16,7 @@ use super::validate::{Checker, Fields, join};
 use crate::plan::yaml::{Node, Value};
 
 /// Keys of the top-level `tls:` mapping.
-pub const TLS_KEYS: &[&str] = &["ca", "cert", "key", "insecure", "server_name"];
+pub const TLS_KEYS: &[&str] = &["ca", "cert", "key", "insecure", "server_name", "pin"];
 /// Redirects followed by default (k6's `maxRedirects` default).
 pub const DEFAULT_FOLLOW_REDIRECTS: u32 = 10;
 /// Most body bytes kept for checks and captures by default (16 MiB).
@@ -78,6 +78,9 @@ pub struct TlsOptions {
     pub insecure: bool,
     /// Name checked against the certificate and sent as SNI instead of the URL host.
     pub server_name: Option<String>,
+    /// `tls.pin`: SHA-256 fingerprints; when given, the server's certificate must be one of
+    /// them (and no chain is needed).
+    pub pins: Vec<[u8; 32]>,
 }
 
 /// One `connect_to` entry: requests for `host:port` dial `to` instead (curl's
@@ -240,6 +243,9 @@ fn check_tls(c: &mut Checker, node: &Node, tls: &mut TlsOptions) {
             tls.ca = certs;
         }
     }
+    if let Some(n) = f.get("pin") {
+        tls.pins = pins(c, n);
+    }
     let cert = f.get("cert").and_then(|n| certificates(c, n, "tls.cert"));
     let key = f.get("key").and_then(|n| private_key(c, n, "tls.key"));
     match (f.get("cert"), f.get("key")) {
@@ -261,6 +267,28 @@ fn check_tls(c: &mut Checker, node: &Node, tls: &mut TlsOptions) {
             key: Arc::new(key),
         });
     }
+}
+
+/// `tls.pin`: one fingerprint or a list of them.
+fn pins(c: &mut Checker, node: &Node) -> Vec<[u8; 32]> {
+    let items: Vec<(&Node, String)> = match &node.value {
+        Value::Seq(items) => items
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n, format!("tls.pin[{i}]")))
+            .collect(),
+        _ => vec![(node, "tls.pin".to_string())],
+    };
+    let mut out = Vec::new();
+    for (n, at) in items {
+        if let Some(text) = c.text(n, &at) {
+            match crate::plan::pin::parse_pin(&text) {
+                Ok(p) => out.push(p),
+                Err(why) => c.report(Some(n.pos), &at, why),
+            }
+        }
+    }
+    out
 }
 
 fn read_file(c: &mut Checker, node: &Node, at: &str) -> Option<(String, Vec<u8>)> {

@@ -10,6 +10,7 @@ pub mod flow;
 pub mod http_options;
 pub mod load;
 pub mod model;
+pub mod pin;
 pub mod resolve;
 pub mod secrets;
 pub mod segment;

@@ -80,7 +80,8 @@ pub fn apply(mut plan: Plan, segment: Segment) -> Result<Plan, SplitError> {
         load.requests = Some(split("`requests` budget", r));
     }
     for set in &mut plan.flow.data {
-        if set.order != Order::Sequential {
+        // Rows that are shared out (each used by one user at a time) split over segments.
+        if !matches!(set.order, Order::Sequential | Order::Unique) {
             continue;
         }
         let rows = segment.pick(&set.rows);

@@ -115,6 +115,8 @@ fn header(o: &mut String, s: &Summary) {
         ("requests", Some(n)) => format!("all {n} requests done"),
         ("requests", None) => "load profile completed".into(),
         ("duration", _) => "duration reached".into(),
+        ("stages", _) => "load stages completed".into(),
+        ("data", _) => "every row of unique data used".into(),
         (other, _) => other.to_string(),
     };
     let _ = write!(
@@ -145,9 +147,9 @@ fn cards(o: &mut String, s: &Summary) {
             count(t.failed),
             format!("{:.2}%", t.failure_rate * 100.0),
         ),
-        ("p50", ms(l.p50), "median".into()),
-        ("p95", ms(l.p95), format!("p90 {}", ms(l.p90))),
-        ("p99", ms(l.p99), format!("max {}", ms(l.max))),
+        ("p50", lat(l, l.p50), "median".into()),
+        ("p95", lat(l, l.p95), format!("p90 {}", lat(l, l.p90))),
+        ("p99", lat(l, l.p99), format!("max {}", lat(l, l.max))),
         (
             "Received",
             bytes(t.bytes_received),
@@ -344,8 +346,10 @@ fn distribution(o: &mut String, s: &Summary) {
 }
 
 fn latency_cells(o: &mut String, l: &LatencyMs) {
+    // A step that never ran has no latency: `—`, not 0 ms (ADR-135).
     for v in [l.p50, l.p90, l.p95, l.p99, l.max] {
-        let _ = write!(o, r#"<td class="n">{}</td>"#, ms(v));
+        let cell = if l.is_empty() { "—".into() } else { ms(v) };
+        let _ = write!(o, r#"<td class="n">{cell}</td>"#);
     }
 }
 
@@ -435,6 +439,11 @@ fn codes(o: &mut String, s: &Summary) {
         );
     }
     o.push_str("</tbody></table></div></section>\n");
+}
+
+/// A latency figure, or `—` when nothing was measured.
+fn lat(l: &LatencyMs, v: f64) -> String {
+    if l.is_empty() { "—".into() } else { ms(v) }
 }
 
 fn ms(v: f64) -> String {

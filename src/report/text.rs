@@ -43,6 +43,8 @@ pub fn render_with(s: &Summary, paint: Paint) -> String {
     let stopped = match s.run.stopped_by.as_str() {
         "requests" => "all requests done",
         "duration" => "duration reached",
+        "stages" => "load stages completed",
+        "data" => "every row of unique data used",
         "interrupted" => &paint.warn("INTERRUPTED (partial result)"),
         "aborted" => &paint.warn("ABORTED early (partial result)"),
         other => other,
@@ -125,6 +127,11 @@ pub fn render_with(s: &Summary, paint: Paint) -> String {
         .map(|x| x.name.chars().count().max(flow_name_width(x)))
         .max()
         .unwrap_or(0)
+        .max(if t.service_time_ms.is_some() {
+            SERVICE_ROW.len()
+        } else {
+            0
+        })
         .clamp(8, MAX_NAME_WIDTH);
     let names = table_names(s, name_w);
     let _ = writeln!(
@@ -134,8 +141,9 @@ pub fn render_with(s: &Summary, paint: Paint) -> String {
     );
     let _ = writeln!(o, "{}", lat_row("all", &t.latency_ms, &names));
     if let Some(service) = &t.service_time_ms {
-        // Open model: `all` counts from the intended start; this from the actual send.
-        let _ = writeln!(o, "{}", lat_row("(service time)", service, &names));
+        // Open model: `all` counts an iteration's first request from its due time; this
+        // row is every request from its own send (ADR-132).
+        let _ = writeln!(o, "{}", lat_row(SERVICE_ROW, service, &names));
     }
     for x in &s.scenarios {
         let _ = writeln!(o, "{}", lat_row(&x.name, &x.latency_ms, &names));
@@ -169,13 +177,14 @@ pub fn render_with(s: &Summary, paint: Paint) -> String {
     o
 }
 
+/// The open model's row of per-request service times (from each request's own send).
+const SERVICE_ROW: &str = "(service time per request)";
+/// A flow's row of iteration durations (think time included), under its steps.
+const ITERATION_ROW: &str = "  (iteration duration)";
+
 /// Every name the latency and count tables show, fitted to `w` columns.
 fn table_names(s: &Summary, w: usize) -> Names {
-    let mut all: Vec<String> = vec![
-        "all".into(),
-        "(service time)".into(),
-        "  (iteration)".into(),
-    ];
+    let mut all: Vec<String> = vec!["all".into(), SERVICE_ROW.into(), ITERATION_ROW.into()];
     for x in &s.scenarios {
         all.push(x.name.clone());
         all.extend(x.flow.steps.iter().map(|st| format!("  {}", st.name)));
@@ -238,17 +247,18 @@ fn thresholds(o: &mut String, s: &Summary, paint: Paint) {
 
 fn lat_row(name: &str, l: &LatencyMs, names: &Names) -> String {
     let w = names.width;
+    let c = |v: f64| crate::summary::missing::cell(l, v);
     format!(
-        "{:w$} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>8.2}",
+        "{:w$} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8}",
         names.show(name),
-        l.min,
-        l.mean,
-        l.p50,
-        l.p90,
-        l.p95,
-        l.p99,
-        l.p999,
-        l.max
+        c(l.min),
+        c(l.mean),
+        c(l.p50),
+        c(l.p90),
+        c(l.p95),
+        c(l.p99),
+        c(l.p999),
+        c(l.max)
     )
 }
 
@@ -275,7 +285,7 @@ fn flow_name_width(x: &crate::summary::ScenarioSummary) -> usize {
         return 0;
     }
     let steps = x.flow.steps.iter().map(|s| s.name.chars().count() + 2);
-    steps.max().unwrap_or(0).max("  (iteration)".len())
+    steps.max().unwrap_or(0).max(ITERATION_ROW.len())
 }
 
 /// Under a multi-step scenario's latency row: one row per step, and its iterations.
@@ -293,7 +303,7 @@ fn flow_latency_rows(o: &mut String, x: &crate::summary::ScenarioSummary, names:
     let _ = writeln!(
         o,
         "{}",
-        lat_row("  (iteration)", &x.flow.iteration_duration_ms, names)
+        lat_row(ITERATION_ROW, &x.flow.iteration_duration_ms, names)
     );
 }
 
@@ -325,10 +335,18 @@ fn flow_count_rows(
             );
         }
     }
-    if f.steps.len() >= 2 || f.iterations_aborted > 0 {
+    if f.steps.len() >= 2 || f.iterations_aborted > 0 || f.iterations_interrupted > 0 {
+        let cut = if f.iterations_interrupted > 0 {
+            format!(
+                ", {} cut by the end of the run",
+                paint.warn(&f.iterations_interrupted.to_string())
+            )
+        } else {
+            String::new()
+        };
         let _ = writeln!(
             o,
-            "{:w$}  iterations: {} completed, {} aborted by a failed capture",
+            "{:w$}  iterations: {} completed, {} aborted by a failed capture{cut}",
             "",
             f.iterations,
             paint.bad_if(f.iterations_aborted > 0, &f.iterations_aborted.to_string())

@@ -72,22 +72,25 @@ impl Sink for ViewSink {
             .is_none_or(|t| now.duration_since(t) >= SNAPSHOT_EVERY)
             .then(|| {
                 self.last = Some(now);
-                Snapshot::of_shard(
+                let shard = live.snapshot();
+                let snap = Snapshot::of_shard(
                     &self.plan,
-                    &live.snapshot(),
+                    &shard,
                     live.elapsed.as_secs_f64(),
                     &self.redactor,
-                )
+                );
+                (snap, shard.totals())
             });
         let mut v = lock(&self.view);
         v.elapsed = live.elapsed;
-        v.requests = live.requests;
-        v.failed = live.failed;
         v.users = live.users;
         v.target = live.target;
         v.stopping = live.stopping;
-        if let Some(s) = snapshot {
+        // Totals from the snapshot's own shard: per-scenario numbers add up to them.
+        if let Some((s, (requests, failed))) = snapshot {
             v.snapshot = Some(s);
+            v.requests = requests;
+            v.failed = failed;
         }
     }
 

@@ -36,6 +36,8 @@ pub struct FlowStats {
     pub completed: u64,
     /// Iterations ended early by a failed capture.
     pub aborted: u64,
+    /// Iterations started (what neither completed nor aborted was cut by the run's end).
+    pub started: u64,
     /// Failures per capture (index = capture id).
     pub capture_fails: Vec<u64>,
     /// `[passes, failures]` per check (index = check id).
@@ -50,6 +52,7 @@ impl FlowStats {
             iteration: new_histogram(),
             completed: 0,
             aborted: 0,
+            started: 0,
             capture_fails: vec![0; shape.captures],
             checks: vec![[0; 2]; shape.checks],
         }
@@ -64,6 +67,7 @@ impl FlowStats {
         let _ = self.iteration.add(&o.iteration);
         self.completed += o.completed;
         self.aborted += o.aborted;
+        self.started += o.started;
         if self.capture_fails.len() < o.capture_fails.len() {
             self.capture_fails.resize(o.capture_fails.len(), 0);
         }
@@ -115,6 +119,15 @@ impl Shard {
             st.flow
                 .get_or_insert_with(|| Box::new(FlowStats::new(shape))),
         )
+    }
+
+    /// An iteration of scenario `s` starts (ended by `record_iteration`, or cut by the end
+    /// of the run).
+    #[inline]
+    pub fn start_iteration(&mut self, s: usize, shape: &Shape) {
+        if let Some(f) = self.flow_mut(s, shape) {
+            f.started += 1;
+        }
     }
 
     /// Request step `step` of scenario `s` is about to be sent.

@@ -105,8 +105,9 @@ pub struct Shard {
     /// Open model: iterations that could not start within the bound of their due time,
     /// per scenario (never silently dropped: counted here).
     pub missed: Vec<u64>,
-    /// Open model: service time (µs) per scenario — from the actual start of the
-    /// iteration, where `latency` counts from the intended start. Empty in the closed model.
+    /// Open model: service time (µs) per scenario — every request from its own send, where
+    /// `latency` counts an iteration's first request from its due time (ADR-132). Empty in
+    /// the closed model.
     pub service: Vec<Histogram<u64>>,
     /// The current second of the time series: requests finished since the coordinator
     /// last took it (see [`Shard::take_window`]).

@@ -26,6 +26,10 @@ pub struct ScenarioFlow {
     /// Iterations ended early because a capture failed.
     #[serde(default)]
     pub iterations_aborted: u64,
+    /// Iterations the end of the run cut short: still running when `graceful_stop` ran out,
+    /// or stopped by Ctrl-C or an aborting threshold (ADR-130).
+    #[serde(default)]
+    pub iterations_interrupted: u64,
     /// Failed captures by capture (`token (json $.token) in step login`), including
     /// those of `optional` steps, which do not abort.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -170,10 +174,15 @@ pub fn scenario_flow(sc: &Scenario, st: &ScenarioStats, secs: f64) -> ScenarioFl
         Some(f) => (f.completed, f.aborted, &st.latency),
         None => (st.requests, 0, &st.latency),
     };
+    let interrupted = f.map_or(0, |f| {
+        f.started
+            .saturating_sub(f.completed.saturating_add(f.aborted))
+    });
     ScenarioFlow {
         steps,
         iterations,
         iterations_aborted: aborted,
+        iterations_interrupted: interrupted,
         capture_failures,
         iteration_duration_ms: latency(hist),
         iteration_histogram: encode(hist),

@@ -333,6 +333,7 @@ fn merge_flow(
 ) -> Result<(), String> {
     f.iterations = each.iter().map(|(_, x)| x.iterations).sum();
     f.iterations_aborted = each.iter().map(|(_, x)| x.iterations_aborted).sum();
+    f.iterations_interrupted = each.iter().map(|(_, x)| x.iterations_interrupted).sum();
     f.capture_failures = sum_maps(each.iter().map(|(_, x)| &x.capture_failures));
     let mut it = new_histogram();
     for (name, x) in each {

@@ -8,6 +8,7 @@
 pub mod flow;
 pub mod lag;
 mod merge;
+pub mod missing;
 
 use std::collections::BTreeMap;
 
@@ -136,8 +137,9 @@ pub struct PartInfo {
     pub duration_s: f64,
 }
 
-/// Latency statistics in milliseconds.
-#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq)]
+/// Latency statistics in milliseconds. With nothing measured (a step that never ran, no
+/// completed iteration) every field is 0 here and `null` in JSON (`summary::missing`).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct LatencyMs {
     /// Smallest.
     pub min: f64,

@@ -6,4 +6,5 @@
 //! the engine that drives it, above `http` whose connector it uses.
 
 pub mod cookies;
+pub mod hop_jar;
 pub mod program;

@@ -40,6 +40,8 @@ pub struct Program {
     pub scenarios: Vec<ScenarioProgram>,
     /// Origins; 0 is `base_url`.
     pub origins: Vec<Origin>,
+    /// Host names by cookie-jar host number (`Origin::host_id`).
+    pub hosts: Vec<String>,
     /// The plan's data sets.
     pub data: Vec<Arc<DataSet>>,
     /// Next row per data set for `order: sequential` (shared by all users).
@@ -105,6 +107,8 @@ pub struct StepProgram {
     pub checks: Vec<Check>,
     /// A failed capture does not end the iteration.
     pub optional: bool,
+    /// The step's own `follow_redirects`, if it has one.
+    pub follow_redirects: Option<u32>,
     /// Where the path starts in the rendered request (after `METHOD `).
     pub path_start: usize,
 }
@@ -194,6 +198,7 @@ impl Program {
             cursors: data.iter().map(|_| AtomicU64::new(0)).collect(),
             data,
             origins,
+            hosts,
             scenarios,
             seed: plan.seed,
         })
@@ -219,6 +224,7 @@ fn legacy_flow(sc: &Scenario) -> Flow {
             captures: Vec::new(),
             checks: Vec::new(),
             optional: false,
+            follow_redirects: None,
         }],
         ..Flow::default()
     }
@@ -304,6 +310,7 @@ impl StepProgram {
             captures: step.captures.clone(),
             checks: step.checks.clone(),
             optional: step.optional,
+            follow_redirects: step.follow_redirects,
             path_start: step.method.len() + 1,
         }
     }

@@ -62,7 +62,8 @@ pub struct PlanDoc {
     /// SNI and certificate checks keep the URL's name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connect_to: Option<IndexMap<String, String>>,
-    /// Constants usable as `{{ name }}` in templates.
+    /// Constants usable as `{{ name }}` in templates. (A list value, one element per
+    /// user, is read by plan loading only: this model keeps scalars as written.)
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub variables: Option<IndexMap<String, Option<Scalar>>>,
     /// CSV data sets by name, one row bound per iteration.

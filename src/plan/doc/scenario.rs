@@ -75,6 +75,10 @@ pub struct Scenario {
     /// `true`: a failed capture leaves the variable empty and the iteration goes on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub optional: Option<Flag>,
+    /// This step's redirects: `false` (the 3xx is the response, its `Location` can be
+    /// captured), `true` (the plan's `follow_redirects`) or at most N hops.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub follow_redirects: Option<Scalar>,
 }
 
 /// One step of a flow. Which kind is told by its keys: `think`, `loop`, or a request.
@@ -146,6 +150,10 @@ pub struct Request {
     /// `true`: a failed capture leaves the variable empty and the iteration goes on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub optional: Option<Flag>,
+    /// This step's redirects: `false` (the 3xx is the response, its `Location` can be
+    /// captured), `true` (the plan's `follow_redirects`) or at most N hops.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub follow_redirects: Option<Scalar>,
 }
 
 /// Where a captured value comes from: `{json}`, `{header}`, `{header, regex}` or `{regex}`.
@@ -229,6 +237,7 @@ struct AnyStep {
     capture: Option<IndexMap<String, Capture>>,
     check: Option<Check>,
     optional: Option<Flag>,
+    follow_redirects: Option<Scalar>,
 }
 
 impl<'de> Deserialize<'de> for Step {
@@ -247,6 +256,7 @@ impl<'de> Deserialize<'de> for Step {
             capture: a.capture,
             check: a.check,
             optional: a.optional,
+            follow_redirects: a.follow_redirects,
         };
         let has_request = request != Request::default();
         match (a.think, a.times, a.steps) {

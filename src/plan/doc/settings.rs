@@ -8,7 +8,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::scenario::Headers;
-use super::values::{Decimal, Flag, Scalar, Think, Whole};
+use super::values::{Decimal, Flag, OneOrMany, Scalar, Think, Whole};
 
 /// `defaults:` — what every scenario inherits, the closed-model shorthand, and HTTP options.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -133,6 +133,10 @@ pub struct Tls {
     /// Name checked against the server certificate and sent as SNI (default: the URL host).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server_name: Option<String>,
+    /// SHA-256 fingerprint(s) of the server certificate to trust (hex, `:` allowed);
+    /// with a pin, no CA chain is needed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pin: Option<OneOrMany<String>>,
 }
 
 /// A CSV data set: one row is bound per iteration, its columns usable as
@@ -155,4 +159,9 @@ pub enum Order {
     Sequential,
     /// A random row.
     Random,
+    /// User k always gets row k (wrapping): k6's `SharedArray` with `__VU`.
+    #[serde(rename = "per_vu")]
+    PerVu,
+    /// Each row once for the whole run; when every row is used, the run stops.
+    Unique,
 }

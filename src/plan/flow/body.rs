@@ -6,6 +6,27 @@ use crate::plan::flow::template::{Escape, Template};
 use crate::plan::validate::{Checker, join};
 use crate::plan::yaml::{Node, Value};
 
+/// Functions whose value is always a whole number.
+const NUMERIC_FUNCTIONS: &[&str] = &["randomInt", "timestamp", "vu", "iteration"];
+
+/// Whether `text` is exactly one `{{ f(…) }}` of a function that yields a number.
+fn is_numeric_call(text: &str) -> bool {
+    let Some(inner) = text
+        .trim()
+        .strip_prefix("{{")
+        .and_then(|t| t.strip_suffix("}}"))
+    else {
+        return false;
+    };
+    let inner = inner.trim();
+    if inner.contains("{{") || inner.contains("}}") || !inner.ends_with(')') {
+        return false;
+    }
+    inner
+        .split_once('(')
+        .is_some_and(|(name, _)| NUMERIC_FUNCTIONS.contains(&name.trim()))
+}
+
 /// Compile a YAML value as a JSON body with templates inside strings.
 pub(super) fn json_template(
     c: &mut Checker,
@@ -26,6 +47,20 @@ pub(super) fn json_template(
             {
                 out.push_lit(text.as_bytes());
                 return true;
+            }
+            // `"{{ randomInt(1, 9) }}"` alone is a number in JSON, not a string (ADR-137).
+            let quote = !is_numeric_call(text);
+            if !quote {
+                let mut uses = std::mem::take(&mut b.uses);
+                let r = out.append(text, Escape::Json, &b.scope(), &mut uses);
+                b.uses = uses;
+                return match r {
+                    Ok(()) => true,
+                    Err(why) => {
+                        c.report(Some(node.pos), path, why);
+                        false
+                    }
+                };
             }
             out.push_lit(b"\"");
             let mut uses = std::mem::take(&mut b.uses);

@@ -14,6 +14,11 @@ pub enum Order {
     Sequential,
     /// A random row for each iteration (the user's own generator).
     Random,
+    /// User k always gets row k, wrapping (k6's `SharedArray` + `__VU` idiom).
+    PerVu,
+    /// Each row once across the run; when every row is used, no iteration starts any more
+    /// and the run stops with `stopped_by: data` (ADR-137).
+    Unique,
 }
 
 /// Largest data file accepted, in bytes.
@@ -35,6 +40,28 @@ pub struct DataSet {
 }
 
 impl DataSet {
+    /// A `variables` entry that is a list (Artillery's `variables: {userId: [1, 2, 3]}`):
+    /// a one-column set, user k gets element k (wrapping), `{{ userId }}` reads it.
+    pub fn from_list(name: &str, values: Vec<String>) -> DataSet {
+        DataSet {
+            name: name.to_string(),
+            file: format!("variables.{name}"),
+            order: Order::PerVu,
+            columns: vec!["value".into()],
+            rows: values
+                .into_iter()
+                .map(|v| vec![Box::from(v.into_bytes())])
+                .collect(),
+        }
+    }
+
+    /// Whether this set is a `variables` list (read by its bare name).
+    pub fn is_list(&self) -> bool {
+        self.file
+            .strip_prefix("variables.")
+            .is_some_and(|n| n == self.name)
+    }
+
     /// Read `path` (CSV with a header row). Errors name the file and the line.
     pub fn load(name: &str, path: &Path, order: Order) -> Result<DataSet, String> {
         let shown = path.display().to_string();

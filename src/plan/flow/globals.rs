@@ -48,11 +48,13 @@ pub(crate) fn check_globals(
                 Some(n) => match n.as_str().map(str::trim) {
                     Some("sequential") => Some(Order::Sequential),
                     Some("random") => Some(Order::Random),
+                    Some("per_vu") => Some(Order::PerVu),
+                    Some("unique") => Some(Order::Unique),
                     _ => c.fail(
                         n,
                         &join(&at, "order"),
                         format!(
-                            "{} is not an order; expected `sequential` or `random`",
+                            "{} is not an order; expected `sequential`, `random`, `per_vu` or `unique`",
                             describe(n)
                         ),
                     ),
@@ -117,6 +119,32 @@ pub(crate) fn check_globals(
             let text = match &value.value {
                 Value::Null => String::new(),
                 Value::Scalar { text, .. } => text.clone(),
+                // A list: one element per user (ADR-137).
+                Value::Seq(items) => {
+                    let mut values = Vec::with_capacity(items.len());
+                    for (i, item) in items.iter().enumerate() {
+                        match &item.value {
+                            Value::Scalar { text, .. } if !text.contains("{{") => {
+                                values.push(text.clone());
+                            }
+                            _ => c.report(
+                                Some(item.pos),
+                                &format!("{at}[{i}]"),
+                                format!("expected a constant value, found {}", describe(item)),
+                            ),
+                        }
+                    }
+                    if items.is_empty() {
+                        c.report(
+                            Some(value.pos),
+                            &at,
+                            "an empty list; give at least one value".into(),
+                        );
+                    } else if values.len() == items.len() {
+                        g.data.push(Arc::new(DataSet::from_list(&key.text, values)));
+                    }
+                    continue;
+                }
                 _ => {
                     c.report(
                         Some(value.pos),

@@ -34,8 +34,18 @@ use response::{check_captures, check_checks};
 
 /// Keys of a request step (and of the single-request form of a scenario).
 pub const STEP_KEYS: &[&str] = &[
-    "name", "method", "path", "url", "headers", "body", "json", "form", "capture", "check",
+    "name",
+    "method",
+    "path",
+    "url",
+    "headers",
+    "body",
+    "json",
+    "form",
+    "capture",
+    "check",
     "optional",
+    "follow_redirects",
 ];
 /// Keys of a scenario besides the request keys.
 pub const SCENARIO_ONLY_KEYS: &[&str] =
@@ -517,6 +527,9 @@ fn check_request(
         Some(n) => boolean(c, n, &join(path, "optional")).unwrap_or(false),
         None => false,
     };
+    let follow_redirects = f
+        .get("follow_redirects")
+        .and_then(|n| step_redirects(c, n, &join(path, "follow_redirects")));
     let checks = match f.get("check") {
         Some(n) => check_checks(c, b, n, &join(path, "check")),
         None => Vec::new(),
@@ -561,7 +574,20 @@ fn check_request(
         captures,
         checks,
         optional,
+        follow_redirects,
     })
+}
+
+/// A step's `follow_redirects`: `false` (the 3xx is the step's response, so a capture can
+/// read its `Location`), `true` (the plan's setting) or a number of hops.
+fn step_redirects(c: &mut Checker, n: &Node, path: &str) -> Option<u32> {
+    match n.as_str().map(str::trim) {
+        Some("false") => Some(0),
+        Some("true") => None,
+        _ => c
+            .whole(n, path, 0, crate::plan::http_options::MAX_FOLLOW_REDIRECTS)
+            .and_then(|v| u32::try_from(v).ok()),
+    }
 }
 
 /// True if the literal parts of a path/URL template contain whitespace or control bytes.

@@ -123,6 +123,8 @@ pub struct RequestStep {
     pub checks: Vec<Check>,
     /// A failed capture does not end the iteration.
     pub optional: bool,
+    /// The step's own `follow_redirects` (`false`: 0; `None`: the plan's).
+    pub follow_redirects: Option<u32>,
 }
 
 impl Flow {

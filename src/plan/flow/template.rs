@@ -179,6 +179,9 @@ impl Scope<'_> {
                 };
             }
         }
+        if let Some(i) = self.data.iter().position(|d| d.name == name && d.is_list()) {
+            return Ok(Target::Data(i as u16, 0));
+        }
         if let Some(d) = self.data.iter().find(|d| d.name == name) {
             return Err(format!(
                 "`{name}` is a data set; name one of its columns, e.g. `{name}.{}`",

@@ -210,7 +210,7 @@ fn variables_and_data_mistakes() {
     };
     has(
         &e,
-        "data.users.order: `shuffled` is not an order; expected `sequential` or `random`",
+        "data.users.order: `shuffled` is not an order; expected `sequential`, `random`, `per_vu` or `unique`",
     );
     has(&e, "variables.ok: `{{ a }}`: variables are constants");
     has(&e, "variables.bad name: `bad name` is not a valid name");
