@@ -11,6 +11,7 @@ pub mod compare;
 pub mod console;
 pub mod engine;
 pub mod http;
+pub mod import;
 pub mod live;
 pub mod outcome;
 pub mod output;

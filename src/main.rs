@@ -38,6 +38,7 @@ fn main() -> ExitCode {
         Some(Command::Demo(args)) => demo(&args.common),
         Some(Command::Target { listen }) => serve(listen),
         Some(Command::Schema { kind }) => schema(kind),
+        Some(Command::Import(cmd)) => import(cmd),
         Some(Command::Completions { shell }) => print_or_fail(
             &loadtester::shell::completions(shell),
             "the completion script",
@@ -141,6 +142,86 @@ fn demo(common: &CommonArgs) -> u8 {
         }
     };
     server.shutdown();
+    code
+}
+
+/// `import curl|openapi`: build the plan, write it (stdout or `-o`), print the summary to
+/// stderr. Bad input is exit 2 with the message naming the place.
+fn import(cmd: loadtester::import::args::ImportCommand) -> u8 {
+    use loadtester::import::{self, args::ImportCommand};
+    let (result, output) = match cmd {
+        ImportCommand::Curl(a) => {
+            let mut inputs = Vec::new();
+            for c in a.commands {
+                if c == "-" {
+                    let mut text = String::new();
+                    if let Err(e) = std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
+                    {
+                        eprintln!("error: cannot read curl commands from stdin: {e}");
+                        return INVALID;
+                    }
+                    inputs.push(text);
+                } else {
+                    inputs.push(c);
+                }
+            }
+            (import::curl::import(&inputs), a.output)
+        }
+        ImportCommand::Openapi(a) => {
+            if a.spec.starts_with("http://") || a.spec.starts_with("https://") {
+                eprintln!(
+                    "error: {}: fetching a document from a URL is not supported yet; download it and pass the file",
+                    a.spec
+                );
+                return INVALID;
+            }
+            let spec = match import::openapi::Spec::from_file(std::path::Path::new(&a.spec)) {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return INVALID;
+                }
+            };
+            if a.list {
+                return match import::openapi::list(&spec) {
+                    Ok(t) => print_or_fail(t.as_bytes(), "the operation list"),
+                    Err(e) => {
+                        eprintln!("error: {e}");
+                        INVALID
+                    }
+                };
+            }
+            let opts = import::openapi::Options {
+                base_url: a.base_url,
+                include: a.include,
+                exclude: a.exclude,
+                seed: a.seed,
+                flows: a.flows,
+                read_weight: a.read_weight,
+                write_weight: a.write_weight,
+            };
+            (import::openapi::import(&spec, &opts), a.output)
+        }
+    };
+    let imported = match result.and_then(|i| i.to_yaml().map(|y| (i, y))) {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return INVALID;
+        }
+    };
+    let (imported, yaml) = imported;
+    let code = match &output {
+        Some(path) => match std::fs::write(path, &yaml) {
+            Ok(()) => OK,
+            Err(e) => {
+                eprintln!("error: cannot write {}: {e}", path.display());
+                FAILED
+            }
+        },
+        None => print_or_fail(yaml.as_bytes(), "the plan"),
+    };
+    eprint!("{}", imported.summary());
     code
 }
 
