@@ -14,6 +14,7 @@ mod hostile;
 mod html;
 mod html_long;
 mod http;
+mod import;
 mod influxdb;
 mod k8s;
 mod library;

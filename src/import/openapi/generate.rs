@@ -429,7 +429,12 @@ pub fn merge_all_of(
                 ("properties", Some(Value::Object(mine))) => {
                     if let Some(theirs) = v.as_object() {
                         for (pk, pv) in theirs {
-                            mine.entry(pk.clone()).or_insert_with(|| pv.clone());
+                            // Both parts constrain it: the value must meet both.
+                            let both = match mine.get(pk) {
+                                Some(first) => json!({"allOf": [first.clone(), pv.clone()]}),
+                                None => pv.clone(),
+                            };
+                            mine.insert(pk.clone(), both);
                         }
                     }
                 }

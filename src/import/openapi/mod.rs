@@ -11,7 +11,7 @@ mod pattern;
 pub mod schema;
 pub mod spec;
 
-pub use ops::{Built, Operation, operations, request};
+pub use ops::{Built, Operation, operations, request, server_url};
 pub use spec::{Spec, Version};
 
 use std::collections::{BTreeSet, HashSet};

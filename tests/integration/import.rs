@@ -1,0 +1,433 @@
+//! Importers end to end: every operation of every document in `tests/data/openapi`
+//! gets a body that validates against its schema (jsonschema, formats checked), the
+//! written plans pass `validate`, and a run against a local server that checks each request
+//! against the document (method, path template, body) has zero mismatches.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use loadtester::import::openapi::{self, Options, Spec, generate};
+use loadtester::plan::doc::{OneOrMany, Whole};
+use loadtester::plan::{Overrides, load_str};
+use serde_json::Value;
+
+const CORPUS: &[&str] = &["petstore.yaml", "deep.yaml", "v31.yaml", "forms.json"];
+
+fn spec(name: &str) -> Spec {
+    Spec::from_file(
+        &Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/data/openapi")
+            .join(name),
+    )
+    .unwrap()
+}
+
+fn env() -> Vec<(String, String)> {
+    ["API_KEY", "TOKEN", "BASIC_AUTH", "API_KEY_QUERY"]
+        .iter()
+        .map(|k| (k.to_string(), "secret-value".to_string()))
+        .collect()
+}
+
+/// Render the template calls the generator writes, as a run would.
+fn render(text: &str, n: &mut u64) -> String {
+    let re = regex::Regex::new(
+        r"\{\{ (randomString\((\d+)\)|uuid\(\)|randomInt\((-?\d+), (-?\d+)\)) \}\}",
+    )
+    .unwrap();
+    re.replace_all(text, |c: &regex::Captures| {
+        *n += 1;
+        if let Some(len) = c.get(2) {
+            let len: usize = len.as_str().parse().unwrap();
+            format!("{:a<len$}", format!("x{n}"))[..len].to_string()
+        } else if c.get(3).is_some() {
+            c[3].to_string()
+        } else {
+            format!("3fa85f64-5717-4562-b3fc-{:012x}", *n)
+        }
+    })
+    .into_owned()
+}
+
+fn render_value(v: Value, n: &mut u64) -> Value {
+    match v {
+        Value::String(s) => Value::String(render(&s, n)),
+        Value::Array(a) => Value::Array(a.into_iter().map(|x| render_value(x, n)).collect()),
+        Value::Object(o) => Value::Object(
+            o.into_iter()
+                .map(|(k, x)| (k, render_value(x, n)))
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
+/// Form fields typed by the schema (a form sends text).
+fn typed_form(fields: Vec<(String, String)>, schema: &Value) -> Value {
+    let mut out = serde_json::Map::new();
+    for (k, v) in fields {
+        let ty = schema
+            .pointer(&format!("/properties/{k}/type"))
+            .and_then(Value::as_str);
+        let typed = match ty {
+            Some("integer") | Some("number") => {
+                serde_json::from_str(&v).unwrap_or(Value::String(v))
+            }
+            Some("boolean") => serde_json::from_str(&v).unwrap_or(Value::String(v)),
+            _ => Value::String(v),
+        };
+        out.insert(k, typed);
+    }
+    Value::Object(out)
+}
+
+fn validator(schema: &Value) -> jsonschema::Validator {
+    jsonschema::options()
+        .with_draft(jsonschema::Draft::Draft202012)
+        .should_validate_formats(true)
+        .build(schema)
+        .unwrap()
+}
+
+#[test]
+fn generated_bodies_validate_against_every_operation_schema() {
+    let mut checked = 0;
+    for name in CORPUS {
+        let spec = spec(name);
+        for seed in [1, 2, 3] {
+            let mut gn = generate::Gen {
+                spec: &spec,
+                rng: generate::Rng::new(seed),
+                vary: true,
+            };
+            for op in openapi::operations(&spec).unwrap() {
+                let built = openapi::request(&spec, &op, &mut gn).unwrap();
+                let Some(schema) = &built.body_schema else {
+                    continue;
+                };
+                let mut n = 0;
+                let body = if let Some(j) = &built.request.json {
+                    render_value(serde_json::to_value(j).unwrap(), &mut n)
+                } else if let Some(f) = &built.request.form {
+                    let fields = f
+                        .iter()
+                        .map(|(k, v)| {
+                            (
+                                k.clone(),
+                                render(
+                                    &serde_json::to_value(v)
+                                        .unwrap()
+                                        .as_str()
+                                        .unwrap_or("")
+                                        .to_string(),
+                                    &mut n,
+                                ),
+                            )
+                        })
+                        .collect();
+                    typed_form(fields, schema)
+                } else {
+                    continue;
+                };
+                let v = validator(schema);
+                let errors: Vec<String> = v
+                    .iter_errors(&body)
+                    .map(|e| format!("{} at {}", e, e.instance_path))
+                    .collect();
+                assert!(
+                    errors.is_empty(),
+                    "{name} {} (seed {seed}): {errors:?}\nbody {body}\nschema {schema}",
+                    op.label()
+                );
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked >= 27, "only {checked} bodies checked");
+}
+
+#[test]
+fn imported_plans_validate_and_seed_is_reproducible() {
+    for name in CORPUS {
+        let s = spec(name);
+        let opts = Options {
+            flows: true,
+            ..Options::default()
+        };
+        let a = openapi::import(&s, &opts).unwrap().to_yaml().unwrap();
+        let b = openapi::import(&spec(name), &opts)
+            .unwrap()
+            .to_yaml()
+            .unwrap();
+        assert_eq!(a, b, "{name}: the same seed wrote different files");
+        let overrides = Overrides {
+            env: env(),
+            ..Overrides::default()
+        };
+        load_str(name, &a, &overrides).unwrap_or_else(|e| panic!("{e}\n{a}"));
+        assert!(a.starts_with("# Imported by loadtester"));
+    }
+}
+
+#[test]
+fn include_exclude_and_list() {
+    let s = spec("petstore.yaml");
+    let only = openapi::import(
+        &s,
+        &Options {
+            include: vec!["store".into(), "showPetById".into()],
+            ..Options::default()
+        },
+    )
+    .unwrap();
+    let names: Vec<_> = only
+        .doc
+        .scenarios
+        .iter()
+        .filter_map(|s| s.name.clone())
+        .collect();
+    assert_eq!(names, vec!["showPetById", "placeOrder"]);
+    let ex = openapi::import(
+        &s,
+        &Options {
+            exclude: vec!["/pets/*".into()],
+            ..Options::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(ex.doc.scenarios.len(), 3);
+    assert!(
+        ex.skipped
+            .iter()
+            .any(|k| k.contains("excluded by --exclude /pets/*"))
+    );
+    let list = openapi::list(&s).unwrap();
+    assert!(list.contains("listPets") && list.contains("List all pets"));
+}
+
+#[test]
+fn bad_documents_name_the_place() {
+    let e = Spec::from_text("x.yaml", "title: no\n", None).unwrap_err();
+    assert!(e.0.contains("not an OpenAPI document"), "{e}");
+    let e =
+        Spec::from_text("x.json", "{\"openapi\": \"3.0.0\",\n \"paths\": {,}}", None).unwrap_err();
+    assert!(e.0.contains("x.json:2:"), "{e}");
+    let doc = "openapi: 3.0.0\npaths:\n  /a:\n    post:\n      requestBody:\n        content:\n          application/json:\n            schema: {$ref: '#/components/schemas/Missing'}\n      responses: {'200': {description: ok}}\n";
+    let s = Spec::from_text("x.yaml", doc, None).unwrap();
+    let e = openapi::import(&s, &Options::default()).unwrap_err();
+    assert!(e.0.contains("no operation"), "{e}");
+    let mut gn = generate::Gen {
+        spec: &s,
+        rng: generate::Rng::new(1),
+        vary: true,
+    };
+    let op = &openapi::operations(&s).unwrap()[0];
+    let e = openapi::request(&s, op, &mut gn).unwrap_err();
+    assert!(
+        e.0.contains("/paths/~1a/post/requestBody/schema/$ref") && e.0.contains("Missing"),
+        "{e}"
+    );
+}
+
+struct Route {
+    method: String,
+    path: regex::Regex,
+    schema: Option<Value>,
+    form: bool,
+    status: u64,
+}
+
+/// A server that checks every request against the routes; returns (url, mismatches, hits).
+fn checking_server(routes: Vec<Route>) -> (String, Arc<Mutex<Vec<String>>>, Arc<Mutex<Vec<u64>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let mismatches = Arc::new(Mutex::new(Vec::new()));
+    let hits = Arc::new(Mutex::new(vec![0u64; routes.len()]));
+    let routes = Arc::new(routes);
+    let (m2, h2) = (mismatches.clone(), hits.clone());
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(conn) = conn else { return };
+            let (routes, m, h) = (routes.clone(), m2.clone(), h2.clone());
+            std::thread::spawn(move || {
+                let mut w = conn.try_clone().unwrap();
+                let mut r = BufReader::new(conn);
+                loop {
+                    let mut line = String::new();
+                    if r.read_line(&mut line).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    let mut parts = line.split_whitespace();
+                    let (method, target) = (
+                        parts.next().unwrap_or("").to_string(),
+                        parts.next().unwrap_or("").to_string(),
+                    );
+                    let mut len = 0usize;
+                    loop {
+                        let mut h = String::new();
+                        if r.read_line(&mut h).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        if h == "\r\n" {
+                            break;
+                        }
+                        if let Some((k, v)) = h.split_once(':') {
+                            if k.eq_ignore_ascii_case("content-length") {
+                                len = v.trim().parse().unwrap_or(0);
+                            }
+                        }
+                    }
+                    let mut body = vec![0; len];
+                    r.read_exact(&mut body).unwrap();
+                    let path = target.split('?').next().unwrap_or("");
+                    let found = routes
+                        .iter()
+                        .position(|rt| rt.method == method && rt.path.is_match(path));
+                    let status = match found {
+                        None => {
+                            m.lock()
+                                .unwrap()
+                                .push(format!("no route for {method} {target}"));
+                            404
+                        }
+                        Some(i) => {
+                            h.lock().unwrap()[i] += 1;
+                            let rt = &routes[i];
+                            if let Some(schema) = &rt.schema {
+                                let value: Value = if rt.form {
+                                    let f = url::form_urlencoded::parse(&body)
+                                        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                                        .collect();
+                                    typed_form(f, schema)
+                                } else {
+                                    serde_json::from_slice(&body).unwrap_or(Value::Null)
+                                };
+                                let errs: Vec<String> = validator(schema)
+                                    .iter_errors(&value)
+                                    .map(|e| e.to_string())
+                                    .collect();
+                                if !errs.is_empty() {
+                                    m.lock()
+                                        .unwrap()
+                                        .push(format!("{method} {target}: {errs:?} in {value}"));
+                                }
+                            }
+                            rt.status
+                        }
+                    };
+                    let payload = if status == 204 {
+                        String::new()
+                    } else {
+                        "{\"id\": 42}".to_string()
+                    };
+                    let _ = write!(
+                        w,
+                        "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{payload}",
+                        payload.len()
+                    );
+                }
+            });
+        }
+    });
+    (url, mismatches, hits)
+}
+
+#[test]
+fn imported_plans_run_against_a_server_checking_the_document_with_zero_mismatches() {
+    for name in CORPUS {
+        let s = spec(name);
+        let mut gn = generate::Gen {
+            spec: &s,
+            rng: generate::Rng::new(9),
+            vary: true,
+        };
+        let mut routes = Vec::new();
+        for op in openapi::operations(&s).unwrap() {
+            let b = openapi::request(&s, &op, &mut gn).unwrap();
+            let re = regex::Regex::new(r"\\\{[^}]+\\\}").unwrap();
+            let pattern = re
+                .replace_all(&regex::escape(&op.path), "[^/]+")
+                .into_owned();
+            let status = match b.request.check.as_ref().and_then(|c| c.status.clone()) {
+                Some(OneOrMany::One(Whole::Number(n))) => n,
+                Some(OneOrMany::Many(v)) => match v.first() {
+                    Some(Whole::Number(n)) => *n,
+                    _ => 200,
+                },
+                _ => 200,
+            };
+            routes.push(Route {
+                method: op.method.clone(),
+                path: regex::Regex::new(&format!(
+                    "^{}{pattern}$",
+                    url::Url::parse(&openapi_server(&s))
+                        .unwrap()
+                        .path()
+                        .trim_end_matches('/')
+                ))
+                .unwrap(),
+                form: b.request.form.is_some(),
+                schema: b.body_schema.clone(),
+                status,
+            });
+        }
+        let n_routes = routes.len();
+        let (url, mismatches, hits) = checking_server(routes);
+        let imported = openapi::import(
+            &s,
+            &Options {
+                flows: true,
+                seed: 5,
+                ..Options::default()
+            },
+        )
+        .unwrap();
+        let yaml = imported.to_yaml().unwrap();
+        let base = format!(
+            "{url}{}",
+            url::Url::parse(&openapi_server(&s))
+                .unwrap()
+                .path()
+                .trim_end_matches('/')
+        );
+        let overrides = Overrides {
+            env: env(),
+            base_url: Some(base),
+            requests: Some(300),
+            concurrency: Some(2),
+            ..Overrides::default()
+        };
+        let plan = load_str(name, &yaml, &overrides).unwrap();
+        let (summary, _) = loadtester::run_plan(
+            &plan,
+            &loadtester::RunOptions::default(),
+            &Default::default(),
+            &mut [],
+        )
+        .unwrap();
+        let m = mismatches.lock().unwrap();
+        assert!(
+            m.is_empty(),
+            "{name}: {} mismatches: {:?}",
+            m.len(),
+            &m[..m.len().min(5)]
+        );
+        let h = hits.lock().unwrap();
+        assert_eq!(
+            h.iter().filter(|n| **n > 0).count(),
+            n_routes,
+            "{name}: not every operation was sent: {h:?}"
+        );
+        assert!(summary.summary.requests >= 300, "{name}");
+        eprintln!(
+            "{name}: {} requests, {n_routes} operations, 0 mismatches",
+            summary.summary.requests
+        );
+    }
+}
+
+fn openapi_server(s: &Spec) -> String {
+    openapi::server_url(s).0
+}
