@@ -117,11 +117,7 @@ fn generated_bodies_validate_against_every_operation_schema() {
                             (
                                 k.clone(),
                                 render(
-                                    &serde_json::to_value(v)
-                                        .unwrap()
-                                        .as_str()
-                                        .unwrap_or("")
-                                        .to_string(),
+                                    serde_json::to_value(v).unwrap().as_str().unwrap_or(""),
                                     &mut n,
                                 ),
                             )
@@ -240,7 +236,12 @@ struct Route {
 }
 
 /// A server that checks every request against the routes; returns (url, mismatches, hits).
-fn checking_server(routes: Vec<Route>) -> (String, Arc<Mutex<Vec<String>>>, Arc<Mutex<Vec<u64>>>) {
+/// Messages of requests that did not match the document.
+type Mismatches = Arc<Mutex<Vec<String>>>;
+/// Requests per route.
+type Hits = Arc<Mutex<Vec<u64>>>;
+
+fn checking_server(routes: Vec<Route>) -> (String, Mismatches, Hits) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let mismatches = Arc::new(Mutex::new(Vec::new()));
@@ -336,6 +337,7 @@ fn checking_server(routes: Vec<Route>) -> (String, Arc<Mutex<Vec<String>>>, Arc<
 
 #[test]
 fn imported_plans_run_against_a_server_checking_the_document_with_zero_mismatches() {
+    let re = regex::Regex::new(r"\\\{[^}]+\\\}").unwrap();
     for name in CORPUS {
         let s = spec(name);
         let mut gn = generate::Gen {
@@ -346,7 +348,6 @@ fn imported_plans_run_against_a_server_checking_the_document_with_zero_mismatche
         let mut routes = Vec::new();
         for op in openapi::operations(&s).unwrap() {
             let b = openapi::request(&s, &op, &mut gn).unwrap();
-            let re = regex::Regex::new(r"\\\{[^}]+\\\}").unwrap();
             let pattern = re
                 .replace_all(&regex::escape(&op.path), "[^/]+")
                 .into_owned();

@@ -11,7 +11,7 @@
 
 use serde_json::{Map, Value, json};
 
-use super::spec::{Spec, Version};
+use super::spec::Spec;
 use crate::import::ImportError;
 
 /// How deep references may nest before optional parts are left out (cycles end here).
@@ -244,7 +244,7 @@ impl Gen<'_> {
     }
 
     fn integer(&mut self, s: &Value) -> Value {
-        let (lo, hi) = bounds(s, self.spec.version);
+        let (lo, hi) = bounds(s);
         let fmt_lo = if s.get("format").and_then(Value::as_str) == Some("int32") {
             i32::MIN as f64
         } else {
@@ -276,7 +276,7 @@ impl Gen<'_> {
     }
 
     fn number(&mut self, s: &Value) -> Value {
-        let (lo, hi) = bounds(s, self.spec.version);
+        let (lo, hi) = bounds(s);
         let l = lo.map_or(0.0, |(v, _)| v);
         let h = hi.map_or(l + 1000.0, |(v, _)| v);
         if let Some(m) = s
@@ -374,13 +374,17 @@ pub fn type_of(s: &Value) -> String {
     }
 }
 
-/// `(minimum, exclusive)` and `(maximum, exclusive)` in either dialect.
-fn bounds(s: &Value, v: Version) -> (Option<(f64, bool)>, Option<(f64, bool)>) {
-    let one = |plain: &str, ex: &str| -> Option<(f64, bool)> {
+/// A bound and whether it is exclusive.
+type Bound = Option<(f64, bool)>;
+
+/// `(minimum, exclusive)` and `(maximum, exclusive)` in either dialect: 3.1's numeric
+/// `exclusiveMinimum` or 3.0/2.0's boolean flag on `minimum`.
+fn bounds(s: &Value) -> (Bound, Bound) {
+    let one = |plain: &str, ex: &str| -> Bound {
         let n = s.get(plain).and_then(Value::as_f64);
-        match (s.get(ex), v) {
-            (Some(Value::Number(e)), _) => e.as_f64().map(|e| (e, true)),
-            (Some(Value::Bool(true)), _) => n.map(|n| (n, true)),
+        match s.get(ex) {
+            Some(Value::Number(e)) => e.as_f64().map(|e| (e, true)),
+            Some(Value::Bool(true)) => n.map(|n| (n, true)),
             _ => n.map(|n| (n, false)),
         }
     };
