@@ -202,6 +202,24 @@ fn import(cmd: loadtester::import::args::ImportCommand) -> u8 {
             };
             (import::openapi::import(&spec, &opts), a.output)
         }
+        ImportCommand::Har(a) => {
+            let text = match std::fs::read_to_string(&a.file) {
+                Ok(t) => t,
+                Err(e) => {
+                    eprintln!("error: cannot read {}: {e}", a.file.display());
+                    return INVALID;
+                }
+            };
+            let opts = import::har::Options {
+                keep_static: a.keep_static,
+                origins: a.origins,
+                max_think: a.max_think,
+            };
+            (
+                import::har::import(&a.file.display().to_string(), &text, &opts),
+                a.output,
+            )
+        }
     };
     let imported = match result.and_then(|i| i.to_yaml().map(|y| (i, y))) {
         Ok(x) => x,

@@ -14,6 +14,30 @@ pub enum ImportCommand {
     /// scenario per operation, with parameters and bodies filled from examples or
     /// generated from the schemas.
     Openapi(OpenapiArgs),
+    /// A browser recording (HAR) becomes one flow per page: think times from the gaps,
+    /// static assets and third-party origins dropped, values from earlier responses
+    /// captured and templated.
+    Har(HarArgs),
+}
+
+/// Options of `import har`.
+#[derive(Debug, Args)]
+pub struct HarArgs {
+    /// The HAR file (browser devtools: "Save all as HAR").
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// Write the plan here (default: stdout).
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Keep images, fonts, CSS and scripts.
+    #[arg(long)]
+    pub keep_static: bool,
+    /// Also keep requests to this host (or host:port); repeatable.
+    #[arg(long = "origin", value_name = "HOST", num_args = 1..)]
+    pub origins: Vec<String>,
+    /// Longest think time kept from the recorded gaps.
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = humantime::parse_duration)]
+    pub max_think: std::time::Duration,
 }
 
 /// Options of `import curl`.

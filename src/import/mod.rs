@@ -1,4 +1,5 @@
-//! Importers: turn what users already have (curl command lines, OpenAPI documents) into a
+//! Importers: turn what users already have (curl command lines, OpenAPI documents, browser
+//! recordings) into a
 //! plan document ([`crate::plan::PlanDoc`]) that `loadtester validate` accepts.
 //!
 //! Why a module of its own: importers only *build* plans; they never run load, so they sit
@@ -9,6 +10,7 @@
 
 pub mod args;
 pub mod curl;
+pub mod har;
 pub mod openapi;
 mod text;
 

@@ -432,3 +432,115 @@ fn imported_plans_run_against_a_server_checking_the_document_with_zero_mismatche
 fn openapi_server(s: &Spec) -> String {
     openapi::server_url(s).0
 }
+
+#[test]
+fn har_becomes_a_correlated_flow_without_assets_or_third_parties() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/har/shop.har");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let opts = loadtester::import::har::Options {
+        keep_static: false,
+        origins: Vec::new(),
+        max_think: std::time::Duration::from_secs(1),
+    };
+    let imp = loadtester::import::har::import("shop.har", &text, &opts).unwrap();
+    let yaml = imp.to_yaml().unwrap();
+    load_str("shop.yaml", &yaml, &Overrides::default()).unwrap_or_else(|e| panic!("{e}\n{yaml}"));
+    assert_eq!(imp.imported.len(), 4, "{yaml}");
+    assert_eq!(imp.skipped.len(), 3, "{yaml}");
+    for want in [
+        "csrf_token: \"{{ csrf_token_0 }}\"",
+        "Authorization: Bearer {{ token_1 }}",
+        "path: /api/cart/items/{{ location_id_2 }}?view=full",
+        "json: $.token",
+        "think: 1000ms",
+        "think: 980ms",
+        "form:",
+    ] {
+        assert!(yaml.contains(want), "missing {want}:\n{yaml}");
+    }
+    for gone in [
+        "Accept-Encoding",
+        "Cookie",
+        "sec-ch-ua",
+        "Content-Length",
+        ":authority",
+        "app.css",
+        "fonts.example.net/roboto\n",
+    ] {
+        let body = yaml.split("\nbase_url").nth(1).unwrap();
+        assert!(!body.contains(gone), "{gone} kept:\n{yaml}");
+    }
+    let kept = loadtester::import::har::import(
+        "shop.har",
+        &text,
+        &loadtester::import::har::Options {
+            keep_static: true,
+            ..opts
+        },
+    )
+    .unwrap();
+    assert_eq!(kept.imported.len(), 6);
+    let e = loadtester::import::har::import("x.har", "{\"log\": {}}", &opts_default()).unwrap_err();
+    assert!(e.0.contains("/log/entries"), "{e}");
+    let e = loadtester::import::har::import(
+        "x.har",
+        "{\"log\":\n {\"entries\": [{}]}}",
+        &opts_default(),
+    )
+    .unwrap_err();
+    assert!(e.0.contains("/log/entries/0/request"), "{e}");
+}
+
+fn opts_default() -> loadtester::import::har::Options {
+    loadtester::import::har::Options {
+        keep_static: false,
+        origins: Vec::new(),
+        max_think: std::time::Duration::from_secs(5),
+    }
+}
+
+#[test]
+fn cli_imports_curl_from_stdin_and_bad_input_exits_2() {
+    let bin = env!("CARGO_BIN_EXE_loadtester");
+    let mut child = std::process::Command::new(bin)
+        .args(["import", "curl", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(
+            b"curl 'http://127.0.0.1:1/a' \\\n  -H 'X-A: 1'\ncurl http://127.0.0.1:1/b -d x=1\n",
+        )
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let yaml = String::from_utf8(out.stdout).unwrap();
+    load_str("c.yaml", &yaml, &Overrides::default()).unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("imported 2"));
+    let bad = std::process::Command::new(bin)
+        .args(["import", "openapi", "Cargo.toml"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    let list = std::process::Command::new(bin)
+        .args([
+            "import",
+            "openapi",
+            "tests/data/openapi/petstore.yaml",
+            "--list",
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&list.stdout).contains("showPetById"));
+}
