@@ -544,3 +544,40 @@ fn cli_imports_curl_from_stdin_and_bad_input_exits_2() {
         .unwrap();
     assert!(String::from_utf8_lossy(&list.stdout).contains("showPetById"));
 }
+
+#[test]
+fn a_document_is_fetched_over_http_from_loopback() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let doc = std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/openapi/petstore.yaml"),
+    )
+    .unwrap();
+    std::thread::spawn(move || {
+        if let Ok((mut c, _)) = listener.accept() {
+            let mut buf = [0u8; 4096];
+            let _ = c.read(&mut buf);
+            let _ = write!(
+                c,
+                "HTTP/1.1 200 OK\r\ncontent-type: application/yaml\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                doc.len()
+            );
+            let _ = c.write_all(&doc);
+        }
+    });
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_loadtester"))
+        .args([
+            "import",
+            "openapi",
+            &format!("http://{addr}/petstore.yaml"),
+            "--list",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("createPet"));
+}
