@@ -17,6 +17,7 @@ pub const LAYERS: &[&str] = &[
     "output",     // `--out FORMAT=DEST` specs
     "target",     // the built-in target server (standalone)
     "plan",       // plan file → validated Plan (flow model, threshold expressions, resolver)
+    "import",     // curl / OpenAPI importers that build a PlanDoc
     "http",       // connections, TLS, HTTP/1.1 codec, HTTP/2
     "stats",      // per-worker shards
     "generator",  // the load generator\'s own facts: CPU, memory, limits, why it limited a test

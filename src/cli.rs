@@ -50,6 +50,10 @@ pub enum Command {
     Report(crate::report_cmd::ReportArgs),
     /// Start the built-in target on a free loopback port and load it with the demo plan.
     Demo(DemoArgs),
+    /// Write a plan from a description of the service: curl commands or an OpenAPI
+    /// document (exit 2 on bad input, naming the place).
+    #[command(subcommand)]
+    Import(crate::import::args::ImportCommand),
     /// Print a JSON Schema: `schema plan` describes the plan file format (for editors'
     /// YAML language servers: `# yaml-language-server: $schema=./loadplan.schema.json`).
     Schema {

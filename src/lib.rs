@@ -12,6 +12,7 @@ pub mod console;
 pub mod engine;
 pub mod generator;
 pub mod http;
+pub mod import;
 pub mod live;
 pub mod outcome;
 pub mod output;

@@ -38,6 +38,7 @@ fn main() -> ExitCode {
         Some(Command::Demo(args)) => demo(&args.common),
         Some(Command::Target { listen }) => serve(listen),
         Some(Command::Schema { kind }) => schema(kind),
+        Some(Command::Import(cmd)) => import(cmd),
         Some(Command::Completions { shell }) => print_or_fail(
             &loadtester::shell::completions(shell),
             "the completion script",
@@ -142,6 +143,163 @@ fn demo(common: &CommonArgs) -> u8 {
     };
     server.shutdown();
     code
+}
+
+/// `import curl|openapi`: build the plan, write it (stdout or `-o`), print the summary to
+/// stderr. Bad input is exit 2 with the message naming the place.
+fn import(cmd: loadtester::import::args::ImportCommand) -> u8 {
+    use loadtester::import::{self, args::ImportCommand};
+    let (result, output) = match cmd {
+        ImportCommand::Curl(a) => {
+            let mut inputs = Vec::new();
+            for c in a.commands {
+                if c == "-" {
+                    let mut text = String::new();
+                    if let Err(e) = std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
+                    {
+                        eprintln!("error: cannot read curl commands from stdin: {e}");
+                        return INVALID;
+                    }
+                    inputs.push(text);
+                } else {
+                    inputs.push(c);
+                }
+            }
+            (import::curl::import(&inputs), a.output)
+        }
+        ImportCommand::Openapi(a) => {
+            let spec = if a.spec.starts_with("http://") || a.spec.starts_with("https://") {
+                fetch_spec(&a.spec).and_then(|text| {
+                    import::openapi::Spec::from_text(&a.spec, &text, None)
+                        .map_err(|e| e.to_string())
+                })
+            } else {
+                import::openapi::Spec::from_file(std::path::Path::new(&a.spec))
+                    .map_err(|e| e.to_string())
+            };
+            let spec = match spec {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return INVALID;
+                }
+            };
+            if a.list {
+                return match import::openapi::list(&spec) {
+                    Ok(t) => print_or_fail(t.as_bytes(), "the operation list"),
+                    Err(e) => {
+                        eprintln!("error: {e}");
+                        INVALID
+                    }
+                };
+            }
+            let opts = import::openapi::Options {
+                base_url: a.base_url,
+                include: a.include,
+                exclude: a.exclude,
+                seed: a.seed,
+                flows: a.flows,
+                read_weight: a.read_weight,
+                write_weight: a.write_weight,
+            };
+            (import::openapi::import(&spec, &opts), a.output)
+        }
+        ImportCommand::Har(a) => {
+            let text = match std::fs::read_to_string(&a.file) {
+                Ok(t) => t,
+                Err(e) => {
+                    eprintln!("error: cannot read {}: {e}", a.file.display());
+                    return INVALID;
+                }
+            };
+            let opts = import::har::Options {
+                keep_static: a.keep_static,
+                origins: a.origins,
+                max_think: a.max_think,
+            };
+            (
+                import::har::import(&a.file.display().to_string(), &text, &opts),
+                a.output,
+            )
+        }
+    };
+    let imported = match result.and_then(|i| i.to_yaml().map(|y| (i, y))) {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return INVALID;
+        }
+    };
+    let (imported, yaml) = imported;
+    let code = match &output {
+        Some(path) => match std::fs::write(path, &yaml) {
+            Ok(()) => OK,
+            Err(e) => {
+                eprintln!("error: cannot write {}: {e}", path.display());
+                FAILED
+            }
+        },
+        None => print_or_fail(yaml.as_bytes(), "the plan"),
+    };
+    eprint!("{}", imported.summary());
+    code
+}
+
+/// GET an OpenAPI document over `http://` with hyper (HTTP/1.1, 30 s bound, at most
+/// 64 MiB). `https://` is refused with a message: download the file instead.
+fn fetch_spec(url_text: &str) -> Result<String, String> {
+    use http_body_util::{BodyExt, Empty, Limited};
+    let url = url::Url::parse(url_text).map_err(|e| format!("{url_text}: bad URL: {e}"))?;
+    if url.scheme() != "http" {
+        return Err(format!(
+            "{url_text}: only http:// documents are fetched; download it and pass the file"
+        ));
+    }
+    let host = url.host_str().unwrap_or("").to_string();
+    let port = url.port_or_known_default().unwrap_or(80);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the HTTP client: {e}"))?;
+    let work = async {
+        let stream = tokio::net::TcpStream::connect((host.as_str(), port))
+            .await
+            .map_err(|e| format!("{url_text}: cannot connect: {e}"))?;
+        let (mut send, conn) =
+            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+                .await
+                .map_err(|e| format!("{url_text}: HTTP handshake failed: {e}"))?;
+        tokio::spawn(conn);
+        let mut target = url.path().to_string();
+        if let Some(q) = url.query() {
+            target.push('?');
+            target.push_str(q);
+        }
+        let req = hyper::Request::get(target)
+            .header("host", format!("{host}:{port}"))
+            .header("accept", "application/yaml, application/json, */*")
+            .body(Empty::<bytes::Bytes>::new())
+            .map_err(|e| format!("{url_text}: {e}"))?;
+        let resp = send
+            .send_request(req)
+            .await
+            .map_err(|e| format!("{url_text}: request failed: {e}"))?;
+        if !resp.status().is_success() {
+            return Err(format!("{url_text}: HTTP {}", resp.status()));
+        }
+        let body = Limited::new(resp.into_body(), 64 << 20)
+            .collect()
+            .await
+            .map_err(|e| format!("{url_text}: reading the body failed: {e}"))?
+            .to_bytes();
+        String::from_utf8(body.to_vec())
+            .map_err(|_| format!("{url_text}: the document is not UTF-8"))
+    };
+    rt.block_on(async {
+        tokio::time::timeout(std::time::Duration::from_secs(30), work)
+            .await
+            .map_err(|_| format!("{url_text}: no answer within 30 s"))?
+    })
 }
 
 /// `schema plan`: the JSON Schema of the plan format on stdout.

@@ -16,6 +16,7 @@ mod html;
 mod html_long;
 mod http;
 mod httpbin;
+mod import;
 mod influxdb;
 mod k8s;
 mod library;
