@@ -63,6 +63,8 @@ pub enum Command {
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: SocketAddr,
     },
+    /// Serve the REST API for plans, tests, runs and history (README, "Server mode").
+    Serve(crate::serve::ServeArgs),
     /// Print a shell completion script, e.g. `source <(loadtester completions bash)`.
     Completions {
         /// The shell.

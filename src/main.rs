@@ -43,6 +43,7 @@ fn main() -> ExitCode {
             "the completion script",
         ),
         Some(Command::Man { out_dir }) => man(out_dir.as_deref()),
+        Some(Command::Serve(args)) => serve_api(args),
     };
     ExitCode::from(code)
 }
@@ -111,6 +112,46 @@ fn validate(path: &std::path::Path, env: Vec<(String, String)>, seg: &SegmentArg
         Err(errors) => {
             eprintln!("{errors}");
             INVALID
+        }
+    }
+}
+
+/// `loadtester serve`: print where it listens, serve until Ctrl-C (runs are stopped and
+/// their partial results stored).
+fn serve_api(args: loadtester::serve::ServeArgs) -> u8 {
+    let server = match loadtester::serve::start(args) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return INVALID;
+        }
+    };
+    if server.interrupted > 0 {
+        eprintln!(
+            "loadtester serve: {} run(s) of the previous server were marked interrupted",
+            server.interrupted
+        );
+    }
+    println!("loadtester serve: listening on http://{}", server.addr);
+    let stop = server.stopper();
+    let _ = std::thread::Builder::new()
+        .name("ctrl-c".into())
+        .spawn(move || {
+            if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                rt.block_on(async {
+                    let _ = tokio::signal::ctrl_c().await;
+                });
+                stop.cancel();
+            }
+        });
+    match server.wait() {
+        Ok(()) => OK,
+        Err(e) => {
+            eprintln!("error: {e}");
+            FAILED
         }
     }
 }
