@@ -25,6 +25,7 @@ mod plan_doc;
 mod plan_fuzz;
 mod remote_write;
 mod segments;
+mod serve;
 mod shell;
 mod terminal;
 mod thresholds;
