@@ -44,6 +44,7 @@ fn main() -> ExitCode {
         ),
         Some(Command::Man { out_dir }) => man(out_dir.as_deref()),
         Some(Command::Serve(args)) => serve_api(args),
+        Some(Command::History { data_dir, limit }) => history(&data_dir, limit),
     };
     ExitCode::from(code)
 }
@@ -55,7 +56,10 @@ fn run(args: RunArgs) -> u8 {
     };
     let overrides = args.common.overrides(args.base_url.clone());
     match plan::load(path, &overrides).map(|p| segment(p, &args.segment)) {
-        Ok(Ok(plan)) => execute(&plan, &args.common),
+        Ok(Ok(plan)) => {
+            let save = args.save.as_deref().map(|dir| (dir, path));
+            execute(&plan, &args.common, save)
+        }
         Ok(Err(e)) => {
             eprintln!("error: {e}");
             INVALID
@@ -111,6 +115,20 @@ fn validate(path: &std::path::Path, env: Vec<(String, String)>, seg: &SegmentArg
         }
         Err(errors) => {
             eprintln!("{errors}");
+            INVALID
+        }
+    }
+}
+
+/// `history`: the runs of a store as a table.
+fn history(dir: &std::path::Path, limit: u32) -> u8 {
+    match loadtester::store::history::list(dir, limit) {
+        Ok(rows) => print_or_fail(
+            loadtester::store::history::table(&rows).as_bytes(),
+            "the history",
+        ),
+        Err(e) => {
+            eprintln!("error: {e}");
             INVALID
         }
     }
@@ -174,7 +192,7 @@ fn demo(common: &CommonArgs) -> u8 {
                     server.url()
                 );
             }
-            execute(&plan, common)
+            execute(&plan, common, None)
         }
         Err(errors) => {
             eprintln!("{errors}");
@@ -268,7 +286,10 @@ fn serve(listen: std::net::SocketAddr) -> u8 {
     }
 }
 
-fn execute(plan: &loadtester::Plan, common: &CommonArgs) -> u8 {
+/// `--save DIR`: the store's folder and the plan file.
+type SaveTo<'a> = Option<(&'a std::path::Path, &'a std::path::Path)>;
+
+fn execute(plan: &loadtester::Plan, common: &CommonArgs, save: SaveTo<'_>) -> u8 {
     let interrupt = CancellationToken::new();
     watch_ctrl_c(interrupt.clone(), common.quiet);
     let opts = RunOptions {
@@ -286,7 +307,21 @@ fn execute(plan: &loadtester::Plan, common: &CommonArgs) -> u8 {
         false,
     )
     .with_color(common.color);
-    match loadtester::run_plan(plan, &opts, &interrupt, &mut [&mut console]) {
+    let result = loadtester::run_plan(plan, &opts, &interrupt, &mut [&mut console]);
+    let mut save_failed = false;
+    if let (Some((dir, file)), Ok((summary, outcome))) = (save, &result) {
+        let text = std::fs::read_to_string(file).unwrap_or_default();
+        let name = file.display().to_string();
+        match loadtester::store::history::save_cli_run(dir, &name, &text, summary, outcome) {
+            Ok(id) => eprintln!("saved as run {id} in {}", dir.display()),
+            Err(e) => {
+                eprintln!("error: --save: {e}");
+                save_failed = true;
+            }
+        }
+    }
+    match result {
+        Ok((_, Outcome::Passed)) if save_failed => FAILED,
         Ok((_, Outcome::Passed)) => OK,
         Ok((_, Outcome::Interrupted)) => {
             eprintln!("interrupted: the partial report above covers what was sent before Ctrl-C");

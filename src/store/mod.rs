@@ -7,6 +7,7 @@
 //! transaction per state change) and [`memory::Memory`] (tests, demos). Rows are plain
 //! data; the store does not know plans or summaries beyond their text.
 
+pub mod history;
 pub mod memory;
 pub mod sqlite;
 

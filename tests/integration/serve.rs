@@ -503,3 +503,48 @@ fn openapi_parses_and_every_route_it_lists_answers() {
         );
     }
 }
+
+#[test]
+fn cli_runs_saved_with_save_share_the_servers_history() {
+    let target = target(0);
+    let dir = tempdir();
+    let data = dir.path().join("store");
+    let plan = write(
+        dir.path(),
+        "p.yaml",
+        &format!(
+            "base_url: http://{}\ndefaults:\n  requests: 20\nscenarios:\n  - path: /\n",
+            target.addr()
+        ),
+    );
+    let out = bin()
+        .args(["--plan", plan.to_str().unwrap(), "--quiet", "--save"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stderr(&out).contains("saved as run 1"), "{}", stderr(&out));
+    let s = serve(&data, &[]);
+    let (_, h) = get(&s.addr, "/history");
+    assert_eq!(h["runs"][0]["source"], "cli", "{h}");
+    assert_eq!(h["runs"][0]["summary"]["requests"], 20, "{h}");
+    let (st, text) = call(&s.addr, "GET", "/runs/1/report.html", &[], b"");
+    assert_eq!(st, 200);
+    assert!(text.contains("<html"));
+    drop(s);
+    let out = bin()
+        .args(["history", "--data-dir"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let table = stdout(&out);
+    assert!(
+        table
+            .lines()
+            .nth(1)
+            .unwrap()
+            .contains("cli     finished     passed"),
+        "{table}"
+    );
+}
