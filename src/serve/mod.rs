@@ -251,12 +251,19 @@ pub fn start(args: ServeArgs) -> Result<Server, String> {
         .name("loadtester-serve".into())
         .spawn(move || {
             rt.block_on(async move {
-                let done = token.clone();
+                // Runs are stopped as soon as shutdown begins, so that their event
+                // streams end and the graceful shutdown does not wait for a long run.
+                let (t, r) = (token.clone(), runner.clone());
+                let stopping = tokio::spawn(async move {
+                    t.cancelled().await;
+                    r.shutdown().await;
+                });
                 let served = axum::serve(listener, router(app))
-                    .with_graceful_shutdown(async move { done.cancelled().await })
+                    .with_graceful_shutdown(token.clone().cancelled_owned())
                     .await
                     .map_err(|e| format!("server error: {e}"));
-                runner.shutdown().await;
+                token.cancel();
+                let _ = stopping.await;
                 served
             })
         })

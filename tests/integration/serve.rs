@@ -548,3 +548,47 @@ fn cli_runs_saved_with_save_share_the_servers_history() {
         "{table}"
     );
 }
+
+#[test]
+fn ctrl_c_stops_the_running_run_as_interrupted_and_exits_0() {
+    let target = target(0);
+    let dir = tempdir();
+    let mut s = serve(dir.path(), &[]);
+    let url = format!("http://{}/", target.addr());
+    let (_, r) = json_call(
+        &s.addr,
+        "POST",
+        "/runs",
+        Some(json!({"url": url, "users": 1, "duration": "60s"})),
+    );
+    let id = r["id"].as_i64().unwrap();
+    wait_state(&s.addr, id, &["running"]);
+    // An open event stream must not hold the shutdown up.
+    let mut sse = TcpStream::connect(&s.addr).unwrap();
+    write!(sse, "GET /runs/{id}/events HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let pid = s.child.id().to_string();
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let until = Instant::now() + Duration::from_secs(20);
+    let code = loop {
+        if let Some(st) = s.child.try_wait().unwrap() {
+            break st.code();
+        }
+        assert!(Instant::now() < until, "serve did not exit on SIGINT");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(code, Some(0));
+    let s = serve(dir.path(), &[]);
+    let (_, r) = get(&s.addr, &format!("/runs/{id}"));
+    assert_eq!(r["state"], "interrupted", "{r}");
+    assert!(
+        r["summary"]["requests"].as_u64().unwrap() > 0,
+        "partial result kept: {r}"
+    );
+}
