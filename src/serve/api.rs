@@ -414,6 +414,23 @@ async fn put_data(
         .into_response())
 }
 
+/// The dashboard: one self-contained page (no CDN), embedded in the binary.
+const DASHBOARD: &str = include_str!("assets/index.html");
+
+async fn dashboard() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (
+                header::CONTENT_SECURITY_POLICY,
+                "default-src 'self'; script-src 'unsafe-inline' 'self'; style-src 'unsafe-inline'",
+            ),
+        ],
+        DASHBOARD,
+    )
+        .into_response()
+}
+
 async fn healthz() -> Json<Value> {
     Json(json!({"status": "ok"}))
 }
@@ -498,6 +515,7 @@ async fn openapi_json() -> Json<Value> {
 /// The routes of this file.
 pub fn routes() -> Router<Shared> {
     let mut r = Router::new()
+        .route("/", get(dashboard))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .route("/openapi.json", get(openapi_json))

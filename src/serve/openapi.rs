@@ -5,6 +5,7 @@ use serde_json::{Map, Value, json};
 
 /// Every route: method, path (OpenAPI style), summary, success status.
 pub const ROUTES: &[(&str, &str, &str, &str)] = &[
+    ("get", "/", "The web dashboard (HTML)", "200"),
     ("get", "/healthz", "Liveness: `{\"status\":\"ok\"}`", "200"),
     (
         "get",

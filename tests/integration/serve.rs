@@ -14,9 +14,9 @@ use serde_json::{Value, json};
 use crate::common::*;
 
 /// A `loadtester serve` child and its address.
-struct Serve {
-    child: Child,
-    addr: String,
+pub struct Serve {
+    pub child: Child,
+    pub addr: String,
 }
 
 impl Drop for Serve {
@@ -26,7 +26,7 @@ impl Drop for Serve {
     }
 }
 
-fn serve(dir: &Path, extra: &[&str]) -> Serve {
+pub fn serve(dir: &Path, extra: &[&str]) -> Serve {
     let mut child = bin()
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(dir)
@@ -50,7 +50,7 @@ fn serve(dir: &Path, extra: &[&str]) -> Serve {
 }
 
 /// One request with `Connection: close`: (status, body).
-fn call(
+pub fn call(
     addr: &str,
     method: &str,
     path: &str,
@@ -103,7 +103,7 @@ fn dechunk(mut s: &str) -> String {
     out
 }
 
-fn json_call(addr: &str, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+pub fn json_call(addr: &str, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
     let b = body.map(|v| v.to_string()).unwrap_or_default();
     let (status, text) = call(
         addr,
@@ -116,11 +116,11 @@ fn json_call(addr: &str, method: &str, path: &str, body: Option<Value>) -> (u16,
     (status, v)
 }
 
-fn get(addr: &str, path: &str) -> (u16, Value) {
+pub fn get(addr: &str, path: &str) -> (u16, Value) {
     json_call(addr, "GET", path, None)
 }
 
-fn wait_state(addr: &str, id: i64, want: &[&str]) -> Value {
+pub fn wait_state(addr: &str, id: i64, want: &[&str]) -> Value {
     let until = Instant::now() + Duration::from_secs(30);
     loop {
         let (_, r) = get(addr, &format!("/runs/{id}"));
@@ -135,7 +135,7 @@ fn wait_state(addr: &str, id: i64, want: &[&str]) -> Value {
     }
 }
 
-fn plan_yaml(base: &str, duration: &str) -> String {
+pub fn plan_yaml(base: &str, duration: &str) -> String {
     format!(
         "base_url: {base}\ndefaults:\n  concurrency: 2\n  duration: {duration}\nscenarios:\n  - name: home\n    path: /\n"
     )
