@@ -31,6 +31,8 @@ pub const LAYERS: &[&str] = &[
     "run",        // the embeddable run: sinks, RunHandle, outcome
     "progress",   // the command line progress display (a sink)
     "console",    // the command line sinks: progress, notices, text report
+    "store",      // plans, tests, runs and history: SQLite or memory
+    "serve",      // `loadtester serve`: the REST API over run + store
     "cli",        // command line → actions
     "shell",      // completions and man pages, generated from the command line
 ];

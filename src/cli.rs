@@ -67,6 +67,17 @@ pub enum Command {
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: SocketAddr,
     },
+    /// List the runs kept in a store (`--save` and `loadtester serve`), newest first.
+    History {
+        /// The store's folder.
+        #[arg(long, value_name = "DIR", default_value = crate::store::history::DEFAULT_DIR)]
+        data_dir: PathBuf,
+        /// How many runs.
+        #[arg(long, value_name = "N", default_value_t = 20)]
+        limit: u32,
+    },
+    /// Serve the REST API for plans, tests, runs and history (README, "Server mode").
+    Serve(crate::serve::ServeArgs),
     /// Print a shell completion script, e.g. `source <(loadtester completions bash)`.
     Completions {
         /// The shell.
@@ -126,6 +137,11 @@ pub struct RunArgs {
     /// Distributed runs: which share of the plan this process runs.
     #[command(flatten)]
     pub segment: SegmentArgs,
+    /// Store the run in the history of DIR (default `loadtester-data`, the folder
+    /// `loadtester serve` uses), so CI runs and server runs share one history.
+    #[arg(long, value_name = "DIR", num_args = 0..=1,
+          default_missing_value = crate::store::history::DEFAULT_DIR)]
+    pub save: Option<PathBuf>,
 }
 
 /// `--segment I/N` and `--segments N` (distributed runs; `plan::segment::select`).

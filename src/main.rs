@@ -44,6 +44,8 @@ fn main() -> ExitCode {
             "the completion script",
         ),
         Some(Command::Man { out_dir }) => man(out_dir.as_deref()),
+        Some(Command::Serve(args)) => serve_api(args),
+        Some(Command::History { data_dir, limit }) => history(&data_dir, limit),
     };
     ExitCode::from(code)
 }
@@ -55,7 +57,10 @@ fn run(args: RunArgs) -> u8 {
     };
     let overrides = args.common.overrides(args.base_url.clone());
     match plan::load(path, &overrides).map(|p| segment(p, &args.segment)) {
-        Ok(Ok(plan)) => execute(&plan, &args.common),
+        Ok(Ok(plan)) => {
+            let save = args.save.as_deref().map(|dir| (dir, path));
+            execute(&plan, &args.common, save)
+        }
         Ok(Err(e)) => {
             eprintln!("error: {e}");
             INVALID
@@ -116,6 +121,60 @@ fn validate(path: &std::path::Path, env: Vec<(String, String)>, seg: &SegmentArg
     }
 }
 
+/// `history`: the runs of a store as a table.
+fn history(dir: &std::path::Path, limit: u32) -> u8 {
+    match loadtester::store::history::list(dir, limit) {
+        Ok(rows) => print_or_fail(
+            loadtester::store::history::table(&rows).as_bytes(),
+            "the history",
+        ),
+        Err(e) => {
+            eprintln!("error: {e}");
+            INVALID
+        }
+    }
+}
+
+/// `loadtester serve`: print where it listens, serve until Ctrl-C (runs are stopped and
+/// their partial results stored).
+fn serve_api(args: loadtester::serve::ServeArgs) -> u8 {
+    let server = match loadtester::serve::start(args) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return INVALID;
+        }
+    };
+    if server.interrupted > 0 {
+        eprintln!(
+            "loadtester serve: {} run(s) of the previous server were marked interrupted",
+            server.interrupted
+        );
+    }
+    println!("loadtester serve: listening on http://{}", server.addr);
+    let stop = server.stopper();
+    let _ = std::thread::Builder::new()
+        .name("ctrl-c".into())
+        .spawn(move || {
+            if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                rt.block_on(async {
+                    let _ = tokio::signal::ctrl_c().await;
+                });
+                stop.cancel();
+            }
+        });
+    match server.wait() {
+        Ok(()) => OK,
+        Err(e) => {
+            eprintln!("error: {e}");
+            FAILED
+        }
+    }
+}
+
 fn demo(common: &CommonArgs) -> u8 {
     let listen = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
     let server = match target::spawn(listen, 1, target::TargetConfig::default()) {
@@ -134,7 +193,7 @@ fn demo(common: &CommonArgs) -> u8 {
                     server.url()
                 );
             }
-            execute(&plan, common)
+            execute(&plan, common, None)
         }
         Err(errors) => {
             eprintln!("{errors}");
@@ -385,7 +444,10 @@ fn serve(listen: std::net::SocketAddr) -> u8 {
     }
 }
 
-fn execute(plan: &loadtester::Plan, common: &CommonArgs) -> u8 {
+/// `--save DIR`: the store's folder and the plan file.
+type SaveTo<'a> = Option<(&'a std::path::Path, &'a std::path::Path)>;
+
+fn execute(plan: &loadtester::Plan, common: &CommonArgs, save: SaveTo<'_>) -> u8 {
     let interrupt = CancellationToken::new();
     watch_ctrl_c(interrupt.clone(), common.quiet);
     let opts = RunOptions {
@@ -408,7 +470,21 @@ fn execute(plan: &loadtester::Plan, common: &CommonArgs) -> u8 {
         stdout_taken,
     )
     .with_color(common.color);
-    match loadtester::run_plan(plan, &opts, &interrupt, &mut [&mut console]) {
+    let result = loadtester::run_plan(plan, &opts, &interrupt, &mut [&mut console]);
+    let mut save_failed = false;
+    if let (Some((dir, file)), Ok((summary, outcome))) = (save, &result) {
+        let text = std::fs::read_to_string(file).unwrap_or_default();
+        let name = file.display().to_string();
+        match loadtester::store::history::save_cli_run(dir, &name, &text, summary, outcome) {
+            Ok(id) => eprintln!("saved as run {id} in {}", dir.display()),
+            Err(e) => {
+                eprintln!("error: --save: {e}");
+                save_failed = true;
+            }
+        }
+    }
+    match result {
+        Ok((_, Outcome::Passed)) if save_failed => FAILED,
         Ok((_, Outcome::Passed)) => OK,
         Ok((_, Outcome::Interrupted)) => {
             eprintln!("interrupted: the partial report above covers what was sent before Ctrl-C");
