@@ -37,6 +37,7 @@ fn main() -> ExitCode {
         Some(Command::Report(args)) => report(&args),
         Some(Command::Demo(args)) => demo(&args.common),
         Some(Command::Target { listen }) => serve(listen),
+        Some(Command::Discover(args)) => discover(&args),
         Some(Command::Schema { kind }) => schema(kind),
         Some(Command::Completions { shell }) => print_or_fail(
             &loadtester::shell::completions(shell),
@@ -142,6 +143,35 @@ fn demo(common: &CommonArgs) -> u8 {
     };
     server.shutdown();
     code
+}
+
+/// `discover URL`: crawl, write the plan, and with `--run` run it (the run's exit code).
+fn discover(args: &loadtester::cli::discover::DiscoverArgs) -> u8 {
+    use loadtester::cli::discover::Ended;
+    let interrupt = CancellationToken::new();
+    watch_ctrl_c(interrupt.clone(), args.quiet);
+    match loadtester::cli::discover::discover(args, &interrupt) {
+        Ended::Written(None) => OK,
+        Ended::Written(Some(plan)) => {
+            let common = CommonArgs {
+                quiet: args.quiet,
+                ..CommonArgs::default()
+            };
+            execute(&plan, &common)
+        }
+        Ended::Interrupted => {
+            eprintln!("interrupted: the plan holds what was found before Ctrl-C");
+            INTERRUPTED
+        }
+        Ended::Invalid(e) => {
+            eprintln!("error: {e}");
+            INVALID
+        }
+        Ended::Failed(e) => {
+            eprintln!("error: {e}");
+            FAILED
+        }
+    }
 }
 
 /// `schema plan`: the JSON Schema of the plan format on stdout.

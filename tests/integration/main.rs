@@ -7,6 +7,8 @@ mod common;
 mod compare;
 mod core;
 mod csv_stats;
+mod discover;
+mod discover_site;
 mod faults;
 mod flows;
 mod hardening;
