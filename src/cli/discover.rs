@@ -53,6 +53,14 @@ pub struct DiscoverArgs {
     /// Pause between the steps of a flow in the plan: `2s`, `1s-3s` (random), `0` for none.
     #[arg(long, value_name = "DURATION", default_value = "1s-3s")]
     pub think: String,
+    /// Render pages with headless Chromium: links and forms scripts create, and the
+    /// fetch/XHR calls each page makes (as steps). Without Chromium: a warning, plain HTTP.
+    #[arg(long)]
+    pub browser: bool,
+    /// The Chromium binary for `--browser` (default: `chromium`, `chromium-browser`,
+    /// `google-chrome` on PATH).
+    #[arg(long, value_name = "PATH", requires = "browser")]
+    pub chromium: Option<PathBuf>,
     /// Run the plan at once after writing it.
     #[arg(long)]
     pub run: bool,
@@ -128,6 +136,21 @@ pub fn discover(args: &DiscoverArgs, cancel: &CancellationToken) -> Ended {
     if args.max_pages == 0 || args.users == 0 {
         return Ended::Invalid("--max-pages and --users must be at least 1".into());
     }
+    let chromium = if args.browser {
+        let found = discover::browser::find(args.chromium.as_deref());
+        if found.is_none() {
+            eprintln!(
+                "warning: --browser: {}; crawling with plain HTTP (pages rendered by scripts and their API calls are not seen)",
+                match &args.chromium {
+                    Some(p) => format!("no Chromium at {}", p.display()),
+                    None => "no Chromium on PATH (chromium, chromium-browser, google-chrome); give --chromium PATH".into(),
+                }
+            );
+        }
+        found
+    } else {
+        None
+    };
     let opts = Options {
         url: args.url.clone(),
         max_pages: args.max_pages,
@@ -140,6 +163,7 @@ pub fn discover(args: &DiscoverArgs, cancel: &CancellationToken) -> Ended {
         timeout: args.timeout,
         max_per_pattern: args.max_per_pattern.max(1),
         insecure: args.insecure,
+        chromium,
     };
     let quiet = args.quiet;
     let mut progress = |p: &discover::Progress| {

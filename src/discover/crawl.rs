@@ -86,6 +86,14 @@ pub async fn crawl(
         Ok(_) => Robots::allow_all(),
         Err(e) => return Err(format!("cannot reach {entry}: {e}")),
     };
+    let mut browser = match &opts.chromium {
+        Some(exe) => Some(super::browser::Browser::new(
+            exe.clone(),
+            entry.host_str().unwrap_or("127.0.0.1"),
+            opts.timeout.max(Duration::from_secs(10)),
+        )?),
+        None => None,
+    };
     let mut site = Site {
         entry: Some(entry.clone()),
         ..Site::default()
@@ -216,7 +224,48 @@ pub async fn crawl(
             continue;
         }
         let html = String::from_utf8_lossy(&f.body).into_owned();
-        let ex = extract::extract(&html, &at);
+        let mut api_calls = Vec::new();
+        let ex = match browser.as_mut().map(|b| b.render(&at)) {
+            Some(Ok(r)) => {
+                // The browser sent these itself (page, assets, API calls): count them
+                // against the rate before the next request.
+                client.pace(r.requests.len()).await;
+                for (method, u, kind) in r.requests {
+                    let u = normalize(&u);
+                    if kind == "main frame"
+                        || u == at
+                        || !same_origin(&u, &entry)
+                        || super::browser::is_asset(&u)
+                        || u.path() == "/favicon.ico"
+                    {
+                        continue;
+                    }
+                    let upq = path_and_query(&u);
+                    if !robots.allows(&upq) {
+                        site.skipped.push((
+                            format!("API {method} {upq}"),
+                            "disallowed by robots.txt".into(),
+                        ));
+                    } else if method != "GET" && method != "HEAD" {
+                        site.skipped.push((
+                            format!("API {method} {upq}"),
+                            "request body not recorded by the browser log".into(),
+                        ));
+                    } else if !api_calls.contains(&(method.clone(), u.clone())) {
+                        api_calls.push((method, u));
+                    }
+                }
+                extract::extract(&r.dom, &at)
+            }
+            Some(Err(e)) => {
+                site.skipped.push((
+                    path_and_query(&at),
+                    format!("browser: {e} (HTTP content used)"),
+                ));
+                extract::extract(&html, &at)
+            }
+            None => extract::extract(&html, &at),
+        };
         let mut page_url = at.clone();
         if let Some(c) = ex.canonical.as_ref().map(normalize) {
             if same_origin(&c, &entry) && c != at {
@@ -324,7 +373,7 @@ pub async fn crawl(
             assets,
             html,
             links,
-            api_calls: Vec::new(),
+            api_calls,
             noindex: ex.noindex,
         });
     }

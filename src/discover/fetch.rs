@@ -134,6 +134,14 @@ impl Client {
             .ok_or_else(|| format!("no connection to {origin}"))
     }
 
+    /// Count `n` requests made by someone else (the browser) against the rate.
+    pub async fn pace(&mut self, n: usize) {
+        for _ in 0..n {
+            self.pacer.wait().await;
+            self.sent += 1;
+        }
+    }
+
     /// Send `method url` (with a urlencoded `form` body when given), paced, with the jar's
     /// cookies; `Set-Cookie` of the response goes into the jar.
     pub async fn send(

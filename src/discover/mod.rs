@@ -9,6 +9,7 @@
 //! pacing), `flows` (plan), `report` (header comment and the printed tree). Nothing here
 //! prints: progress goes to a callback.
 
+pub mod browser;
 pub mod crawl;
 pub mod extract;
 pub mod fetch;
@@ -50,6 +51,8 @@ pub struct Options {
     pub max_per_pattern: usize,
     /// Skip certificate checks.
     pub insecure: bool,
+    /// Render pages with this Chromium (`--browser`); `None`: plain HTTP.
+    pub chromium: Option<std::path::PathBuf>,
 }
 
 /// Defaults of the command line.
@@ -78,6 +81,7 @@ impl Options {
             timeout: Duration::from_secs(10),
             max_per_pattern: DEFAULT_MAX_PER_PATTERN,
             insecure: false,
+            chromium: None,
         }
     }
 }
