@@ -340,3 +340,51 @@ fn browser_missing_says_so_and_falls_back_to_http() {
     let text = std::fs::read_to_string(dir.path().join("plan.yaml")).unwrap();
     assert_eq!(header_pages(&text).len(), PAGES.len(), "{text}");
 }
+
+#[test]
+fn ctrl_c_writes_what_was_found() {
+    let site = discover_site::spawn();
+    let dir = tempdir();
+    let plan = dir.path().join("plan.yaml");
+    // An endless calendar at 4 requests per second: far from done when interrupted.
+    let child = bin()
+        .args([
+            "discover",
+            &format!("{}/day/1", site.url()),
+            "-o",
+            plan.to_str().unwrap(),
+            "--rate",
+            "4",
+            "--depth",
+            "1000",
+            "--max-per-pattern",
+            "1000",
+            "--think",
+            "0",
+        ])
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    let killed = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("interrupted: the plan holds what was found before Ctrl-C"),
+        "{}",
+        stderr(&out)
+    );
+    let text = std::fs::read_to_string(&plan).unwrap();
+    assert!(
+        text.contains("(interrupted: what was found before Ctrl-C)"),
+        "{text}"
+    );
+    let pages = header_pages(&text).len();
+    assert!((1..20).contains(&pages), "{pages}\n{text}");
+    assert!(text.contains("/day/1"), "{text}");
+}
