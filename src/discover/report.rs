@@ -8,16 +8,24 @@ use crate::plan::PlanDoc;
 /// Most skipped URLs listed one by one in the header (the rest are counted).
 const MAX_SKIPPED_LISTED: usize = 50;
 
+fn plural(n: usize, word: &str) -> String {
+    if n == 1 {
+        format!("1 {word}")
+    } else {
+        format!("{n} {word}s")
+    }
+}
+
 /// Counts of what was found.
 pub fn counts(site: &Site, doc: &PlanDoc) -> String {
     let forms: usize = site.pages.iter().map(|p| p.forms.len()).sum();
     let api: usize = site.pages.iter().map(|p| p.api_calls.len()).sum();
     format!(
-        "{} pages, {} forms, {} API calls, {} flows; {} skipped; {} requests in {:.1}s",
-        site.pages.len(),
-        forms,
-        api,
-        doc.scenarios.len(),
+        "{}, {}, {}, {}; {} skipped; {} requests in {:.1}s",
+        plural(site.pages.len(), "page"),
+        plural(forms, "form"),
+        plural(api, "API call"),
+        plural(doc.scenarios.len(), "flow"),
         site.skipped.len(),
         site.requests,
         site.elapsed.as_secs_f64()

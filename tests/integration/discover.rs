@@ -388,3 +388,50 @@ fn ctrl_c_writes_what_was_found() {
     assert!((1..20).contains(&pages), "{pages}\n{text}");
     assert!(text.contains("/day/1"), "{text}");
 }
+
+#[test]
+fn assets_are_requested_with_their_page_and_plan_to_stdout() {
+    let site = discover_site::spawn();
+    let dir = tempdir();
+    let out = bin()
+        .args([
+            "discover",
+            &format!("{}/about", site.url()),
+            "-o",
+            "-",
+            "--assets",
+            "--rate",
+            "200",
+            "--think",
+            "0",
+            "--max-pages",
+            "2",
+            "--ramp",
+            "0s",
+            "--duration",
+            "1s",
+            "--users",
+            "1",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("name: asset /style.css"), "{text}");
+    assert!(text.contains("--max-pages 2 reached"), "{text}");
+    assert!(
+        stderr(&out).contains("2 pages, 1 form,"),
+        "{}",
+        stderr(&out)
+    );
+    let plan = dir.path().join("p.yaml");
+    std::fs::write(&plan, &text).unwrap();
+    let (run, json) = crate::common::run_json(dir.path(), &plan, &[]);
+    assert!(run.status.success(), "{}", stderr(&run));
+    assert_eq!(json["summary"]["failed"], 0, "{json:#}");
+    let log = site.requests.lock().unwrap().clone();
+    assert!(
+        log.iter().filter(|r| *r == "GET /style.css").count() >= 2,
+        "{log:?}"
+    );
+}
