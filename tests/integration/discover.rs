@@ -235,6 +235,7 @@ fn bad_input_gives_clear_messages_and_bounded_work() {
 
 #[test]
 fn rate_limit_is_kept_while_crawling() {
+    let _timing = crate::common::timing_lock();
     let site = discover_site::spawn();
     let dir = tempdir();
     let plan = dir.path().join("plan.yaml");
@@ -279,6 +280,8 @@ fn browser_mode_sees_script_rendered_pages_and_api_calls() {
     if !chromium_or_skip() {
         return;
     }
+    // Chromium takes both cores for seconds: not beside the tests that measure timing.
+    let _timing = crate::common::timing_lock();
     let site = discover_site::spawn();
     let dir = tempdir();
     let started = Instant::now();
