@@ -28,6 +28,7 @@ pub const LAYERS: &[&str] = &[
     "report",     // text, json, junit, html, csv renderers
     "compare",    // diff of two results
     "report_cmd", // `loadtester report`
+    "discover",   // `loadtester discover URL`: crawl a site into a PlanDoc
     "run",        // the embeddable run: sinks, RunHandle, outcome
     "progress",   // the command line progress display (a sink)
     "console",    // the command line sinks: progress, notices, text report

@@ -11,6 +11,8 @@ use clap::{Args, Parser, Subcommand};
 use crate::plan::Overrides;
 use crate::report::OutSpec;
 
+pub mod discover;
+
 /// Turn a YAML plan into HTTP load and report, honestly, whether the service holds up.
 ///
 /// `loadtester --plan FILE` is the same as `loadtester run --plan FILE`.
@@ -61,6 +63,10 @@ pub enum Command {
         #[arg(value_enum)]
         kind: SchemaKind,
     },
+    /// Crawl a web application from URL and write a plan of its visitors' flows (pages,
+    /// links, forms); `--run` runs it at once. Exit 0 written, 1 unreachable or not HTML,
+    /// 2 usage, 130 interrupted (what was found is written).
+    Discover(discover::DiscoverArgs),
     /// Run the built-in target server (what `demo` and the tests load).
     Target {
         /// Address to listen on.

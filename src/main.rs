@@ -39,6 +39,7 @@ fn main() -> ExitCode {
         Some(Command::Target { listen }) => serve(listen),
         Some(Command::Schema { kind }) => schema(kind),
         Some(Command::Import(cmd)) => import(cmd),
+        Some(Command::Discover(args)) => discover(&args),
         Some(Command::Completions { shell }) => print_or_fail(
             &loadtester::shell::completions(shell),
             "the completion script",
@@ -169,6 +170,35 @@ fn serve_api(args: loadtester::serve::ServeArgs) -> u8 {
     match server.wait() {
         Ok(()) => OK,
         Err(e) => {
+            eprintln!("error: {e}");
+            FAILED
+        }
+    }
+}
+
+/// `discover URL`: crawl, write the plan, and with `--run` run it (the run's exit code).
+fn discover(args: &loadtester::cli::discover::DiscoverArgs) -> u8 {
+    use loadtester::cli::discover::Ended;
+    let interrupt = CancellationToken::new();
+    watch_ctrl_c(interrupt.clone(), args.quiet);
+    match loadtester::cli::discover::discover(args, &interrupt) {
+        Ended::Written(None) => OK,
+        Ended::Written(Some(plan)) => {
+            let common = CommonArgs {
+                quiet: args.quiet,
+                ..CommonArgs::default()
+            };
+            execute(&plan, &common, None)
+        }
+        Ended::Interrupted => {
+            eprintln!("interrupted: the plan holds what was found before Ctrl-C");
+            INTERRUPTED
+        }
+        Ended::Invalid(e) => {
+            eprintln!("error: {e}");
+            INVALID
+        }
+        Ended::Failed(e) => {
             eprintln!("error: {e}");
             FAILED
         }

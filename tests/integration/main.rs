@@ -8,6 +8,8 @@ mod compare;
 mod core;
 mod csv_stats;
 mod dashboard;
+mod discover;
+mod discover_site;
 mod faults;
 mod fidelity;
 mod flows;
