@@ -46,6 +46,9 @@ pub enum Command {
     },
     /// Compare two JSON results (`--out json=FILE`); exit 99 on a regression beyond a limit.
     Compare(CompareArgs),
+    /// Merge the JSON results of N parts of one run (`--segment` runs, workers) into one
+    /// exact result; thresholds are judged again on the merged numbers (exit 99).
+    Merge(MergeArgs),
     /// Re-render a saved JSON result as HTML, CSV, text or JUnit (`--out FORMAT=FILE`).
     Report(crate::report_cmd::ReportArgs),
     /// Start the built-in target on a free loopback port and load it with the demo plan.
@@ -126,6 +129,24 @@ pub struct CompareArgs {
     /// p999 mean max) in `%` or `ms`, `rps` in `%` (drop), `failed` in `pp` (points).
     #[arg(long, value_name = "LIMITS", value_parser = crate::compare::parse_limits)]
     pub max_regression: Option<crate::compare::Limits>,
+}
+
+/// Options of `merge`.
+#[derive(Debug, Args, Clone)]
+pub struct MergeArgs {
+    /// The parts: JSON results (`--out json=FILE`) of one plan, e.g. one per segment.
+    #[arg(value_name = "PART.json", required = true)]
+    pub parts: Vec<PathBuf>,
+    /// Write the merged result: FORMAT=FILE, `-` for stdout; repeatable (json, text,
+    /// junit, csv, csv-stats, csv-failures, html).
+    #[arg(long = "out", value_name = "FORMAT=FILE")]
+    pub outputs: Vec<OutSpec>,
+    /// Add a threshold judged on the merged result, e.g. `http_req_duration: p(95)<500`.
+    #[arg(long = "threshold", value_name = "'METRIC: EXPR'")]
+    pub thresholds: Vec<String>,
+    /// Do not print the merged text report.
+    #[arg(short, long)]
+    pub quiet: bool,
 }
 
 /// Options of `demo`.

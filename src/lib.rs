@@ -9,6 +9,7 @@ pub mod architecture;
 pub mod cli;
 pub mod compare;
 pub mod console;
+pub mod distributed;
 pub mod engine;
 pub mod http;
 pub mod live;

@@ -35,6 +35,7 @@ fn main() -> ExitCode {
         Some(Command::Validate { file, env, segment }) => validate(&file, env, &segment),
         Some(Command::Compare(args)) => compare(&args),
         Some(Command::Report(args)) => report(&args),
+        Some(Command::Merge(args)) => merge(&args),
         Some(Command::Demo(args)) => demo(&args.common),
         Some(Command::Target { listen }) => serve(listen),
         Some(Command::Schema { kind }) => schema(kind),
@@ -310,6 +311,53 @@ fn report(args: &loadtester::report_cmd::ReportArgs) -> u8 {
             FAILED
         }
     }
+}
+
+/// `merge PART.json…`: 0 merged, 99 a threshold failed on the merged data, 1 parts are
+/// missing (`run.partial`) or an output failed, 2 a part is unreadable or of another plan.
+fn merge(args: &loadtester::cli::MergeArgs) -> u8 {
+    use loadtester::report::{Dest, Format, OutSpec};
+    let merged = match loadtester::distributed::merge::merge_files(&args.parts, &args.thresholds) {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return INVALID;
+        }
+    };
+    let mut code = OK;
+    let to_stdout = args.outputs.iter().any(|o| o.dest == Dest::Stdout);
+    let text = OutSpec {
+        format: Format::Text,
+        dest: Dest::Stdout,
+    };
+    let shown = (!args.quiet && !to_stdout).then_some(&text);
+    for out in shown.into_iter().chain(&args.outputs) {
+        if let Err(e) = loadtester::report::write(out, &merged) {
+            eprintln!("error: {e}");
+            code = FAILED;
+        }
+    }
+    let failed: Vec<String> = merged
+        .thresholds
+        .iter()
+        .filter(|t| !t.ok)
+        .map(loadtester::report::junit::verdict)
+        .collect();
+    if !failed.is_empty() {
+        eprintln!(
+            "thresholds failed on the merged result: {}",
+            failed.join("; ")
+        );
+        return THRESHOLDS_FAILED;
+    }
+    if merged.run.partial {
+        eprintln!(
+            "partial: the merged result lacks {}",
+            merged.run.missing.join(", ")
+        );
+        return FAILED;
+    }
+    code
 }
 
 /// First Ctrl-C: stop starting requests, let in-flight ones finish (bounded), report.

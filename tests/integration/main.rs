@@ -7,6 +7,7 @@ mod common;
 mod compare;
 mod core;
 mod csv_stats;
+mod distributed;
 mod faults;
 mod flows;
 mod hardening;
