@@ -102,6 +102,50 @@ pub struct RunArgs {
     /// Distributed runs: which share of the plan this process runs.
     #[command(flatten)]
     pub segment: SegmentArgs,
+    /// Distributed runs: coordinator and workers.
+    #[command(flatten)]
+    pub role: RoleArgs,
+}
+
+/// `--role standalone|coordinator|worker` and what the roles need (`crate::distributed`).
+#[derive(Debug, Args, Clone, Default)]
+pub struct RoleArgs {
+    /// `standalone` runs the plan here; `coordinator` waits for `--workers N` workers,
+    /// starts them together, serves their aggregate on `--listen` and writes the merged
+    /// report; `worker` registers with `--coordinator URL` and runs its segment.
+    #[arg(long, value_enum, default_value_t = Role::Standalone)]
+    pub role: Role,
+    /// The coordinator's URL (`--role worker`), e.g. http://coordinator-svc:8080.
+    #[arg(long, value_name = "URL")]
+    pub coordinator: Option<String>,
+    /// How many workers the run has (`--role coordinator`); worker I runs segment I/N.
+    #[arg(long, value_name = "N")]
+    pub workers: Option<u64>,
+    /// Shared secret of coordinator and workers; required when the coordinator listens
+    /// beyond loopback.
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "LOADTESTER_TOKEN",
+        hide_env_values = true
+    )]
+    pub token: Option<String>,
+    /// How long the coordinator waits for every worker to register, and a worker keeps
+    /// trying to reach the coordinator (backoff 250 ms doubling to 5 s). Default 60s.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub wait: Option<Duration>,
+}
+
+/// A process's part in a distributed run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Role {
+    /// Run the whole plan (or `--segment`) here.
+    #[default]
+    Standalone,
+    /// Coordinate `--workers N` workers.
+    Coordinator,
+    /// Run a segment for `--coordinator URL`.
+    Worker,
 }
 
 /// `--segment I/N` and `--segments N` (distributed runs; `plan::segment::select`).

@@ -7,4 +7,8 @@
 //! command and the coordinator, so both judge thresholds and name missing parts the same
 //! way.
 
+pub mod coordinator;
 pub mod merge;
+pub mod protocol;
+pub mod server;
+pub mod worker;
