@@ -2,7 +2,7 @@
 //! live view, stop everyone when an abort_on_fail threshold fails on the aggregate, and
 //! merge the workers' lossless results into the one report and exit code of the run.
 //!
-//! Fault policy (DECISION.md, ADR-095): a worker silent for [`DEAD_AFTER`] without a
+//! Fault policy (DECISION.md, ADR-094): a worker silent for [`DEAD_AFTER`] without a
 //! result is dead — named, its last snapshot kept in `/status`, its segment listed in
 //! `run.missing` with `run.partial: true` (exit 1 unless a threshold failed: 99).
 
@@ -143,7 +143,15 @@ pub fn run(opts: CoordinatorOptions, interrupt: &CancellationToken) -> (Option<S
         None => return (None, Exit::Failed("no plan".into())),
     };
     let redactor = Redactor::new(&plan.secrets);
-    let started = Instant::now();
+    // The load starts at the shared start time, up to START_DELAY_MS from now.
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    let ahead = lock(&state)
+        .start_at_ms
+        .unwrap_or(now_ms)
+        .saturating_sub(now_ms);
+    let started = Instant::now() + Duration::from_millis(ahead);
     let mut fired: Option<usize> = None;
     let mut last_cut: Option<Instant> = None;
     loop {
