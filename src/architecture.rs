@@ -10,32 +10,33 @@
 /// Top-level modules of the library, lowest first. A module may use only modules listed
 /// before it.
 pub const LAYERS: &[&str] = &[
-    "util",       // leaf helpers: did-you-mean, histogram encoding
-    "outcome",    // typed per-request outcomes
-    "redact",     // masking of secret strings
-    "schedule",   // pure pacers and stage arithmetic
-    "output",     // `--out FORMAT=DEST` specs
-    "target",     // the built-in target server (standalone)
-    "plan",       // plan file → validated Plan (flow model, threshold expressions, resolver)
-    "import",     // curl / OpenAPI importers that build a PlanDoc
-    "http",       // connections, TLS, HTTP/1.1 codec, HTTP/2
-    "stats",      // per-worker shards
-    "generator",  // the load generator\'s own facts: CPU, memory, limits, why it limited a test
-    "engine",     // virtual users, flow runtime, RunHandle
-    "summary",    // the lossless, mergeable result
-    "threshold",  // judging thresholds on a Summary or live shards
-    "live",       // /status, /metrics, remote-write sinks
-    "report",     // text, json, junit, html, csv renderers
-    "compare",    // diff of two results
-    "report_cmd", // `loadtester report`
-    "discover",   // `loadtester discover URL`: crawl a site into a PlanDoc
-    "run",        // the embeddable run: sinks, RunHandle, outcome
-    "progress",   // the command line progress display (a sink)
-    "console",    // the command line sinks: progress, notices, text report
-    "store",      // plans, tests, runs and history: SQLite or memory
-    "serve",      // `loadtester serve`: the REST API over run + store
-    "cli",        // command line → actions
-    "shell",      // completions and man pages, generated from the command line
+    "util",        // leaf helpers: did-you-mean, histogram encoding
+    "outcome",     // typed per-request outcomes
+    "redact",      // masking of secret strings
+    "schedule",    // pure pacers and stage arithmetic
+    "output",      // `--out FORMAT=DEST` specs
+    "target",      // the built-in target server (standalone)
+    "plan",        // plan file → validated Plan (flow model, threshold expressions, resolver)
+    "import",      // curl / OpenAPI importers that build a PlanDoc
+    "http",        // connections, TLS, HTTP/1.1 codec, HTTP/2
+    "stats",       // per-worker shards
+    "generator",   // the load generator\'s own facts: CPU, memory, limits, why it limited a test
+    "engine",      // virtual users, flow runtime, RunHandle
+    "summary",     // the lossless, mergeable result
+    "threshold",   // judging thresholds on a Summary or live shards
+    "live",        // /status, /metrics, remote-write sinks
+    "report",      // text, json, junit, html, csv renderers
+    "compare",     // diff of two results
+    "report_cmd",  // `loadtester report`
+    "discover",    // `loadtester discover URL`: crawl a site into a PlanDoc
+    "run",         // the embeddable run: sinks, RunHandle, outcome
+    "progress",    // the command line progress display (a sink)
+    "console",     // the command line sinks: progress, notices, text report
+    "distributed", // coordinator, workers and merge of parts
+    "store",       // plans, tests, runs and history: SQLite or memory
+    "serve",       // `loadtester serve`: the REST API over run + store
+    "cli",         // command line → actions
+    "shell",       // completions and man pages, generated from the command line
 ];
 
 #[cfg(test)]

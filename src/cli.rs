@@ -48,6 +48,9 @@ pub enum Command {
     },
     /// Compare two JSON results (`--out json=FILE`); exit 99 on a regression beyond a limit.
     Compare(CompareArgs),
+    /// Merge the JSON results of N parts of one run (`--segment` runs, workers) into one
+    /// exact result; thresholds are judged again on the merged numbers (exit 99).
+    Merge(MergeArgs),
     /// Re-render a saved JSON result as HTML, CSV, text or JUnit (`--out FORMAT=FILE`).
     Report(crate::report_cmd::ReportArgs),
     /// Start the built-in target on a free loopback port and load it with the demo plan.
@@ -148,6 +151,50 @@ pub struct RunArgs {
     #[arg(long, value_name = "DIR", num_args = 0..=1,
           default_missing_value = crate::store::history::DEFAULT_DIR)]
     pub save: Option<PathBuf>,
+    /// Distributed runs: coordinator and workers.
+    #[command(flatten)]
+    pub role: RoleArgs,
+}
+
+/// `--role standalone|coordinator|worker` and what the roles need (`crate::distributed`).
+#[derive(Debug, Args, Clone, Default)]
+pub struct RoleArgs {
+    /// `standalone` runs the plan here; `coordinator` waits for `--workers N` workers,
+    /// starts them together, serves their aggregate on `--listen` and writes the merged
+    /// report; `worker` registers with `--coordinator URL` and runs its segment.
+    #[arg(long, value_enum, default_value_t = Role::Standalone)]
+    pub role: Role,
+    /// The coordinator's URL (`--role worker`), e.g. http://coordinator-svc:8080.
+    #[arg(long, value_name = "URL")]
+    pub coordinator: Option<String>,
+    /// How many workers the run has (`--role coordinator`); worker I runs segment I/N.
+    #[arg(long, value_name = "N")]
+    pub workers: Option<u64>,
+    /// Shared secret of coordinator and workers; required when the coordinator listens
+    /// beyond loopback.
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "LOADTESTER_TOKEN",
+        hide_env_values = true
+    )]
+    pub token: Option<String>,
+    /// How long the coordinator waits for every worker to register, and a worker keeps
+    /// trying to reach the coordinator (backoff 250 ms doubling to 5 s). Default 60s.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub wait: Option<Duration>,
+}
+
+/// A process's part in a distributed run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Role {
+    /// Run the whole plan (or `--segment`) here.
+    #[default]
+    Standalone,
+    /// Coordinate `--workers N` workers.
+    Coordinator,
+    /// Run a segment for `--coordinator URL`.
+    Worker,
 }
 
 /// `--segment I/N` and `--segments N` (distributed runs; `plan::segment::select`).
@@ -175,6 +222,24 @@ pub struct CompareArgs {
     /// p999 mean max) in `%` or `ms`, `rps` in `%` (drop), `failed` in `pp` (points).
     #[arg(long, value_name = "LIMITS", value_parser = crate::compare::parse_limits)]
     pub max_regression: Option<crate::compare::Limits>,
+}
+
+/// Options of `merge`.
+#[derive(Debug, Args, Clone)]
+pub struct MergeArgs {
+    /// The parts: JSON results (`--out json=FILE`) of one plan, e.g. one per segment.
+    #[arg(value_name = "PART.json", required = true)]
+    pub parts: Vec<PathBuf>,
+    /// Write the merged result: FORMAT=FILE, `-` for stdout; repeatable (json, text,
+    /// junit, csv, csv-stats, csv-failures, html).
+    #[arg(long = "out", value_name = "FORMAT=FILE")]
+    pub outputs: Vec<OutSpec>,
+    /// Add a threshold judged on the merged result, e.g. `http_req_duration: p(95)<500`.
+    #[arg(long = "threshold", value_name = "'METRIC: EXPR'")]
+    pub thresholds: Vec<String>,
+    /// Do not print the merged text report.
+    #[arg(short, long)]
+    pub quiet: bool,
 }
 
 /// Options of `demo`.

@@ -10,6 +10,7 @@ pub mod cli;
 pub mod compare;
 pub mod console;
 pub mod discover;
+pub mod distributed;
 pub mod engine;
 pub mod generator;
 pub mod http;

@@ -122,6 +122,12 @@ pub struct RunInfo {
     /// The results this one was merged from (`merge`, a coordinator); empty for one run.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub parts: Vec<PartInfo>,
+    /// True when parts of a distributed run are missing (`missing` names them).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub partial: bool,
+    /// The parts a merged result lacks: `segment 2/3`, `worker 2 (segment 2/3)`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub missing: Vec<String>,
 }
 
 /// One merged part, as `run.parts[]` records it.
@@ -378,6 +384,8 @@ impl Summary {
                     .ok()
                     .and_then(|d| u64::try_from(d.as_millis()).ok()),
                 parts: Vec::new(),
+                partial: false,
+                missing: Vec::new(),
                 segment: plan.segment.as_ref().map(|s| s.segment.to_string()),
             },
             summary: Totals {

@@ -10,6 +10,7 @@ mod csv_stats;
 mod dashboard;
 mod discover;
 mod discover_site;
+mod distributed;
 mod faults;
 mod fidelity;
 mod flows;

@@ -252,7 +252,7 @@ fn item_threshold(
 }
 
 /// `--threshold 'METRIC: EXPR[, EXPR…]'`.
-fn flag_thresholds(flag: &str, scenarios: &Names) -> Result<Vec<Threshold>, String> {
+pub fn flag_thresholds(flag: &str, scenarios: &Names) -> Result<Vec<Threshold>, String> {
     let split = split_key(flag).ok_or_else(|| {
         format!(
             "`{flag}` is not `METRIC: EXPRESSION`; expected e.g. `http_req_duration: p(95)<500`"
