@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
 use super::merge::merge;
-use super::server::{Server, Shared, State, lock};
+use super::server::{Shared, State, lock};
 use super::worker::Exit;
 use crate::live::{LiveState, PlanFacts, RunState, Snapshot};
 use crate::plan::{Overrides, Plan};
@@ -94,7 +94,7 @@ pub fn run(opts: CoordinatorOptions, interrupt: &CancellationToken) -> (Option<S
         notices: Vec::new(),
         token: opts.token,
     }));
-    let server = match Server::start(opts.listen, state.clone()) {
+    let server = match super::server::start(opts.listen, state.clone()) {
         Ok(s) => s,
         Err(e) => {
             return (

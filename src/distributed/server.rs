@@ -13,7 +13,6 @@
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::thread::JoinHandle;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
@@ -25,7 +24,6 @@ use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
 
 use super::protocol::{Assignment, Barrier, Delta, FinalResult, MAX_BODY, Register, Reply, apply};
 use crate::live::{LiveState, metrics, status};
@@ -99,60 +97,14 @@ pub fn lock(s: &Shared) -> MutexGuard<'_, State> {
     s.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// A running coordinator server; dropping it stops it.
-pub struct Server {
-    addr: SocketAddr,
-    stop: Option<oneshot::Sender<()>>,
-    thread: Option<JoinHandle<()>>,
-}
+/// A running coordinator server (the live server's lifecycle); dropping it stops it.
+pub use crate::live::server::Server;
 
-impl Server {
-    /// Bind `addr` and serve `state` until dropped.
-    pub fn start(addr: SocketAddr, state: Shared) -> std::io::Result<Server> {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?;
-        let listener = {
-            let _guard = runtime.enter();
-            let std = std::net::TcpListener::bind(addr)?;
-            std.set_nonblocking(true)?;
-            TcpListener::from_std(std)?
-        };
-        let addr = listener.local_addr()?;
-        let (stop, stopped) = oneshot::channel::<()>();
-        let thread = std::thread::Builder::new()
-            .name("loadtester-coordinator".into())
-            .spawn(move || {
-                runtime.block_on(async move {
-                    tokio::select! {
-                        () = accept(listener, state) => {}
-                        _ = stopped => {}
-                    }
-                });
-                drop(runtime);
-            })?;
-        Ok(Server {
-            addr,
-            stop: Some(stop),
-            thread: Some(thread),
-        })
-    }
-
-    /// The bound address.
-    pub fn addr(&self) -> SocketAddr {
-        self.addr
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
+/// Bind `addr` and serve the coordinator's routes for `state` until dropped.
+pub fn start(addr: SocketAddr, state: Shared) -> std::io::Result<Server> {
+    Server::serve(addr, "loadtester-coordinator", move |listener| {
+        accept(listener, state)
+    })
 }
 
 async fn accept(listener: TcpListener, state: Shared) {

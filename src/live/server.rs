@@ -34,6 +34,19 @@ pub struct Server {
 impl Server {
     /// Bind `addr` and serve `state` until dropped.
     pub fn start(addr: SocketAddr, state: Shared) -> io::Result<Server> {
+        Server::serve(addr, "loadtester-live", move |listener| {
+            accept(listener, state)
+        })
+    }
+
+    /// Bind `addr` and run `accept(listener)` on a thread of its own (a current-thread
+    /// runtime) until dropped: the lifecycle every small HTTP server of the project shares
+    /// (the live endpoints, the coordinator).
+    pub fn serve<F, Fut>(addr: SocketAddr, thread_name: &str, accept: F) -> io::Result<Server>
+    where
+        F: FnOnce(TcpListener) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = ()>,
+    {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
@@ -46,11 +59,11 @@ impl Server {
         let addr = listener.local_addr()?;
         let (stop, stopped) = oneshot::channel::<()>();
         let thread = std::thread::Builder::new()
-            .name("loadtester-live".into())
+            .name(thread_name.into())
             .spawn(move || {
                 runtime.block_on(async move {
                     tokio::select! {
-                        () = accept(listener, state) => {}
+                        () = accept(listener) => {}
                         _ = stopped => {}
                     }
                 });
