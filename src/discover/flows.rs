@@ -347,7 +347,11 @@ pub fn build(
             stages: Some(stages),
             ..Load::default()
         }),
-        variables: (!vars.is_empty()).then_some(vars),
+        variables: (!vars.is_empty()).then(|| {
+            vars.into_iter()
+                .map(|(k, v)| (k, v.map(Into::into)))
+                .collect()
+        }),
         ..PlanDoc::new(base_url, scenarios)
     }
 }

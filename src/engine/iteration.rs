@@ -132,6 +132,7 @@ pub async fn run(shared: &Shared, vu: &mut Vu, s: usize, from: Instant, shard: &
     sh.record_service(s, service);
     sh.http.record(&result);
     sh.record(s, outcome, latency, bytes);
+    sh.record_plain_iteration();
     sh.count_connections(s, tally);
 }
 
@@ -232,7 +233,9 @@ async fn run_flow(
     }
     // An iteration cut short by the end of the run is neither completed nor aborted: it
     // counts as interrupted (started, never ended), like one the grace period drops.
-    if !cut {
+    if cut {
+        lock(shard).record_iteration_cut();
+    } else {
         lock(shard).record_iteration(s, &shape, from.elapsed(), aborted_by);
     }
 }

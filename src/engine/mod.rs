@@ -299,6 +299,8 @@ pub fn run(
     for s in &shards {
         stats.merge(&worker::lock(s));
     }
+    let mut series = end.series;
+    series::settle_cut(&mut series, stats.iterations_interrupted());
     stats.close_interrupted();
     Ok(RunResult {
         stats,
@@ -314,7 +316,7 @@ pub fn run(
         }),
         abort_reason: end.abort_reason,
         threads,
-        series: end.series,
+        series,
         nofile,
         usage: crate::generator::process_usage(),
         precise_pacer: plan

@@ -12,7 +12,7 @@ use super::worker::lock;
 use crate::stats::{Shard, Window};
 
 /// One second of the run.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 pub struct SecondRow {
     /// Seconds since the start at the beginning of this row (0, 1, 2…).
     pub t: u64,
@@ -43,6 +43,15 @@ pub struct SecondRow {
     /// results merge exactly; empty when nothing finished (and before schema_version 2).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub histogram: String,
+    /// Iterations that ended in this second (ran to their end or were aborted by a failed
+    /// capture; a single-request scenario's iteration is its request). Absent (0) in
+    /// results written before it existed.
+    #[serde(default)]
+    pub iterations: u64,
+    /// Iterations cut short by the end of the run in this second (Ctrl-C, an abort, or
+    /// `graceful_stop` running out): started, never finished. Normally only the last rows.
+    #[serde(default)]
+    pub iterations_cut: u64,
 }
 
 /// Collects rows.
@@ -51,6 +60,16 @@ pub struct Series {
     /// Rows so far.
     pub rows: Vec<SecondRow>,
     scratch: Window,
+}
+
+/// Put the iterations the grace period dropped (started, never ended, never seen cut at a
+/// step boundary) into the last row, so the series' `iterations_cut` adds up to the run's
+/// interrupted iterations. `interrupted` is that total.
+pub fn settle_cut(rows: &mut [SecondRow], interrupted: u64) {
+    let seen: u64 = rows.iter().map(|r| r.iterations_cut).sum();
+    if let Some(last) = rows.last_mut() {
+        last.iterations_cut += interrupted.saturating_sub(seen);
+    }
 }
 
 impl Series {
@@ -68,6 +87,8 @@ impl Series {
         w.failed = 0;
         w.missed = 0;
         w.lag.reset();
+        w.iterations = 0;
+        w.iterations_cut = 0;
         for s in shards {
             lock(s).take_window(&mut w);
         }
@@ -104,6 +125,8 @@ impl Series {
             } else {
                 crate::util::hist::encode(&w.latency)
             },
+            iterations: w.iterations,
+            iterations_cut: w.iterations_cut,
         });
         self.scratch = w;
     }

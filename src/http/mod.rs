@@ -18,6 +18,7 @@ pub mod summary;
 pub mod timing;
 pub mod tls;
 pub mod trust;
+pub mod validity;
 
 use crate::outcome::ErrorKind;
 use tls::TlsReason;

@@ -6,7 +6,8 @@
 //! CA certificate used as an end entity is `bad_certificate`), so such a plan failed every
 //! request unless it turned verification off. Here a presented certificate that is
 //! byte-for-byte one of the `tls.ca` certificates is trusted directly — the user named that
-//! exact certificate — and only its host name (and validity period) are still checked.
+//! exact certificate — and only its host name and validity period (`validity.rs`) are still
+//! checked.
 //! `tls.pin` (SHA-256 of the server certificate, hex, colons allowed) trusts a certificate
 //! by its fingerprint instead of by a chain. Everything else goes to rustls' WebPKI
 //! verifier unchanged, and the handshake signatures are verified as usual (ADR-138).
@@ -69,6 +70,22 @@ pub fn fingerprint(der: &[u8]) -> String {
         .join(":")
 }
 
+/// A certificate trusted outside WebPKI must still be valid at `now` (curl refuses an
+/// expired `--cacert` certificate too).
+fn check_period(der: &[u8], now: UnixTime) -> Result<(), Error> {
+    let Some((not_before, not_after)) = super::validity::validity(der) else {
+        return Err(Error::InvalidCertificate(CertificateError::BadEncoding));
+    };
+    let now = i64::try_from(now.as_secs()).unwrap_or(i64::MAX);
+    if now < not_before {
+        Err(Error::InvalidCertificate(CertificateError::NotValidYet))
+    } else if now > not_after {
+        Err(Error::InvalidCertificate(CertificateError::Expired))
+    } else {
+        Ok(())
+    }
+}
+
 impl ServerCertVerifier for Trust {
     fn verify_server_cert(
         &self,
@@ -97,9 +114,10 @@ impl ServerCertVerifier for Trust {
             Ok(v) => Ok(v),
             Err(_) if self.own.iter().any(|c| c.as_ref() == end_entity.as_ref()) => {
                 // The user named this very certificate: trust it as curl --cacert does,
-                // but it must still be for this host.
+                // but it must still be for this host and within its validity period.
                 let parsed = rustls::server::ParsedCertificate::try_from(end_entity)?;
                 rustls::client::verify_server_name(&parsed, server_name)?;
+                check_period(end_entity.as_ref(), now)?;
                 Ok(ServerCertVerified::assertion())
             }
             Err(e) => Err(e),

@@ -5,7 +5,7 @@
 use crate::summary::Summary;
 
 /// The header line's columns, in order.
-pub const COLUMNS: [&str; 11] = [
+pub const COLUMNS: [&str; 13] = [
     "time_s",
     "timestamp",
     "requests",
@@ -17,6 +17,8 @@ pub const COLUMNS: [&str; 11] = [
     "p99_ms",
     "users",
     "target",
+    "iterations",
+    "iterations_cut",
 ];
 
 /// Render the series: `time_s` is seconds since the start, `timestamp` the wall-clock
@@ -44,6 +46,8 @@ pub fn render(summary: &Summary) -> Vec<u8> {
             format!("{:.3}", r.p99_ms),
             r.users.to_string(),
             format!("{}", r.target),
+            r.iterations.to_string(),
+            r.iterations_cut.to_string(),
         ]);
     }
     w.into_inner().unwrap_or_default()

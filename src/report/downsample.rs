@@ -33,6 +33,8 @@ fn merge(chunk: &[SecondRow]) -> Option<SecondRow> {
         requests: chunk.iter().map(|r| r.requests).sum(),
         failed: chunk.iter().map(|r| r.failed).sum(),
         missed: chunk.iter().map(|r| r.missed).sum(),
+        iterations: chunk.iter().map(|r| r.iterations).sum(),
+        iterations_cut: chunk.iter().map(|r| r.iterations_cut).sum(),
         rps: chunk.iter().map(|r| r.rps).sum::<f64>() / n,
         p50_ms: highest(|r| r.p50_ms),
         p95_ms: highest(|r| r.p95_ms),
@@ -63,6 +65,7 @@ mod tests {
             target: t as f64,
             schedule_lag_p99_ms: 0.0,
             histogram: String::new(),
+            ..SecondRow::default()
         }
     }
 

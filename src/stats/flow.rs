@@ -222,6 +222,7 @@ impl Shard {
         took: Duration,
         failed_capture: Option<usize>,
     ) {
+        self.window.iterations += 1;
         let Some(f) = self.flow_mut(s, shape) else {
             return;
         };
@@ -240,6 +241,19 @@ impl Shard {
                 }
             }
         }
+    }
+
+    /// An iteration was cut short by the end of the run at a step boundary (it stays
+    /// started and never ended; the per-second series counts it in `iterations_cut`).
+    #[inline]
+    pub fn record_iteration_cut(&mut self) {
+        self.window.iterations_cut += 1;
+    }
+
+    /// A single-request scenario's iteration (its one request) ended.
+    #[inline]
+    pub fn record_plain_iteration(&mut self) {
+        self.window.iterations += 1;
     }
 
     /// A capture of scenario `s` failed on an `optional` step (the iteration goes on).

@@ -133,6 +133,10 @@ pub struct Window {
     pub missed: u64,
     /// Open model: schedule lag (µs) of iterations started.
     pub lag: Histogram<u64>,
+    /// Iterations that ended (ran to their end, or were aborted by a failed capture).
+    pub iterations: u64,
+    /// Iterations cut short by the end of the run (Ctrl-C, an abort, or the grace period).
+    pub iterations_cut: u64,
 }
 
 impl Default for Window {
@@ -143,6 +147,8 @@ impl Default for Window {
             failed: 0,
             missed: 0,
             lag: new_histogram(),
+            iterations: 0,
+            iterations_cut: 0,
         }
     }
 }
@@ -155,6 +161,8 @@ impl Window {
         self.failed += o.failed;
         self.missed += o.missed;
         let _ = self.lag.add(&o.lag);
+        self.iterations += o.iterations;
+        self.iterations_cut += o.iterations_cut;
     }
 }
 
@@ -211,10 +219,26 @@ impl Shard {
         self.window.requests = 0;
         self.window.failed = 0;
         self.window.missed = 0;
+        self.window.iterations = 0;
+        self.window.iterations_cut = 0;
         if let Some(l) = &mut self.schedule_lag {
             let _ = into.lag.add(&l.window);
             l.window.reset();
         }
+    }
+
+    /// Iterations started and never ended, before `close_interrupted`: a flow's started
+    /// minus completed and aborted; a single-request scenario's requests still in flight.
+    pub fn iterations_interrupted(&self) -> u64 {
+        self.scenarios
+            .iter()
+            .map(|s| match &s.flow {
+                Some(f) => f
+                    .started
+                    .saturating_sub(f.completed.saturating_add(f.aborted)),
+                None => s.started.saturating_sub(s.requests),
+            })
+            .sum()
     }
 
     /// A request of scenario `s` is about to be sent.

@@ -431,6 +431,8 @@ fn merge_series(parts: &[(String, &Summary)], start_ms: u64) -> Result<Vec<Secon
             row.requests += r.requests;
             row.failed += r.failed;
             row.missed += r.missed;
+            row.iterations += r.iterations;
+            row.iterations_cut += r.iterations_cut;
             row.rps += r.rps;
             row.users += r.users;
             row.target += r.target;
@@ -485,6 +487,8 @@ fn empty_row() -> SecondRow {
         target: 0.0,
         schedule_lag_p99_ms: 0.0,
         histogram: String::new(),
+        iterations: 0,
+        iterations_cut: 0,
     }
 }
 

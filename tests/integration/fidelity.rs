@@ -77,6 +77,24 @@ fn graceful_stop_lets_started_iterations_finish() {
     assert_eq!(json["scenarios"][0]["iterations"], 4);
     assert_eq!(json["scenarios"][0]["iterations_interrupted"], 0);
     assert_eq!(json["run"]["stopped_by"], "duration");
+    // The series shows the two iterations finishing after the 2 s end, none cut.
+    let (ended, cut) = series_iterations(&json);
+    assert_eq!(
+        (ended.iter().sum::<u64>(), cut.iter().sum::<u64>()),
+        (4, 0),
+        "{ended:?}"
+    );
+    assert!(
+        ended.iter().skip(2).sum::<u64>() >= 2,
+        "finished after 2 s: {ended:?}"
+    );
+}
+
+/// Per-second `iterations` and `iterations_cut` of the series.
+fn series_iterations(json: &serde_json::Value) -> (Vec<u64>, Vec<u64>) {
+    let rows = json["series"].as_array().expect("series");
+    let col = |k: &str| rows.iter().map(|r| r[k].as_u64().expect(k)).collect();
+    (col("iterations"), col("iterations_cut"))
 }
 
 #[test]
@@ -95,6 +113,18 @@ fn iterations_the_grace_period_cuts_are_counted_as_interrupted() {
     );
     assert_eq!(json["scenarios"][0]["iterations"], 2);
     assert_eq!(json["scenarios"][0]["iterations_interrupted"], 2);
+    // The series tells finished from cut: 2 and 2, the cut ones in the last rows.
+    let (ended, cut) = series_iterations(&json);
+    assert_eq!(
+        (ended.iter().sum::<u64>(), cut.iter().sum::<u64>()),
+        (2, 2),
+        "{ended:?} {cut:?}"
+    );
+    assert_eq!(
+        cut.iter().take(2).sum::<u64>(),
+        0,
+        "nothing cut before the end: {cut:?}"
+    );
 }
 
 #[test]
@@ -432,6 +462,55 @@ fn a_self_signed_openssl_certificate_in_tls_ca_works_like_curl_cacert() {
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let text = format!("{}{}", stdout(&out), stderr(&out));
     assert!(text.contains("pin"), "the failure names the pin:\n{text}");
+}
+
+/// A self-signed `CA:TRUE` certificate the server presents as its own, given in `tls.ca`
+/// (trusted outside WebPKI, like `curl --cacert`), is still refused once it has expired or
+/// before it is valid, with the reason counted — WebPKI's date check does not run for it.
+#[test]
+fn an_own_certificate_in_tls_ca_must_be_within_its_validity_period() {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair, date_time_ymd};
+    let dir = tempdir();
+    for (name, from, until, reason) in [
+        ("expired", (2001, 1, 1), (2002, 1, 1), "expired"),
+        ("future", (2090, 1, 1), (2091, 1, 1), "not_yet_valid"),
+        ("current", (2001, 1, 1), (2090, 1, 1), ""),
+    ] {
+        let mut params =
+            CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()]).unwrap();
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params.not_before = date_time_ymd(from.0, from.1, from.2);
+        params.not_after = date_time_ymd(until.0, until.1, until.2);
+        let key = KeyPair::generate().unwrap();
+        let cert = params.self_signed(&key).unwrap();
+        write(dir.path(), &format!("{name}.pem"), &cert.pem());
+        let id = crate::tls_util::Identity {
+            chain: vec![cert.der().clone()],
+            key: key.serialize_der(),
+        };
+        let server = crate::tls_util::serve(crate::tls_util::Mode::Tls(
+            crate::tls_util::server_config(&id, &["http/1.1"], None),
+        ));
+        let plan = write(
+            dir.path(),
+            &format!("{name}.yaml"),
+            &format!(
+                "base_url: {}\ntls: {{ca: {name}.pem}}\ndefaults: {{requests: 3, concurrency: 1}}\nscenarios:\n  - path: /\n",
+                server.url("https")
+            ),
+        );
+        let (_, json) = crate::common::run_json(dir.path(), &plan, &[]);
+        if reason.is_empty() {
+            assert_eq!(json["summary"]["failed"], 0, "{name}: {json}");
+        } else {
+            assert_eq!(json["summary"]["failed"], 3, "{name}: {json}");
+            assert_eq!(
+                json["summary"]["tls_errors"][reason], 3,
+                "{name}: {}",
+                json["summary"]["tls_errors"]
+            );
+        }
+    }
 }
 
 /// `(path, body)` of every request the target recorded.

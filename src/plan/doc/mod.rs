@@ -17,6 +17,7 @@ mod scenario;
 mod settings;
 mod thresholds;
 mod values;
+mod variable;
 mod write;
 
 #[cfg(test)]
@@ -30,6 +31,7 @@ pub use scenario::{Capture, Check, Headers, LoopStep, Request, Scenario, Step, T
 pub use settings::{DataSet, Defaults, Load, Order, Stage, Tls};
 pub use thresholds::{Threshold, ThresholdObject, Thresholds};
 pub use values::{Decimal, Flag, JsonValue, OneOrMany, Scalar, Think, ThinkRange, Whole};
+pub use variable::Variable;
 pub use write::{WriteError, from_doc, json_schema};
 
 /// A whole plan file. Build it, then [`PlanDoc::to_yaml`] writes text that
@@ -62,10 +64,10 @@ pub struct PlanDoc {
     /// SNI and certificate checks keep the URL's name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connect_to: Option<IndexMap<String, String>>,
-    /// Constants usable as `{{ name }}` in templates. (A list value, one element per
-    /// user, is read by plan loading only: this model keeps scalars as written.)
+    /// Constants usable as `{{ name }}` in templates; a list gives each virtual user one
+    /// of its elements (Artillery's `variables: {userId: [1, 2, 3]}`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub variables: Option<IndexMap<String, Option<Scalar>>>,
+    pub variables: Option<IndexMap<String, Option<Variable>>>,
     /// CSV data sets by name, one row bound per iteration.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<IndexMap<String, DataSet>>,
@@ -88,7 +90,12 @@ impl PlanDoc {
     /// Plain scalars are typed as YAML 1.2 (and the validator) read them: only `true` and
     /// `false` are booleans (`yes`, `on`, `n` stay text), and `010` or `1_000` stay text.
     pub fn from_yaml(text: &str) -> Result<PlanDoc, String> {
-        serde_saphyr::from_str_with_options(text, yaml_options()).map_err(|e| e.to_string())
+        let mut doc: PlanDoc =
+            serde_saphyr::from_str_with_options(text, yaml_options()).map_err(|e| e.to_string())?;
+        if let Some(vars) = &mut doc.variables {
+            variable::keep_variable_text(text, vars);
+        }
+        Ok(doc)
     }
 }
 
