@@ -43,6 +43,10 @@ pub struct SecondRow {
     /// results merge exactly; empty when nothing finished (and before schema_version 2).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub histogram: String,
+    /// The named phase running at the end of the second (`load.phases`); absent without
+    /// phases.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase: Option<String>,
 }
 
 /// Collects rows.
@@ -104,7 +108,18 @@ impl Series {
             } else {
                 crate::util::hist::encode(&w.latency)
             },
+            phase: None,
         });
         self.scratch = w;
+    }
+
+    /// Mark the last row with the named phase running at `t` (nothing without phases).
+    pub fn name_phase(&mut self, phases: &[crate::plan::load::phases::Phase], t: Duration) {
+        if let (Some(row), Some(p)) = (
+            self.rows.last_mut(),
+            crate::plan::load::phases::phase_at(phases, t.saturating_sub(Duration::from_nanos(1))),
+        ) {
+            row.phase = Some(p.name.clone());
+        }
     }
 }

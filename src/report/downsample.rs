@@ -42,6 +42,7 @@ fn merge(chunk: &[SecondRow]) -> Option<SecondRow> {
         schedule_lag_p99_ms: highest(|r| r.schedule_lag_p99_ms),
         // Display rows only: charts read the numbers above, never the histogram.
         histogram: String::new(),
+        phase: first.phase.clone(),
     })
 }
 
@@ -63,6 +64,7 @@ mod tests {
             target: t as f64,
             schedule_lag_p99_ms: 0.0,
             histogram: String::new(),
+            phase: None,
         }
     }
 

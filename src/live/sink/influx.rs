@@ -333,6 +333,7 @@ mod tests {
             target: 2.0,
             schedule_lag_p99_ms: 0.0,
             histogram: String::new(),
+            phase: None,
         };
         second_line(&mut out, "my plan.yaml", &row, 1000);
         assert_eq!(
