@@ -172,13 +172,7 @@ async fn run_flow(
     if !bind_rows(shared, vu, sc) {
         return;
     }
-    for slot in vu
-        .flow
-        .slots
-        .iter_mut()
-        .take(sc.slots)
-        .skip(sc.kept_slots)
-    {
+    for slot in vu.flow.slots.iter_mut().take(sc.slots).skip(sc.kept_slots) {
         slot.clear();
     }
     let shape = shape(sc);

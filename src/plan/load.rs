@@ -93,7 +93,11 @@ pub(crate) fn check(c: &mut Checker, node: Option<&Node>, sh: Shorthand) -> Opti
                 ("duration", "set the run length"),
             ] {
                 if let Some(k) = f.get(key) {
-                    c.fail::<()>(k, &format!("load.{key}"), format!("`phases` {what}; remove `{key}`"));
+                    c.fail::<()>(
+                        k,
+                        &format!("load.{key}"),
+                        format!("`phases` {what}; remove `{key}`"),
+                    );
                 }
             }
             if let Some((_, o @ Origin::Flag(_))) = sh.duration {

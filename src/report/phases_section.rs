@@ -27,7 +27,13 @@ pub fn text(o: &mut String, s: &Summary) {
     if s.phases.is_empty() {
         return;
     }
-    let w = s.phases.iter().map(|p| p.name.chars().count()).max().unwrap_or(5).max(5);
+    let w = s
+        .phases
+        .iter()
+        .map(|p| p.name.chars().count())
+        .max()
+        .unwrap_or(5)
+        .max(5);
     let _ = writeln!(
         o,
         "\n{:w$}  {:>13}  {:>11}  requests   failed   missed     req/s   p95 ms   p99 ms",

@@ -63,9 +63,7 @@ pub fn observe(t: &Threshold, src: &dyn Source) -> Option<f64> {
         }
         Metric::VusMax => src.vus_max().map(|n| n as f64),
         Metric::Iterations => counter(src.iterations(&t.filter)?),
-        Metric::IterationDuration => {
-            reduce_ms(&*src.iteration_duration(&t.filter)?, t.aggregation)
-        }
+        Metric::IterationDuration => reduce_ms(&*src.iteration_duration(&t.filter)?, t.aggregation),
         Metric::DataReceived => counter(src.data(&t.filter)?.0),
         Metric::DataSent => counter(src.data(&t.filter)?.1),
         Metric::HttpReqWaiting
@@ -484,11 +482,9 @@ impl Source for ShardSource<'_> {
     }
 
     fn data(&self, f: &Filter) -> Option<(u64, u64)> {
-        Some(
-            self.parts(f)
-                .iter()
-                .fold((0, 0), |(r, s), st| (r + st.bytes_received, s + st.bytes_sent)),
-        )
+        Some(self.parts(f).iter().fold((0, 0), |(r, s), st| {
+            (r + st.bytes_received, s + st.bytes_sent)
+        }))
     }
 
     fn timing(&self, m: Metric) -> Option<Cow<'_, Histogram<u64>>> {

@@ -162,7 +162,12 @@ fn k6_metrics_from_shard_and_summary() {
     for users in [1, 2, 2] {
         sh.vus.observe(users);
     }
-    let plan = load_str("p", &format!("{PLAN}defaults: {{concurrency: 1}}\n"), &Overrides::default()).unwrap();
+    let plan = load_str(
+        "p",
+        &format!("{PLAN}defaults: {{concurrency: 1}}\n"),
+        &Overrides::default(),
+    )
+    .unwrap();
     let live = ShardSource {
         shard: &sh,
         plan: &plan,

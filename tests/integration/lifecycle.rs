@@ -99,7 +99,11 @@ fn a_failed_setup_aborts_the_iteration_and_runs_again() {
     let sc = &json["scenarios"][0];
     let logins = target.count("GET", "/json");
     assert!(logins >= 3, "the setup is retried: {logins}");
-    assert_eq!(target.count("GET", "/"), 0, "no iteration ran without its setup");
+    assert_eq!(
+        target.count("GET", "/"),
+        0,
+        "no iteration ran without its setup"
+    );
     assert_eq!(sc["iterations"], 0);
     assert_eq!(sc["iterations_aborted"].as_u64(), Some(logins));
 }
@@ -116,7 +120,12 @@ fn ramped_down_users_tear_down_and_set_up_again() {
     );
     let (out, json) = run_json(dir.path(), &p, &[]);
     assert!(out.status.success(), "{}", stderr(&out));
-    assert_eq!(target.count("POST", "/login"), 4, "{}", json["scenarios"][0]);
+    assert_eq!(
+        target.count("POST", "/login"),
+        4,
+        "{}",
+        json["scenarios"][0]
+    );
     assert_eq!(target.count("POST", "/logout"), 4);
 }
 
@@ -149,7 +158,11 @@ fn constant_pacing_starts_iterations_on_a_beat() {
             "load: {{vus: 2, duration: 1900ms}}\nscenarios:\n  - name: s\n    path: /delay/100\n    {wait}\n"
         )
     };
-    let p = plan(dir.path(), &target.url(), &body("wait_time: constant_pacing(0.4)"));
+    let p = plan(
+        dir.path(),
+        &target.url(),
+        &body("wait_time: constant_pacing(0.4)"),
+    );
     let (out, json) = run_json(dir.path(), &p, &[]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(target.total(), 10, "{}", json["scenarios"][0]);
@@ -191,7 +204,12 @@ fn phases_shape_the_rate_and_name_the_series() {
     let series = json["series"].as_array().unwrap();
     let rows: Vec<(&str, u64)> = series
         .iter()
-        .map(|r| (r["phase"].as_str().unwrap(), r["requests"].as_u64().unwrap()))
+        .map(|r| {
+            (
+                r["phase"].as_str().unwrap(),
+                r["requests"].as_u64().unwrap(),
+            )
+        })
         .collect();
     assert!(rows.len() >= 3, "{rows:?}");
     assert_eq!(
@@ -236,7 +254,10 @@ fn the_phases_table_is_in_the_reports() {
     ]);
     let text = stderr(&out) + &stdout(&out);
     assert!(out.status.success(), "{text}");
-    assert!(text.contains("open model in 1 phases: only 10→20/s"), "{text}");
+    assert!(
+        text.contains("open model in 1 phases: only 10→20/s"),
+        "{text}"
+    );
     assert!(text.contains("\nphase "), "{text}");
     let page = std::fs::read_to_string(&html).unwrap();
     assert!(page.contains(r#"<section id="phases">"#), "{page}");
@@ -291,7 +312,10 @@ fn k6_built_in_metrics_are_judged_on_the_run() {
     assert_eq!(observed("vus", "max==3"), 3.0);
     assert_eq!(observed("vus_max", "value==3"), 3.0);
     let sent = observed("data_sent{name:orders}", "count>100");
-    assert!(sent > 100.0 * iterations, "{sent} bytes for {iterations} requests");
+    assert!(
+        sent > 100.0 * iterations,
+        "{sent} bytes for {iterations} requests"
+    );
     assert!(json["summary"]["bytes_sent"].as_f64().unwrap() > sent);
 }
 

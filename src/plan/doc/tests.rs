@@ -377,7 +377,8 @@ fn lifecycle_pacing_and_phases_round_trip() {
         let doc = PlanDoc::from_yaml(text).unwrap_or_else(|e| panic!("{e}\n{text}"));
         let written = doc.to_yaml("round trip").unwrap();
         let original = load_str("p.yaml", text, &ov).unwrap_or_else(|e| panic!("{e}"));
-        let reloaded = load_str("p.yaml", &written, &ov).unwrap_or_else(|e| panic!("{e}\n{written}"));
+        let reloaded =
+            load_str("p.yaml", &written, &ov).unwrap_or_else(|e| panic!("{e}\n{written}"));
         assert_eq!(meaning(&reloaded), meaning(&original), "{written}");
     }
 }

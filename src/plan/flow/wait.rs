@@ -79,8 +79,9 @@ pub fn parse_wait_time(text: &str) -> Result<Wait, String> {
         "between" => 2,
         "constant" | "constant_pacing" => 1,
         other => {
-            let hint = crate::util::did_you_mean(other, &["between", "constant", "constant_pacing"])
-                .map_or(String::new(), |s| format!(" (did you mean `{s}`?)"));
+            let hint =
+                crate::util::did_you_mean(other, &["between", "constant", "constant_pacing"])
+                    .map_or(String::new(), |s| format!(" (did you mean `{s}`?)"));
             return Err(format!("unknown wait_time `{other}`{hint}; {expected}"));
         }
     };
@@ -95,9 +96,9 @@ pub fn parse_wait_time(text: &str) -> Result<Wait, String> {
         secs.push(seconds(a).map_err(|why| format!("`{t}`: {why}"))?);
     }
     match (name, secs.as_slice()) {
-        ("between", [min, max]) if max < min => Err(format!(
-            "`{t}`: the maximum is shorter than the minimum"
-        )),
+        ("between", [min, max]) if max < min => {
+            Err(format!("`{t}`: the maximum is shorter than the minimum"))
+        }
         ("between", [min, max]) => Ok(Wait::Think(Think {
             min: *min,
             max: *max,
@@ -115,7 +116,9 @@ fn seconds(a: &str) -> Result<Duration, String> {
         Ok(s) if s.is_finite() && s >= 0.0 && s <= MAX_DURATION.as_secs_f64() => {
             Ok(Duration::from_secs_f64(s))
         }
-        Ok(_) => Err(format!("`{a}` is out of range; expected 0 to 365 days in seconds")),
+        Ok(_) => Err(format!(
+            "`{a}` is out of range; expected 0 to 365 days in seconds"
+        )),
         Err(_) => crate::plan::parse_duration(a),
     }
 }
@@ -173,7 +176,12 @@ mod tests {
 
     #[test]
     fn locust_spellings_map_onto_think_and_pacing() {
-        let think = |a, b| Wait::Think(Think { min: s(a), max: s(b) });
+        let think = |a, b| {
+            Wait::Think(Think {
+                min: s(a),
+                max: s(b),
+            })
+        };
         let cases = [
             ("between(1, 3)", think(1.0, 3.0)),
             (" between( 0.5 ,2 ) ", think(0.5, 2.0)),
@@ -191,7 +199,10 @@ mod tests {
     #[test]
     fn bad_wait_times_say_what_is_expected() {
         let cases = [
-            ("betwen(1, 3)", "unknown wait_time `betwen` (did you mean `between`?)"),
+            (
+                "betwen(1, 3)",
+                "unknown wait_time `betwen` (did you mean `between`?)",
+            ),
             ("between(1)", "`between` takes 2 arguments"),
             ("constant(1, 2)", "`constant` takes 1 argument;"),
             ("between(3, 1)", "the maximum is shorter than the minimum"),
@@ -213,7 +224,10 @@ mod tests {
         let p = Wait::Pacing(s(5.0));
         assert_eq!(p.pause(s(1.5), &mut rng), s(3.5));
         assert_eq!(p.pause(s(7.0), &mut rng), Duration::ZERO);
-        let t = Wait::Think(Think { min: s(2.0), max: s(2.0) });
+        let t = Wait::Think(Think {
+            min: s(2.0),
+            max: s(2.0),
+        });
         assert_eq!(t.pause(s(9.0), &mut rng), s(2.0));
     }
 }

@@ -12,7 +12,7 @@
 
 use std::time::Duration;
 
-use super::super::validate::{Checker, join};
+use super::super::validate::{Checker, Fields, join};
 use super::super::yaml::{Node, Value};
 use crate::schedule::{Profile, Stage};
 
@@ -180,19 +180,11 @@ fn phase(c: &mut Checker, item: &Node, path: &str, i: usize, start: Duration) ->
         Some(n) => c.text(n, &join(path, "name")),
         None => Some(format!("phase {}", i + 1)),
     };
-    let spelled = |a: &'static str, b: &'static str| match (f.get(a), f.get(b)) {
-        (Some(x), Some(_)) => Some(Err((x, format!("give `{a}` or `{b}`, not both")))),
-        (Some(x), None) => Some(Ok((x, a))),
-        (None, Some(x)) => Some(Ok((x, b))),
-        (None, None) => None,
-    };
-    let arrival = spelled("arrival_rate", "arrivalRate");
-    let ramp = spelled("ramp_to", "rampTo");
     if let Some(p) = f.get("pause") {
         for (key, given) in [
             ("duration", f.get("duration").is_some()),
-            ("arrival_rate", arrival.is_some()),
-            ("ramp_to", ramp.is_some()),
+            ("arrival_rate", given(&f, "arrival_rate", "arrivalRate")),
+            ("ramp_to", given(&f, "ramp_to", "rampTo")),
         ] {
             if given {
                 c.fail::<()>(
@@ -220,12 +212,7 @@ fn phase(c: &mut Checker, item: &Node, path: &str, i: usize, start: Duration) ->
             "missing; expected e.g. `60s` (or `60`, seconds, as Artillery writes it)".into(),
         ),
     };
-    let mut rate = |spelling: Option<Result<(&Node, &str), (&Node, String)>>| match spelling {
-        None => Some(None),
-        Some(Err((n, why))) => c.fail(n, path, why),
-        Some(Ok((n, key))) => rate_value(c, n, &join(path, key)).map(Some),
-    };
-    let arrival_rate = match rate(arrival)? {
+    let arrival_rate = match rate(c, &f, item, path, "arrival_rate", "arrivalRate")? {
         Some(r) => r,
         None => {
             return c.fail(
@@ -236,7 +223,7 @@ fn phase(c: &mut Checker, item: &Node, path: &str, i: usize, start: Duration) ->
             );
         }
     };
-    let ramp_to = rate(ramp)?;
+    let ramp_to = rate(c, &f, item, path, "ramp_to", "rampTo")?;
     Some(Phase {
         name: name?,
         start,
@@ -246,11 +233,37 @@ fn phase(c: &mut Checker, item: &Node, path: &str, i: usize, start: Duration) ->
     })
 }
 
+fn given(f: &Fields, a: &str, b: &str) -> bool {
+    f.get(a).or(f.get(b)).is_some()
+}
+
+/// A rate given as `a` or (Artillery's spelling) `b`: `Some(None)` when neither is given,
+/// `None` after an error.
+fn rate(
+    c: &mut Checker,
+    f: &Fields,
+    item: &Node,
+    path: &str,
+    a: &str,
+    b: &str,
+) -> Option<Option<f64>> {
+    match (f.get(a), f.get(b)) {
+        (Some(_), Some(_)) => c.fail(item, path, format!("give `{a}` or `{b}`, not both")),
+        (Some(n), None) => rate_value(c, n, &join(path, a)).map(Some),
+        (None, Some(n)) => rate_value(c, n, &join(path, b)).map(Some),
+        (None, None) => Some(None),
+    }
+}
+
 /// A phase length: a duration (`30s`) or, as Artillery writes it, a number of seconds.
 fn seconds(c: &mut Checker, n: &Node, path: &str) -> Option<Duration> {
     let text = c.text(n, path)?;
     let d = match text.trim().parse::<f64>() {
-        Ok(s) if s.is_finite() && s > 0.0 && s <= super::super::validate::MAX_DURATION.as_secs_f64() => {
+        Ok(s)
+            if s.is_finite()
+                && s > 0.0
+                && s <= super::super::validate::MAX_DURATION.as_secs_f64() =>
+        {
             Duration::from_secs_f64(s)
         }
         Ok(_) => {
@@ -293,7 +306,8 @@ mod tests {
     use crate::schedule::Pace;
 
     fn load(yaml: &str) -> Result<crate::plan::Load, String> {
-        let text = format!("base_url: http://127.0.0.1:1\nload:\n{yaml}\nscenarios: [{{path: /}}]\n");
+        let text =
+            format!("base_url: http://127.0.0.1:1\nload:\n{yaml}\nscenarios: [{{path: /}}]\n");
         load_str("p.yaml", &text, &Overrides::default())
             .map(|p| p.load)
             .map_err(|e| e.to_string())
@@ -316,7 +330,14 @@ mod tests {
         // the pause, the pause, a step up to the spike, the spike.
         assert_eq!(
             targets,
-            vec![(10, 50.0), (60, 50.0), (0, 0.0), (5, 0.0), (0, 200.0), (2, 200.0)]
+            vec![
+                (10, 50.0),
+                (60, 50.0),
+                (0, 0.0),
+                (5, 0.0),
+                (0, 200.0),
+                (2, 200.0)
+            ]
         );
         assert_eq!(l.duration, Some(Duration::from_secs(77)));
         let names: Vec<&str> = l.phases.iter().map(|p| p.name.as_str()).collect();
@@ -399,7 +420,10 @@ mod tests {
                 "  phases: [{pause: 2s, duration: 1s}]",
                 "a `pause` phase sends nothing",
             ),
-            ("  phases: [{pause: 2s}]", "every phase has an arrival rate of 0"),
+            (
+                "  phases: [{pause: 2s}]",
+                "every phase has an arrival rate of 0",
+            ),
             (
                 "  phases: [{duration: 1s, arrival_rate: 1}]\n  rate: 5",
                 "load.rate: `phases` set the rate",

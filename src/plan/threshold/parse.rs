@@ -14,9 +14,7 @@ use crate::util::did_you_mean;
 /// Keys of the object form of a threshold. k6's camelCase spellings are accepted too.
 const OBJECT_KEYS: &[&str] = &["threshold", "abort_on_fail", "delay_abort_eval"];
 /// Every aggregation name, to tell "wrong for this metric" from "unknown".
-const ALL_AGGREGATIONS: &[&str] = &[
-    "avg", "min", "med", "max", "p(N)", "rate", "count", "value",
-];
+const ALL_AGGREGATIONS: &[&str] = &["avg", "min", "med", "max", "p(N)", "rate", "count", "value"];
 
 /// Collects errors for one file.
 struct Errors<'a> {

@@ -218,19 +218,22 @@ http_req_blocked: ['max<10']
 "#,
     );
     assert!(errs.is_empty(), "{errs:?}");
-    assert_eq!(ts.len(), 22);
+    assert_eq!(ts.len(), 21);
     assert_eq!(
         (ts[0].metric, ts[0].aggregation, ts[0].unit_name()),
         (Metric::Vus, Aggregation::Value, "count")
     );
-    assert_eq!(ts[6].unit_name(), "per_second");
-    assert_eq!(ts[8].limit, 1000.0);
+    assert_eq!(ts[5].unit_name(), "per_second");
+    assert_eq!(
+        (ts[7].metric, ts[7].limit),
+        (Metric::IterationDuration, 1000.0)
+    );
     // `name` is k6's request tag: a step of that name, else the scenario.
-    assert_eq!(ts[16].filter.step.as_deref(), Some("login"));
-    assert_eq!(ts[17].filter.step.as_deref(), Some("Get users"));
-    assert_eq!(ts[18].filter.scenario.as_deref(), Some("Create user"));
-    assert_eq!(ts[20].filter.scenario.as_deref(), Some("Create user"));
-    assert_eq!(ts[21].filter.step.as_deref(), Some("create"));
+    assert_eq!(ts[15].filter.step.as_deref(), Some("login"));
+    assert_eq!(ts[16].filter.step.as_deref(), Some("Get users"));
+    assert_eq!(ts[17].filter.scenario.as_deref(), Some("Create user"));
+    assert_eq!(ts[19].filter.scenario.as_deref(), Some("Create user"));
+    assert_eq!(ts[20].filter.step.as_deref(), Some("create"));
     let (_, errs) = parse(
         "vus: ['p(95)<1']\n'vus{scenario:Get users}': ['value>0']\n'http_req_duration{name:logn}': ['p(95)<1']\n'iterations{name:login}': ['count>1']\n'vus{name:login}': ['value>1']\nvus_max: ['val>0']\n",
     );
