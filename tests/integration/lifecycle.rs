@@ -141,8 +141,9 @@ fn open_model_users_set_up_lazily_and_tear_down_at_the_end() {
     let (out, json) = run_json(dir.path(), &p, &[]);
     assert!(out.status.success(), "{}", stderr(&out));
     let logins = target.count("POST", "/login");
-    // Only the users that got an iteration logged in: a few, not max_vus.
-    assert!((1..=10).contains(&logins), "{logins} logins");
+    // Only the users that got an iteration logged in (how many depends on how busy the
+    // machine is), once each: fewer than the iterations, and than max_vus.
+    assert!((1..40).contains(&logins), "{logins} logins");
     assert_eq!(target.count("POST", "/logout"), logins);
     assert_eq!(json["scenarios"][0]["iterations"], 40);
 }
