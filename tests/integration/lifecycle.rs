@@ -256,7 +256,7 @@ fn the_phases_table_is_in_the_reports() {
     let text = stderr(&out) + &stdout(&out);
     assert!(out.status.success(), "{text}");
     assert!(
-        text.contains("open model in 1 phases: only 10→20/s"),
+        text.contains("open model in 1 phase: only 10→20/s"),
         "{text}"
     );
     assert!(text.contains("\nphase "), "{text}");

@@ -118,16 +118,22 @@ pub struct Phase {
     /// Length: a duration (`60s`) or seconds (`60`, Artillery's form).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration: Option<Scalar>,
-    /// Iterations per second at the phase's start (`arrivalRate` accepted).
+    /// Iterations per second at the phase's start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arrival_rate: Option<Decimal>,
+    /// Artillery's spelling of `arrival_rate` (give one of them).
     #[serde(
         default,
-        alias = "arrivalRate",
+        rename = "arrivalRate",
         skip_serializing_if = "Option::is_none"
     )]
-    pub arrival_rate: Option<Decimal>,
-    /// Iterations per second at its end: a linear ramp (`rampTo` accepted).
-    #[serde(default, alias = "rampTo", skip_serializing_if = "Option::is_none")]
+    pub arrival_rate_camel: Option<Decimal>,
+    /// Iterations per second at its end: a linear ramp.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ramp_to: Option<Decimal>,
+    /// Artillery's spelling of `ramp_to` (give one of them).
+    #[serde(default, rename = "rampTo", skip_serializing_if = "Option::is_none")]
+    pub ramp_to_camel: Option<Decimal>,
     /// A phase that sends nothing for this long (a duration or seconds).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pause: Option<Scalar>,

@@ -53,16 +53,16 @@ impl LoadInfo {
                 .map(|p| p.ramp_to.unwrap_or(0.0).max(p.arrival_rate))
                 .fold(0.0, f64::max);
             let named: Vec<String> = self.phases.iter().map(|p| p.rates()).collect();
+            let n = format!("{n} phase{}", if n == 1 { "" } else { "s" });
             return match wording {
-                Wording::Text => format!(
-                    "open model in {n} phases: {} (max {max} users)",
-                    named.join(", ")
-                ),
+                Wording::Text => {
+                    format!("open model in {n}: {} (max {max} users)", named.join(", "))
+                }
                 Wording::Html => {
-                    format!("open model in {n} phases, peak {peak}/s (max {max} users)")
+                    format!("open model in {n}, peak {peak}/s (max {max} users)")
                 }
                 Wording::Validate => format!(
-                    "open model in {n} phases ({}; peak {peak}/s, max {max} users)",
+                    "open model in {n} ({}; peak {peak}/s, max {max} users)",
                     named.join(", ")
                 ),
             };
