@@ -57,6 +57,8 @@ pub struct Progress {
     last: (Duration, u64),
     rate: f64,
     open: bool,
+    /// Named phases (`load.phases`): the bar and lines show the running one.
+    phases: Vec<crate::plan::load::phases::Phase>,
 }
 
 impl Progress {
@@ -107,6 +109,7 @@ impl Progress {
             last: (Duration::ZERO, 0),
             rate: 0.0,
             open: plan.load.model.is_open(),
+            phases: plan.load.phases.clone(),
         }
     }
 
@@ -139,9 +142,12 @@ impl Progress {
         } else {
             ""
         };
-        let stage = live
-            .stage
-            .map_or(String::new(), |i| format!("stage {}, ", i + 1));
+        let stage = match crate::plan::load::phases::phase_at(&self.phases, live.elapsed) {
+            Some(p) => format!("phase {}, ", p.name),
+            None => live
+                .stage
+                .map_or(String::new(), |i| format!("stage {}, ", i + 1)),
+        };
         let load = if self.open {
             format!(
                 "{stage}target {:.0}/s, {} busy users",
@@ -175,8 +181,10 @@ impl Progress {
             format!("users {}", live.users)
         };
         let stopping = if live.stopping { "  stopping" } else { "" };
+        let phase = crate::plan::load::phases::phase_at(&self.phases, live.elapsed)
+            .map_or(String::new(), |p| format!("  phase {}", p.name));
         format!(
-            "progress {}{of_total}  requests {}  {rps:.0}/s now  failed {} ({pct:.2}%)  p95 {:.2} ms now  {users}{stopping}",
+            "progress {}{of_total}  requests {}  {rps:.0}/s now  failed {} ({pct:.2}%)  p95 {:.2} ms now  {users}{phase}{stopping}",
             clock(live.elapsed),
             live.requests,
             live.failed,

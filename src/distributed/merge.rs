@@ -141,6 +141,14 @@ fn whole_plan(
                 st.target = t;
             }
         }
+        for (i, ph) in load.phases.iter_mut().enumerate() {
+            if let Some(r) = sum(&|l| l.phases.get(i).map(|p| p.arrival_rate)) {
+                ph.arrival_rate = r;
+            }
+            if ph.ramp_to.is_some() {
+                ph.ramp_to = sum(&|l| l.phases.get(i).and_then(|p| p.ramp_to));
+            }
+        }
     }
     out.run.segment = None;
     Ok(count.map(|c| (c, seen)))

@@ -64,6 +64,7 @@ pub fn coordinate(
     let mut stop: Option<(StopReason, Instant)> = None;
     // Users active when the run stopped: the last, partial row's `users` (ADR-135).
     let mut users_at_stop: Option<u64> = None;
+    let mut vus = crate::stats::gauge::Gauge::default();
     let mut abort_reason = None;
     let mut finished = 0;
     let mut last_tick = Instant::now();
@@ -137,12 +138,21 @@ pub fn coordinate(
             let t = next_second - start;
             let users = shared.ctl.active.load(Ordering::Relaxed);
             series.sample(shards, SECOND, users, model.target_at(t).1);
+            series.name_phase(&plan.load.phases, t);
             next_second += SECOND;
         }
         if now - last_tick >= TICK {
             last_tick = now;
             let mut view = live(shards, plan.scenarios.len(), now - start, stop.is_some());
             view.users = shared.ctl.active.load(Ordering::Relaxed);
+            if stop.is_none() {
+                // The users gauge (k6's `vus`) travels in the first shard, so every live
+                // snapshot, whoever merges it, can judge `vus` thresholds.
+                vus.observe(view.users);
+                if let Some(s) = shards.first() {
+                    super::worker::lock(s).vus = vus;
+                }
+            }
             (view.stage, view.target) = model.target_at(now - start);
             view.last_second = series.rows.last();
             if let Tick::Abort(why) = on_tick(&view) {
@@ -166,6 +176,7 @@ pub fn coordinate(
             users_at_stop.unwrap_or(0),
             model.target_at(ended).1,
         );
+        series.name_phase(&plan.load.phases, ended);
     }
     Ending {
         stop: stop.map(|(r, _)| r),

@@ -44,6 +44,8 @@ pub struct Vu {
     pub iterations: u64,
     /// Flow state: capture slots, bound data rows, cookie jar, random generator, buffers.
     pub flow: FlowState,
+    /// Scenarios whose setup steps this user ran (`engine::lifecycle`).
+    pub lifecycle: super::lifecycle::Lifecycle,
 }
 
 impl Vu {
@@ -56,6 +58,7 @@ impl Vu {
             parts: ResponseParts::default(),
             iterations: 0,
             flow: FlowState::new(id, &shared.program),
+            lifecycle: super::lifecycle::Lifecycle::default(),
         }
     }
 }
@@ -111,10 +114,22 @@ impl FlowState {
 pub async fn run(shared: &Shared, vu: &mut Vu, s: usize, from: Instant, shard: &Mutex<Shard>) {
     vu.iterations += 1;
     match shared.program.scenarios.get(s) {
+        Some(sc) if !vu.lifecycle.is_set_up(s) && !sc.setup.is_empty() => {
+            // Once per user, before its first iteration of `s`; the iteration counts from
+            // when its own first request can go out.
+            if Box::pin(super::lifecycle::setup(shared, vu, s, sc, shard)).await {
+                let from = Instant::now();
+                return Box::pin(run_flow(shared, vu, s, sc, from, shard)).await;
+            }
+            return;
+        }
         // Boxed: the flow interpreter's future is the largest part of a user's state; inline,
         // every user of every plan would carry it (memory at 10,000 users). Boxed, it costs
         // one allocation per flow iteration, and nothing on the single-request path.
-        Some(sc) if !sc.fast => return Box::pin(run_flow(shared, vu, s, sc, from, shard)).await,
+        Some(sc) if !sc.fast => {
+            super::lifecycle::ran(vu, s, sc);
+            return Box::pin(run_flow(shared, vu, s, sc, from, shard)).await;
+        }
         _ => {}
     }
     lock(shard).start(s);
@@ -133,10 +148,11 @@ pub async fn run(shared: &Shared, vu: &mut Vu, s: usize, from: Instant, shard: &
     sh.http.record(&result);
     sh.record(s, outcome, latency, bytes);
     sh.record_plain_iteration();
+    sh.record_sent(s, 0, &Shape::default(), req.wire.len() as u64);
     sh.count_connections(s, tally);
 }
 
-fn shape(sc: &ScenarioProgram) -> Shape {
+pub(super) fn shape(sc: &ScenarioProgram) -> Shape {
     Shape {
         steps: if sc.detailed { sc.steps.len() } else { 0 },
         captures: sc.captures,
@@ -154,8 +170,35 @@ async fn run_flow(
     from: Instant,
     shard: &Mutex<Shard>,
 ) {
-    let p = &shared.program;
+    if !bind_rows(shared, vu, sc) {
+        return;
+    }
+    for slot in vu.flow.slots.iter_mut().take(sc.slots).skip(sc.kept_slots) {
+        slot.clear();
+    }
     let shape = shape(sc);
+    lock(shard).start_iteration(s, &shape);
+    let end = exec(shared, vu, s, sc, &sc.ops, Some(from), &shape, shard).await;
+    // An iteration cut short by the end of the run is neither completed nor aborted: it
+    // counts as interrupted (started, never ended), like one the grace period drops.
+    if end.cut {
+        lock(shard).record_iteration_cut();
+    } else {
+        lock(shard).record_iteration(s, &shape, from.elapsed(), end.aborted_by);
+    }
+}
+
+/// How a run of ops ended.
+pub(super) struct Ended {
+    /// The capture whose failure ended it.
+    pub aborted_by: Option<usize>,
+    /// Cut short (the end of the run, Ctrl-C, an abort).
+    pub cut: bool,
+}
+
+/// Bind this iteration's data rows; false when a `unique` set is used up (the run ends).
+pub(super) fn bind_rows(shared: &Shared, vu: &mut Vu, sc: &ScenarioProgram) -> bool {
+    let p = &shared.program;
     for &d in &sc.data_used {
         let d = usize::from(d);
         let (Some(set), Some(row)) = (p.data.get(d), vu.flow.rows.get_mut(d)) else {
@@ -171,31 +214,44 @@ async fn run_flow(
                 if i >= n {
                     // Every row is used: this iteration does not start, and the run ends.
                     shared.ctl.data_exhausted.store(true, Ordering::Relaxed);
-                    return;
+                    return false;
                 }
                 i as usize
             }
         };
     }
-    for slot in vu.flow.slots.iter_mut().take(sc.slots) {
-        slot.clear();
-    }
-    lock(shard).start_iteration(s, &shape);
+    true
+}
+
+/// Execute `ops` of scenario `sc` (an iteration's, or its setup's or teardown's). The
+/// first request's latency counts from `from` when given; the others, and every request
+/// without `from`, from their own send. Without `from` a request is not sent once the
+/// run is cut (with it, only requests after the first are held back).
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn exec(
+    shared: &Shared,
+    vu: &mut Vu,
+    s: usize,
+    sc: &ScenarioProgram,
+    ops: &[Op],
+    from: Option<Instant>,
+    shape: &Shape,
+    shard: &Mutex<Shard>,
+) -> Ended {
     let mut pc = 0;
-    let mut first = true;
+    let mut first = from;
     let mut aborted_by = None;
     let mut cut = false;
-    while let Some(op) = sc.ops.get(pc) {
+    while let Some(op) = ops.get(pc) {
         pc += 1;
         match *op {
             Op::Request(k) => {
-                if !first && shared.ctl.cut_token.is_cancelled() {
+                if first.is_none() && shared.ctl.cut_token.is_cancelled() {
                     cut = true;
                     break;
                 }
-                let t0 = if first { from } else { Instant::now() };
-                first = false;
-                if let Some(id) = step(shared, vu, s, sc, k, &shape, t0, shard).await {
+                let t0 = first.take().unwrap_or_else(Instant::now);
+                if let Some(id) = step(shared, vu, s, sc, k, shape, t0, shard).await {
                     aborted_by = Some(id);
                     break;
                 }
@@ -231,13 +287,7 @@ async fn run_flow(
             }
         }
     }
-    // An iteration cut short by the end of the run is neither completed nor aborted: it
-    // counts as interrupted (started, never ended), like one the grace period drops.
-    if cut {
-        lock(shard).record_iteration_cut();
-    } else {
-        lock(shard).record_iteration(s, &shape, from.elapsed(), aborted_by);
-    }
+    Ended { aborted_by, cut }
 }
 
 /// Pause for a think step; false if the iteration must end (Ctrl-C, abort). After the end
@@ -272,6 +322,7 @@ async fn step(
         parts,
         iterations,
         flow,
+        ..
     } = vu;
     let use_jar = sc.cookies && flow.jar.has(origin.host_id);
     let wire: &[u8] = match (&st.wire, use_jar) {
@@ -313,6 +364,7 @@ async fn step(
     };
     let hops: Option<&mut dyn HopCookies> = if sc.cookies { Some(&mut hop_jar) } else { None };
     let sent = Instant::now();
+    let wire_len = wire.len() as u64;
     let result = tokio::time::timeout(
         shared.timeout,
         conn.send_flow(wire, st.head, parts, max_redirects, hops),
@@ -377,6 +429,7 @@ async fn step(
         bytes,
         sc.fail_on_check && !all_passed,
     );
+    sh.record_sent(s, k, shape, wire_len);
     sh.count_connections(s, tally);
     if !st.checks.is_empty() {
         sh.record_checks(

@@ -10,6 +10,7 @@
 pub mod coordinate;
 pub mod flow;
 pub mod iteration;
+pub mod lifecycle;
 pub mod open;
 pub mod pacer;
 pub mod series;

@@ -153,6 +153,7 @@ async fn user(slot: usize, id: u64, pool: Rc<Pool>, shared: Arc<Shared>, shard: 
         pool.slots[slot].wake.notified().await;
         let Some((s, due, waited)) = pool.slots[slot].job.take() else {
             if pool.closing.get() {
+                super::lifecycle::teardown(&shared, &mut vu, &shard).await;
                 return;
             }
             continue;
@@ -169,6 +170,7 @@ async fn user(slot: usize, id: u64, pool: Rc<Pool>, shared: Arc<Shared>, shard: 
         }
         shared.ctl.active.fetch_sub(1, Ordering::Relaxed);
         if pool.closing.get() {
+            super::lifecycle::teardown(&shared, &mut vu, &shard).await;
             return;
         }
         pool.idle.borrow_mut().push(slot);

@@ -52,6 +52,10 @@ pub struct SecondRow {
     /// `graceful_stop` running out): started, never finished. Normally only the last rows.
     #[serde(default)]
     pub iterations_cut: u64,
+    /// The named phase running at the end of the second (`load.phases`); absent without
+    /// phases.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase: Option<String>,
 }
 
 /// Collects rows.
@@ -127,7 +131,18 @@ impl Series {
             },
             iterations: w.iterations,
             iterations_cut: w.iterations_cut,
+            phase: None,
         });
         self.scratch = w;
+    }
+
+    /// Mark the last row with the named phase running at `t` (nothing without phases).
+    pub fn name_phase(&mut self, phases: &[crate::plan::load::phases::Phase], t: Duration) {
+        if let (Some(row), Some(p)) = (
+            self.rows.last_mut(),
+            crate::plan::load::phases::phase_at(phases, t.saturating_sub(Duration::from_nanos(1))),
+        ) {
+            row.phase = Some(p.name.clone());
+        }
     }
 }

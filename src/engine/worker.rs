@@ -68,7 +68,8 @@ pub async fn virtual_user(id: u64, shared: Arc<Shared>, shard: Arc<Mutex<Shard>>
             let t = shared.ctl.start.elapsed();
             if profile.users_at(t) <= id {
                 if active {
-                    // Ramped down: leave between iterations, and hang up.
+                    // Ramped down: leave between iterations (teardown first), and hang up.
+                    super::lifecycle::teardown(&shared, &mut vu, &shard).await;
                     active = false;
                     shared.ctl.active.fetch_sub(1, Ordering::Relaxed);
                     vu.conn.close();
@@ -92,14 +93,19 @@ pub async fn virtual_user(id: u64, shared: Arc<Shared>, shard: Arc<Mutex<Shard>>
         let Some((_, s)) = claim(&shared) else {
             break;
         };
-        iteration::run(&shared, &mut vu, s, Instant::now(), &shard).await;
-        if let Some(think) = &shared.ctl.think {
-            let pause = think.pick(&mut rng);
+        let began = Instant::now();
+        iteration::run(&shared, &mut vu, s, began, &shard).await;
+        // The scenario's own pause (think or pacing), else the run's think.
+        let wait = (shared.program.scenarios.get(s).and_then(|p| p.wait))
+            .or(shared.ctl.think.map(crate::plan::flow::Wait::Think));
+        if let Some(wait) = wait {
+            let pause = wait.pause(began.elapsed(), &mut rng);
             if !pause_until(&shared, Instant::now() + pause).await {
                 break;
             }
         }
     }
+    super::lifecycle::teardown(&shared, &mut vu, &shard).await;
     if active {
         shared.ctl.active.fetch_sub(1, Ordering::Relaxed);
     }

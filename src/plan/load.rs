@@ -11,10 +11,11 @@ use std::time::Duration;
 
 pub mod describe;
 pub mod model;
+pub mod phases;
 
 pub use model::{LoadModel, Origin};
 
-use super::flow::check_think;
+use super::flow::{Wait, wait};
 use super::model::Load;
 use super::validate::{Checker, DEFAULT_CONCURRENCY, DEFAULT_DURATION, MAX_CONCURRENCY, join};
 use super::yaml::{Node, Value};
@@ -35,6 +36,7 @@ const LOAD_KEYS: &[&str] = &[
     "max_vus",
     "duration",
     "graceful_stop",
+    "phases",
 ];
 
 /// The closed-model shorthand and command-line values, as `check_plan` read them.
@@ -51,7 +53,14 @@ pub(crate) struct Shorthand<'n> {
 
 /// Build the typed load from the `load` node (if any) and the shorthand.
 pub(crate) fn check(c: &mut Checker, node: Option<&Node>, sh: Shorthand) -> Option<Load> {
-    let think = sh.think.and_then(|n| check_think(c, n, "defaults.think"));
+    let (think, pacing) = match sh
+        .think
+        .and_then(|n| wait::check_think_or_pacing(c, n, "defaults.think"))
+    {
+        Some(Wait::Think(t)) => (Some(t), None),
+        Some(Wait::Pacing(p)) => (None, Some(p)),
+        None => (None, None),
+    };
     let Some(node) = node else {
         let users = sh.concurrency.map_or(DEFAULT_CONCURRENCY, |(n, _)| n);
         let mut duration = sh.duration.map(|(d, _)| d);
@@ -66,6 +75,8 @@ pub(crate) fn check(c: &mut Checker, node: Option<&Node>, sh: Shorthand) -> Opti
             },
             graceful_stop: None,
             think,
+            pacing,
+            phases: Vec::new(),
         });
     };
     let f = c.map(node, "load", LOAD_KEYS)?;
@@ -73,6 +84,35 @@ pub(crate) fn check(c: &mut Checker, node: Option<&Node>, sh: Shorthand) -> Opti
         .get("graceful_stop")
         .and_then(|n| c.duration(n, "load.graceful_stop"));
     let stages = f.get("stages").and_then(|n| check_stages(c, n));
+    let phased = match f.get("phases") {
+        Some(n) => {
+            for (key, what) in [
+                ("rate", "set the rate"),
+                ("stages", "are the stages"),
+                ("vus", "are an open model (users are `max_vus`)"),
+                ("duration", "set the run length"),
+            ] {
+                if let Some(k) = f.get(key) {
+                    c.fail::<()>(
+                        k,
+                        &format!("load.{key}"),
+                        format!("`phases` {what}; remove `{key}`"),
+                    );
+                }
+            }
+            if let Some((_, o @ Origin::Flag(_))) = sh.duration {
+                let (pos, path) = o.at();
+                c.report(
+                    pos,
+                    path,
+                    "the plan's `load.phases` set the run length; change their durations instead"
+                        .into(),
+                );
+            }
+            Some(phases::check(c, n)?)
+        }
+        None => None,
+    };
     let mut duration = f.get("duration").and_then(|n| {
         let d = c.duration(n, "load.duration")?;
         if d.is_zero() {
@@ -130,8 +170,11 @@ pub(crate) fn check(c: &mut Checker, node: Option<&Node>, sh: Shorthand) -> Opti
             );
         }
     }
-    if let Some(r) = rate {
-        let start = number(c, r, "load.rate", 0.0, 10_000_000.0)?;
+    if rate.is_some() || phased.is_some() {
+        let start = match rate {
+            Some(r) => number(c, r, "load.rate", 0.0, 10_000_000.0)?,
+            None => 0.0,
+        };
         let max_vus = match (sh.concurrency, f.get("max_vus")) {
             (Some((n, Origin::Flag(_))), _) => n, // -c sets max_vus in the open model
             (_, Some(n)) => c.whole(n, "load.max_vus", 1, MAX_CONCURRENCY)?,
@@ -144,15 +187,19 @@ pub(crate) fn check(c: &mut Checker, node: Option<&Node>, sh: Shorthand) -> Opti
                 "has no effect with `load.rate`: the rate paces iterations (use a `think` step inside a flow)".into(),
             );
         }
-        let profile = match stages {
-            Some(st) => Profile { start, stages: st },
-            None => Profile::constant(
-                start,
-                duration.unwrap_or(if sh.requests.is_some() {
-                    OPEN_ENDED
-                } else {
-                    DEFAULT_DURATION
-                }),
+        let (profile, phases) = match (phased, stages) {
+            (Some((profile, phases)), _) => (profile, phases),
+            (None, Some(st)) => (Profile { start, stages: st }, Vec::new()),
+            (None, None) => (
+                Profile::constant(
+                    start,
+                    duration.unwrap_or(if sh.requests.is_some() {
+                        OPEN_ENDED
+                    } else {
+                        DEFAULT_DURATION
+                    }),
+                ),
+                Vec::new(),
             ),
         };
         let total = profile.total();
@@ -165,6 +212,8 @@ pub(crate) fn check(c: &mut Checker, node: Option<&Node>, sh: Shorthand) -> Opti
             },
             graceful_stop,
             think,
+            pacing,
+            phases,
         });
     }
     if let Some(n) = f.get("max_vus") {
@@ -202,6 +251,8 @@ pub(crate) fn check(c: &mut Checker, node: Option<&Node>, sh: Shorthand) -> Opti
             model: LoadModel::RampingUsers { profile },
             graceful_stop,
             think,
+            pacing,
+            phases: Vec::new(),
         });
     }
     if start == 0 {
@@ -224,6 +275,8 @@ pub(crate) fn check(c: &mut Checker, node: Option<&Node>, sh: Shorthand) -> Opti
         },
         graceful_stop,
         think,
+        pacing,
+        phases: Vec::new(),
     })
 }
 
@@ -323,6 +376,12 @@ pub struct LoadInfo {
     /// Think time between iterations `[min, max]`, seconds (closed model).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub think_s: Option<[f64; 2]>,
+    /// Closed model: an iteration starts every this many seconds (`think: {pacing}`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pacing_s: Option<f64>,
+    /// Named phases (`load.phases`), in order; absent without.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub phases: Vec<phases::PhaseInfo>,
 }
 
 /// One ramp stage in the JSON result.
@@ -354,7 +413,10 @@ impl LoadInfo {
                 ("closed", Some(profile.start), None, None, stages(profile))
             }
             LoadModel::ArrivalRate { rate, max_vus } => {
-                let st = if rate.stages.len() > 1
+                // Named phases are their own description (`phases`), steps included.
+                let st = if !load.phases.is_empty() {
+                    Vec::new()
+                } else if rate.stages.len() > 1
                     || rate.stages.first().is_some_and(|s| s.target != rate.start)
                 {
                     stages(rate)
@@ -374,6 +436,8 @@ impl LoadInfo {
             think_s: load
                 .think
                 .map(|t| [t.min.as_secs_f64(), t.max.as_secs_f64()]),
+            pacing_s: load.pacing.map(|d| d.as_secs_f64()),
+            phases: load.phases.iter().map(phases::PhaseInfo::of).collect(),
         }
     }
 }

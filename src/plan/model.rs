@@ -82,6 +82,13 @@ pub struct Load {
     pub graceful_stop: Option<Duration>,
     /// Pause between a user's iterations (closed model).
     pub think: Option<super::load::Think>,
+    /// Closed model: start an iteration every this long (`defaults.think: {pacing}`), the
+    /// pause being what is left after the iteration; a scenario's own `think` or
+    /// `wait_time` replaces it (`plan::flow::wait`).
+    pub pacing: Option<Duration>,
+    /// Named phases (`load.phases`, open model): their names and time spans; empty
+    /// otherwise (`plan::load::phases`).
+    pub phases: Vec<super::load::phases::Phase>,
 }
 
 /// One weighted kind of request.

@@ -74,6 +74,11 @@ pub fn apply(mut plan: Plan, segment: Segment) -> Result<Plan, SplitError> {
         LoadModel::ArrivalRate { rate, max_vus } => {
             *max_vus = to_u32(split("`load.max_vus`", u64::from(*max_vus)));
             *rate = scale(rate, |v| segment.fraction(v));
+            // Named phases describe the segment's share too (their names and times stay).
+            for p in &mut load.phases {
+                p.arrival_rate = segment.fraction(p.arrival_rate);
+                p.ramp_to = p.ramp_to.map(|v| segment.fraction(v));
+            }
         }
     }
     if let Some(r) = load.requests {
@@ -304,6 +309,22 @@ mod tests {
         assert_eq!(s.segment.to_string(), "2/3");
         assert_eq!(s.whole.model.max_users(), 10);
         assert_eq!(parts[1].load.duration, plan(CLOSED).load.duration);
+    }
+
+    #[test]
+    fn named_phases_describe_the_share() {
+        let text = "base_url: http://127.0.0.1:1\nload:\n  max_vus: 4\n  phases:\n    - {name: a, duration: 1s, arrival_rate: 10, ramp_to: 20}\n    - {pause: 1s}\nscenarios:\n  - path: /\n";
+        let p = apply(plan(text), seg(1, 2)).unwrap();
+        let rates: Vec<(f64, Option<f64>)> = p
+            .load
+            .phases
+            .iter()
+            .map(|ph| (ph.arrival_rate, ph.ramp_to))
+            .collect();
+        assert_eq!(rates, vec![(5.0, Some(10.0)), (0.0, None)]);
+        assert_eq!(p.load.model.rate().map(|r| r.start), Some(5.0));
+        let whole = &p.segment.as_ref().unwrap().whole;
+        assert_eq!(whole.phases[0].arrival_rate, 10.0);
     }
 
     #[test]

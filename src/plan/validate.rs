@@ -475,6 +475,9 @@ fn check_plan(c: &mut Checker, file: &str, root: &Node, ov: &Overrides) -> Optio
         },
     }
 
+    if load.as_ref().is_some_and(|l| l.model.is_open()) {
+        super::flow::wait::reject_in_open_model(c, top.get("scenarios"));
+    }
     super::http_options::check_top(c, &top, &mut http);
     http.tls.insecure |= ov.insecure;
 

@@ -44,6 +44,7 @@ fn merge(chunk: &[SecondRow]) -> Option<SecondRow> {
         schedule_lag_p99_ms: highest(|r| r.schedule_lag_p99_ms),
         // Display rows only: charts read the numbers above, never the histogram.
         histogram: String::new(),
+        phase: first.phase.clone(),
     })
 }
 

@@ -16,6 +16,7 @@ pub mod http_section;
 pub mod json;
 pub mod junit;
 pub mod names;
+pub mod phases_section;
 pub mod text;
 
 use std::io::Write;

@@ -172,6 +172,7 @@ pub fn render_with(s: &Summary, paint: Paint) -> String {
         flow_count_rows(&mut o, x, &names, paint);
     }
     flow_checks(&mut o, s, paint);
+    super::phases_section::text(&mut o, s);
     super::generator_section::render(&mut o, s);
     thresholds(&mut o, s, paint);
     o

@@ -117,6 +117,11 @@ impl Profile {
         for s in &self.stages {
             let d = s.duration.as_secs_f64();
             let to = s.target;
+            if d <= 0.0 {
+                // A zero-length stage is a step (named phases): no iteration is due in it.
+                from = to;
+                continue;
+            }
             let area = (from + to) / 2.0 * d; // iterations due during this stage
             if left < area || (left == 0.0 && (from > 0.0 || to > 0.0)) {
                 // Solve from·x + (to-from)/(2d)·x² = left for x in [0, d].

@@ -256,6 +256,20 @@ impl Shard {
         self.window.iterations += 1;
     }
 
+    /// `n` request bytes of scenario `s` (and its step `step`, when steps are kept) went
+    /// out.
+    #[inline]
+    pub fn record_sent(&mut self, s: usize, step: usize, shape: &Shape, n: u64) {
+        if let Some(st) = self.scenarios.get_mut(s) {
+            st.bytes_sent += n;
+        }
+        if shape.steps > 0
+            && let Some(st) = self.flow_mut(s, shape).and_then(|f| f.steps.get_mut(step))
+        {
+            st.bytes_sent += n;
+        }
+    }
+
     /// A capture of scenario `s` failed on an `optional` step (the iteration goes on).
     pub fn record_capture_miss(&mut self, s: usize, shape: &Shape, id: usize) {
         if let Some(n) = self

@@ -12,6 +12,7 @@ use hdrhistogram::Histogram;
 use crate::outcome::{ErrorKind, Outcome};
 
 pub mod flow;
+pub mod gauge;
 pub mod lag;
 
 /// Status codes are counted in an array indexed by code; codes above this share the last slot.
@@ -36,6 +37,9 @@ pub struct ScenarioStats {
     pub errors: [u64; ErrorKind::COUNT],
     /// Response bytes received (head and body as framed).
     pub bytes_received: u64,
+    /// Request bytes sent (head and body as first written; redirect hops and retries not
+    /// counted).
+    pub bytes_sent: u64,
     /// Requests re-sent on a new connection after their reused one closed (idempotent
     /// methods only; `retry_idempotent`).
     pub retries: u64,
@@ -57,6 +61,7 @@ impl ScenarioStats {
             status: vec![0; MAX_STATUS + 1],
             errors: [0; ErrorKind::COUNT],
             bytes_received: 0,
+            bytes_sent: 0,
             retries: 0,
             by_status: Vec::new(),
             flow: None,
@@ -82,6 +87,7 @@ impl ScenarioStats {
             *a += b;
         }
         self.bytes_received += o.bytes_received;
+        self.bytes_sent += o.bytes_sent;
         self.retries += o.retries;
         flow::merge_opt(&mut self.flow, &o.flow);
         for (code, h) in &o.by_status {
@@ -118,6 +124,9 @@ pub struct Shard {
     pub schedule_lag: Option<Box<lag::ScheduleLag>>,
     /// CPU time of each engine thread, filled in as the thread ends.
     pub thread_cpu: Vec<lag::ThreadCpu>,
+    /// Users active (closed) or busy (open) at the coordinator's ticks: kept in the first
+    /// shard only (`engine::coordinate`), for live `vus` thresholds.
+    pub vus: gauge::Gauge,
 }
 
 /// Requests finished since the last per-second sample.
@@ -178,6 +187,7 @@ impl Shard {
             http: crate::http::timing::HttpStats::new(),
             schedule_lag: None,
             thread_cpu: Vec::new(),
+            vus: gauge::Gauge::default(),
         }
     }
 
@@ -323,6 +333,7 @@ impl Shard {
         }
         lag::ScheduleLag::merge_opt(&mut self.schedule_lag, &other.schedule_lag);
         self.thread_cpu.extend_from_slice(&other.thread_cpu);
+        self.vus.merge(&other.vus);
         if self.service.is_empty() {
             self.service = other.service.clone();
         } else {

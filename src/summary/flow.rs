@@ -68,6 +68,9 @@ pub struct StepSummary {
     /// Response bytes received (head and body as framed).
     #[serde(default)]
     pub bytes_received: u64,
+    /// Request bytes sent (head and body; redirect hops and retries not counted).
+    #[serde(default)]
+    pub bytes_sent: u64,
 }
 
 /// All checks of a run.
@@ -122,6 +125,7 @@ fn step_summary(
         errors,
         histogram: encode(&st.latency),
         bytes_received: st.bytes_received,
+        bytes_sent: st.bytes_sent,
     }
 }
 

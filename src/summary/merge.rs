@@ -107,6 +107,7 @@ impl Summary {
 
         let mut out = (*first).clone();
         out.schema_version = SCHEMA_VERSION;
+        out.summary.bytes_sent = 0;
         // Totals.
         let mut all = new_histogram();
         let mut service: Option<Histogram<u64>> = None;
@@ -125,6 +126,7 @@ impl Summary {
             t.succeeded += s.succeeded;
             t.failed += s.failed;
             t.bytes_received += s.bytes_received;
+            t.bytes_sent += s.bytes_sent;
             t.connections += s.connections;
             t.missed += s.missed;
             add(&mut all, &hist(name, "histogram", &p.histogram)?);
@@ -171,6 +173,7 @@ impl Summary {
         // has several generators, each part's result keeps its own.
         out.generator = None;
         out.series = merge_series(parts, start_ms)?;
+        let mut out = out.with_phases();
         // Run facts.
         out.run.started_at_ms = Some(start_ms);
         out.run.started_at = parts
@@ -353,9 +356,13 @@ fn merge_flow(
         let mut h = new_histogram();
         step.requests = 0;
         step.failed = 0;
+        step.bytes_received = 0;
+        step.bytes_sent = 0;
         for (name, s) in &steps {
             step.requests += s.requests;
             step.failed += s.failed;
+            step.bytes_received += s.bytes_received;
+            step.bytes_sent += s.bytes_sent;
             add(
                 &mut h,
                 &decode(&s.histogram)
@@ -439,6 +446,9 @@ fn merge_series(parts: &[(String, &Summary)], start_ms: u64) -> Result<Vec<Secon
             // Rows carry no lag histogram: the merged second shows the worst part's p99
             // (an upper bound); `summary.schedule_lag_ms` merges exactly.
             row.schedule_lag_p99_ms = row.schedule_lag_p99_ms.max(r.schedule_lag_p99_ms);
+            if row.phase.is_none() {
+                row.phase.clone_from(&r.phase);
+            }
             if r.requests > 0 && r.histogram.is_empty() {
                 return Err(format!("{name}: series[{}] has no histogram", r.t));
             }
@@ -489,6 +499,7 @@ fn empty_row() -> SecondRow {
         histogram: String::new(),
         iterations: 0,
         iterations_cut: 0,
+        phase: None,
     }
 }
 

@@ -9,6 +9,7 @@ pub mod flow;
 pub mod lag;
 mod merge;
 pub mod missing;
+pub mod phases;
 
 use std::collections::BTreeMap;
 
@@ -62,6 +63,10 @@ pub struct Summary {
     /// (`generator::Generator`); absent in results written before it existed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub generator: Option<crate::generator::Generator>,
+    /// Per named phase (`load.phases`): requests, failures, missed and latency of its
+    /// seconds; absent without phases (`summary::phases`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub phases: Vec<phases::PhaseSummary>,
 }
 
 /// The plan's load settings.
@@ -184,6 +189,10 @@ pub struct Totals {
     pub rps: f64,
     /// Response bytes received.
     pub bytes_received: u64,
+    /// Request bytes sent (head and body as first written; redirect hops and retries are
+    /// not counted).
+    #[serde(default)]
+    pub bytes_sent: u64,
     /// TCP connections opened (also those that failed right after being opened).
     pub connections: u64,
     /// Requests re-sent on a new connection after their reused connection closed before
@@ -317,7 +326,7 @@ impl Summary {
         let mut status = BTreeMap::new();
         let mut errors = BTreeMap::new();
         let mut scenarios = Vec::with_capacity(plan.scenarios.len());
-        let (mut requests, mut failed, mut bytes) = (0, 0, 0);
+        let (mut requests, mut failed, mut bytes, mut sent) = (0, 0, 0, 0);
         for (sc, st) in plan.scenarios.iter().zip(&run.stats.scenarios) {
             let _ = all.add(&st.latency);
             let (s_status, s_errors) = counts(st);
@@ -326,6 +335,7 @@ impl Summary {
             requests += st.requests;
             failed += st.failed;
             bytes += st.bytes_received;
+            sent += st.bytes_sent;
             scenarios.push(ScenarioSummary {
                 name: sc.name.clone(),
                 method: sc.method.clone(),
@@ -400,6 +410,7 @@ impl Summary {
                 duration_s: secs,
                 rps: per_sec(requests),
                 bytes_received: bytes,
+                bytes_sent: sent,
                 connections: run.stats.connects,
                 retries: run.stats.scenarios.iter().map(|s| s.retries).sum(),
                 missed: run.stats.missed.iter().sum(),
@@ -421,8 +432,17 @@ impl Summary {
             checks: crate::summary::flow::checks(plan, &run.stats),
             series: run.series.clone(),
             generator: None,
+            phases: Vec::new(),
         }
+        .with_phases()
         .with_generator(plan, run)
+    }
+
+    /// Add `phases[]` from the series and the plan's phases.
+    pub(crate) fn with_phases(mut self) -> Summary {
+        let planned = self.plan.load.as_ref().map_or(&[][..], |l| &l.phases[..]);
+        self.phases = phases::of(planned, &self.series);
+        self
     }
 
     /// Add the `generator` section: CPU, memory, limits, and the diagnosis.

@@ -9,6 +9,7 @@ use hdrhistogram::Histogram;
 use super::{Aggregation, Filter, Metric, Op, Threshold, ThresholdResult};
 use crate::outcome::ErrorKind;
 use crate::plan::Plan;
+use crate::stats::gauge::Gauge;
 use crate::stats::{ScenarioStats, Shard, new_histogram};
 use crate::summary::{Summary, decode};
 
@@ -26,6 +27,19 @@ pub trait Source {
     fn schedule_lag(&self) -> Option<Cow<'_, Histogram<u64>>>;
     /// Seconds of run the values cover.
     fn elapsed_s(&self) -> f64;
+    /// Users active (closed) or busy (open): last, smallest, largest; `None` when unknown.
+    fn vus(&self) -> Option<Gauge>;
+    /// Virtual users the run started.
+    fn vus_max(&self) -> Option<u64>;
+    /// Completed iterations of the selected scenarios.
+    fn iterations(&self, f: &Filter) -> Option<u64>;
+    /// Durations (µs) of the selected scenarios' completed iterations.
+    fn iteration_duration(&self, f: &Filter) -> Option<Cow<'_, Histogram<u64>>>;
+    /// Bytes received and sent by the selected requests.
+    fn data(&self, f: &Filter) -> Option<(u64, u64)>;
+    /// One request phase (µs) of the whole run: `http_req_waiting` (time to first byte),
+    /// `_connecting`, `_tls_handshaking`, `_blocked` (the DNS lookup).
+    fn timing(&self, m: Metric) -> Option<Cow<'_, Histogram<u64>>>;
 }
 
 /// The value of a threshold's metric, in its unit; `None` when there is no sample.
@@ -34,7 +48,28 @@ pub fn observe(t: &Threshold, src: &dyn Source) -> Option<f64> {
         let secs = src.elapsed_s();
         (secs > 0.0).then(|| n as f64 / secs)
     };
+    let counter = |n: u64| match t.aggregation {
+        Aggregation::Count => Some(n as f64),
+        _ => per_second(n),
+    };
     match t.metric {
+        Metric::Vus => {
+            let g = src.vus()?;
+            Some(match t.aggregation {
+                Aggregation::Min => g.min,
+                Aggregation::Max => g.max,
+                _ => g.value,
+            } as f64)
+        }
+        Metric::VusMax => src.vus_max().map(|n| n as f64),
+        Metric::Iterations => counter(src.iterations(&t.filter)?),
+        Metric::IterationDuration => reduce_ms(&*src.iteration_duration(&t.filter)?, t.aggregation),
+        Metric::DataReceived => counter(src.data(&t.filter)?.0),
+        Metric::DataSent => counter(src.data(&t.filter)?.1),
+        Metric::HttpReqWaiting
+        | Metric::HttpReqConnecting
+        | Metric::HttpReqTlsHandshaking
+        | Metric::HttpReqBlocked => reduce_ms(&*src.timing(t.metric)?, t.aggregation),
         Metric::HttpReqDuration => reduce_ms(&*src.latency(&t.filter)?, t.aggregation),
         Metric::ScheduleLag => reduce_ms(&*src.schedule_lag()?, t.aggregation),
         Metric::HttpReqFailed => {
@@ -74,7 +109,7 @@ fn reduce_ms(h: &Histogram<u64>, aggregation: Aggregation) -> Option<f64> {
         Aggregation::Max => ms(h.max()),
         Aggregation::Med => ms(h.value_at_quantile(0.5)),
         Aggregation::Percentile(p) => ms(h.value_at_quantile(p / 100.0)),
-        Aggregation::Rate | Aggregation::Count => return None,
+        Aggregation::Rate | Aggregation::Count | Aggregation::Value => return None,
     })
 }
 
@@ -232,6 +267,69 @@ impl Source for Summary {
     fn elapsed_s(&self) -> f64 {
         self.summary.duration_s
     }
+
+    fn vus(&self) -> Option<Gauge> {
+        // The series is the gauge sampled once a second (as k6 samples `vus`), and it
+        // merges by second, so a merged result's gauge is the whole run's.
+        Gauge::of(self.series.iter().map(|r| r.users))
+    }
+
+    fn vus_max(&self) -> Option<u64> {
+        Some(u64::from(self.plan.concurrency))
+    }
+
+    fn iterations(&self, f: &Filter) -> Option<u64> {
+        Some(
+            self.scenarios
+                .iter()
+                .filter(|sc| wanted(&f.scenario, &sc.name))
+                .map(|sc| sc.flow.iterations)
+                .sum(),
+        )
+    }
+
+    fn iteration_duration(&self, f: &Filter) -> Option<Cow<'_, Histogram<u64>>> {
+        let mut all = new_histogram();
+        for sc in self
+            .scenarios
+            .iter()
+            .filter(|sc| wanted(&f.scenario, &sc.name))
+        {
+            if !sc.flow.iteration_histogram.is_empty() {
+                all.add(&decode(&sc.flow.iteration_histogram).ok()?).ok()?;
+            }
+        }
+        Some(Cow::Owned(all))
+    }
+
+    fn data(&self, f: &Filter) -> Option<(u64, u64)> {
+        if f.scenario.is_none() && f.step.is_none() {
+            return Some((self.summary.bytes_received, self.summary.bytes_sent));
+        }
+        let mut total = (0, 0);
+        for sc in self
+            .scenarios
+            .iter()
+            .filter(|sc| wanted(&f.scenario, &sc.name))
+        {
+            for st in sc.flow.steps.iter().filter(|x| wanted(&f.step, &x.name)) {
+                total = (total.0 + st.bytes_received, total.1 + st.bytes_sent);
+            }
+        }
+        Some(total)
+    }
+
+    fn timing(&self, m: Metric) -> Option<Cow<'_, Histogram<u64>>> {
+        let t = &self.summary.http.timings_ms;
+        let phase = match m {
+            Metric::HttpReqWaiting => &t.ttfb,
+            Metric::HttpReqConnecting => &t.connect,
+            Metric::HttpReqTlsHandshaking => &t.tls,
+            Metric::HttpReqBlocked => &t.dns,
+            _ => return None,
+        };
+        decode(&phase.histogram).ok().map(Cow::Owned)
+    }
 }
 
 /// Live statistics (a merged snapshot) as a [`Source`].
@@ -348,6 +446,56 @@ impl Source for ShardSource<'_> {
 
     fn elapsed_s(&self) -> f64 {
         self.elapsed_s
+    }
+
+    fn vus(&self) -> Option<Gauge> {
+        self.shard.vus.seen.then_some(self.shard.vus)
+    }
+
+    fn vus_max(&self) -> Option<u64> {
+        Some(u64::from(self.plan.load.model.max_users()))
+    }
+
+    fn iterations(&self, f: &Filter) -> Option<u64> {
+        let mut n = 0;
+        for (sc, st) in self.plan.scenarios.iter().zip(&self.shard.scenarios) {
+            if wanted(&f.scenario, &sc.name) {
+                // A plain one-request scenario's iterations are its requests.
+                n += st.flow.as_deref().map_or(st.requests, |x| x.completed);
+            }
+        }
+        Some(n)
+    }
+
+    fn iteration_duration(&self, f: &Filter) -> Option<Cow<'_, Histogram<u64>>> {
+        let mut all = new_histogram();
+        for (sc, st) in self.plan.scenarios.iter().zip(&self.shard.scenarios) {
+            if wanted(&f.scenario, &sc.name) {
+                let h = match st.flow.as_deref() {
+                    Some(x) if sc.flow.detailed() => &x.iteration,
+                    _ => &st.latency,
+                };
+                all.add(h).ok()?;
+            }
+        }
+        Some(Cow::Owned(all))
+    }
+
+    fn data(&self, f: &Filter) -> Option<(u64, u64)> {
+        Some(self.parts(f).iter().fold((0, 0), |(r, s), st| {
+            (r + st.bytes_received, s + st.bytes_sent)
+        }))
+    }
+
+    fn timing(&self, m: Metric) -> Option<Cow<'_, Histogram<u64>>> {
+        let h = &self.shard.http;
+        Some(Cow::Borrowed(match m {
+            Metric::HttpReqWaiting => &h.ttfb,
+            Metric::HttpReqConnecting => &h.connect,
+            Metric::HttpReqTlsHandshaking => &h.tls,
+            Metric::HttpReqBlocked => &h.dns,
+            _ => return None,
+        }))
     }
 }
 

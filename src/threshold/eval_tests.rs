@@ -146,3 +146,89 @@ fn schedule_lag_from_shard_and_summary() {
     let summary = Summary::build(&plan, &run);
     assert_eq!(verdicts(&ts, &summary), got);
 }
+
+#[test]
+fn k6_metrics_from_shard_and_summary() {
+    let ts = thresholds(
+        "  vus: ['value>0', 'min>=1', 'max<3']\n  vus_max: ['value==1']\n  iterations: ['count==110', 'rate>50']\n  'iterations{name:b}': ['count==10']\n  iteration_duration: ['max<1000']\n  data_received: ['count==1100']\n  'data_sent{scenario:a}': ['count==2000', 'rate==1000']\n  http_req_waiting: ['max<10']\n  http_req_connecting: ['p(50)<4']\n  http_req_blocked: ['max>=2']\n  http_req_tls_handshaking: ['max<1']\n",
+    );
+    let mut sh = shard();
+    for _ in 0..100 {
+        sh.record_sent(0, 0, &crate::stats::flow::Shape::default(), 20);
+    }
+    sh.http.record_dns(Duration::from_millis(2));
+    sh.http.connect.record(3000).unwrap();
+    sh.http.ttfb.record(4000).unwrap();
+    for users in [1, 2, 2] {
+        sh.vus.observe(users);
+    }
+    let plan = load_str(
+        "p",
+        &format!("{PLAN}defaults: {{concurrency: 1}}\n"),
+        &Overrides::default(),
+    )
+    .unwrap();
+    let live = ShardSource {
+        shard: &sh,
+        plan: &plan,
+        elapsed_s: 2.0,
+    };
+    let got = verdicts(&ts, &live);
+    let want = vec![
+        (Some(2.0), true),
+        (Some(1.0), true),
+        (Some(2.0), true),
+        (Some(1.0), true),
+        (Some(110.0), true),
+        (Some(55.0), true),
+        (Some(10.0), true),
+        (Some(300.031), true),
+        (Some(1100.0), true),
+        (Some(2000.0), true),
+        (Some(1000.0), true),
+        (Some(4.0), true),
+        (Some(3.0), true),
+        (Some(2.0), true),
+        (None, true),
+    ];
+    assert_eq!(got.len(), want.len());
+    for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+        assert_eq!(g.1, w.1, "threshold {i}: {g:?} vs {w:?}");
+        match (g.0, w.0) {
+            (Some(a), Some(b)) => assert!((a - b).abs() < 0.2, "threshold {i}: {a} vs {b}"),
+            (a, b) => assert_eq!(a, b, "threshold {i}"),
+        }
+    }
+    // The frozen Summary says the same; its `vus` gauge is the series' users.
+    let row = |users| crate::engine::series::SecondRow {
+        t: 0,
+        requests: 0,
+        failed: 0,
+        missed: 0,
+        rps: 0.0,
+        p50_ms: 0.0,
+        p95_ms: 0.0,
+        p99_ms: 0.0,
+        schedule_lag_p99_ms: 0.0,
+        users,
+        target: 0.0,
+        histogram: String::new(),
+        phase: None,
+    };
+    let run = crate::engine::RunResult {
+        stats: sh.clone(),
+        elapsed: Duration::from_secs(2),
+        started_at: std::time::SystemTime::now(),
+        stop: crate::engine::StopReason::Requests,
+        abort_reason: None,
+        series: vec![row(1), row(2), row(2)],
+        threads: 1,
+        nofile: crate::generator::Nofile::default(),
+        usage: crate::generator::Usage::default(),
+        precise_pacer: None,
+    };
+    let summary = Summary::build(&plan, &run);
+    assert_eq!(summary.summary.bytes_sent, 2000);
+    let back = Summary::from_json(&serde_json::to_string(&summary).unwrap()).unwrap();
+    assert_eq!(verdicts(&ts, &back), got);
+}

@@ -24,6 +24,7 @@ mod import;
 mod influxdb;
 mod k8s;
 mod library;
+mod lifecycle;
 mod live;
 mod load_models;
 mod nginx;

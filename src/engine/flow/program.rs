@@ -77,6 +77,15 @@ pub struct ScenarioProgram {
     pub captures: usize,
     /// Checks in the scenario (size of the check counters).
     pub checks: usize,
+    /// Ops each user runs once before its first iteration (`setup_steps`).
+    pub setup: Vec<Op>,
+    /// Ops each user that ran the setup runs once when it stops (`teardown_steps`).
+    pub teardown: Vec<Op>,
+    /// Capture slots the setup fills: not reset between iterations.
+    pub kept_slots: usize,
+    /// The pause after an iteration: the scenario's own, else `defaults.think: {pacing}`
+    /// (`None`: the run's `think`, if any).
+    pub wait: Option<crate::plan::flow::Wait>,
 }
 
 /// One request step, ready to render and send.
@@ -172,7 +181,8 @@ impl Program {
                 && steps.len() == 1
                 && steps[0].wire.is_some()
                 && steps[0].captures.is_empty()
-                && steps[0].checks.is_empty();
+                && steps[0].checks.is_empty()
+                && !flow.has_lifecycle();
             scenarios.push(ScenarioProgram {
                 ops: flow.ops.clone(),
                 steps,
@@ -184,6 +194,12 @@ impl Program {
                 detailed: flow.detailed(),
                 captures: flow.capture_count(),
                 checks: flow.check_count(),
+                setup: flow.setup.clone(),
+                teardown: flow.teardown.clone(),
+                kept_slots: flow.kept_slots,
+                wait: flow
+                    .wait
+                    .or(plan.load.pacing.map(crate::plan::flow::Wait::Pacing)),
             });
         }
         let data = plan.flow.data.clone();

@@ -28,9 +28,11 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 pub use scenario::{Capture, Check, Headers, LoopStep, Request, Scenario, Step, ThinkStep};
-pub use settings::{DataSet, Defaults, Load, Order, Stage, Tls};
+pub use settings::{DataSet, Defaults, Load, Order, Phase, Stage, Tls};
 pub use thresholds::{Threshold, ThresholdObject, Thresholds};
-pub use values::{Decimal, Flag, JsonValue, OneOrMany, Scalar, Think, ThinkRange, Whole};
+pub use values::{
+    Decimal, Flag, JsonValue, OneOrMany, Scalar, Think, ThinkPacing, ThinkRange, Whole,
+};
 pub use variable::Variable;
 pub use write::{WriteError, from_doc, json_schema};
 

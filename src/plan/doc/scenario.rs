@@ -38,6 +38,21 @@ pub struct Scenario {
     /// default false).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub check_failures_fail_request: Option<Flag>,
+    /// Steps each virtual user runs once before its first iteration of the scenario
+    /// (Locust's `on_start`); their captures and cookies last for all its iterations.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub setup_steps: Option<Vec<Step>>,
+    /// Steps each user that ran the setup runs once when it stops (Locust's `on_stop`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub teardown_steps: Option<Vec<Step>>,
+    /// Pause after each iteration of this scenario (closed model): a duration,
+    /// `{min, max}` or `{pacing}`; replaces `defaults.think`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub think: Option<Think>,
+    /// Locust's spelling of `think`: `between(1, 3)`, `constant(2)` or
+    /// `constant_pacing(5)` (seconds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wait_time: Option<String>,
     /// HTTP method (default `defaults.method`, else GET; case-insensitive). Single-request
     /// form only.
     #[serde(default, skip_serializing_if = "Option::is_none")]

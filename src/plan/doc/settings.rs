@@ -101,6 +101,42 @@ pub struct Load {
     /// How long in-flight iterations may finish after the end (default `min(5s, timeout)`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub graceful_stop: Option<String>,
+    /// Open model in named phases (Artillery's `phases`): each starts at its own
+    /// `arrival_rate`, holds it or ramps to `ramp_to`; `pause` sends nothing. Replaces
+    /// `rate`, `stages` and `duration`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phases: Option<Vec<Phase>>,
+}
+
+/// One named phase: `{name, duration, arrival_rate, ramp_to}` or `{name, pause}`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Phase {
+    /// Name in the progress bar, series and reports (default `phase N`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Length: a duration (`60s`) or seconds (`60`, Artillery's form).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration: Option<Scalar>,
+    /// Iterations per second at the phase's start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arrival_rate: Option<Decimal>,
+    /// Artillery's spelling of `arrival_rate` (give one of them).
+    #[serde(
+        default,
+        rename = "arrivalRate",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub arrival_rate_camel: Option<Decimal>,
+    /// Iterations per second at its end: a linear ramp.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ramp_to: Option<Decimal>,
+    /// Artillery's spelling of `ramp_to` (give one of them).
+    #[serde(default, rename = "rampTo", skip_serializing_if = "Option::is_none")]
+    pub ramp_to_camel: Option<Decimal>,
+    /// A phase that sends nothing for this long (a duration or seconds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pause: Option<Scalar>,
 }
 
 /// One ramp stage.

@@ -391,3 +391,22 @@ fn list_variables_round_trip() {
     let built = from_doc("p.yaml", &doc, &ov).unwrap_or_else(|e| panic!("{e}\n{written}"));
     assert_eq!(meaning(&built), meaning(&original), "{written}");
 }
+
+/// Issue 16's scenario and load keys read into the document and write back to the same
+/// plan: setup and teardown steps, a scenario's `think`/`wait_time`, pacing, phases.
+#[test]
+fn lifecycle_pacing_and_phases_round_trip() {
+    let texts = [
+        "base_url: http://127.0.0.1:1\ndefaults: {think: {pacing: 2s}}\nscenarios:\n  - name: s\n    setup_steps:\n      - {name: login, path: /l, capture: {t: {json: $.t}}}\n    steps:\n      - {name: work, path: \"/w?t={{ t }}\"}\n    teardown_steps:\n      - {name: out, method: POST, path: /o}\n    wait_time: between(1, 3)\n  - {name: p, path: /p, think: {pacing: 5s}}\n",
+        "base_url: http://127.0.0.1:1\nload:\n  max_vus: 5\n  phases:\n    - {name: a, duration: 10, arrivalRate: 1, rampTo: 5}\n    - {pause: 2s}\n    - {duration: 1s, arrival_rate: 3}\nscenarios: [{path: /}]\n",
+    ];
+    let ov = Overrides::default();
+    for text in texts {
+        let doc = PlanDoc::from_yaml(text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+        let written = doc.to_yaml("round trip").unwrap();
+        let original = load_str("p.yaml", text, &ov).unwrap_or_else(|e| panic!("{e}"));
+        let reloaded =
+            load_str("p.yaml", &written, &ov).unwrap_or_else(|e| panic!("{e}\n{written}"));
+        assert_eq!(meaning(&reloaded), meaning(&original), "{written}");
+    }
+}

@@ -61,7 +61,8 @@ pub enum Scalar {
     Text(String),
 }
 
-/// A pause: a fixed duration (`1s`), or uniformly random between `min` and `max`.
+/// A pause: a fixed duration (`1s`), or uniformly random between `min` and `max`; between
+/// iterations (`defaults.think`, a scenario's `think`) also `{pacing: 5s}`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(untagged)]
 pub enum Think {
@@ -69,6 +70,17 @@ pub enum Think {
     Fixed(String),
     /// A random pause between two durations.
     Range(ThinkRange),
+    /// Start an iteration every `pacing` (the pause is what is left of it, never negative;
+    /// Locust's `constant_pacing`). Not for `think` steps.
+    Pacing(ThinkPacing),
+}
+
+/// `{pacing}`: an iteration starts every this long.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ThinkPacing {
+    /// How often an iteration starts, e.g. `5s`.
+    pub pacing: String,
 }
 
 /// `{min, max}` of a random pause.

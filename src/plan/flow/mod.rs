@@ -19,9 +19,11 @@ mod response;
 pub mod template;
 #[cfg(test)]
 mod tests;
+pub mod wait;
 
 pub(crate) use globals::check_globals;
 pub use model::{Flow, Globals, Op, RequestStep, Think};
+pub use wait::Wait;
 
 use std::collections::HashMap;
 
@@ -48,8 +50,16 @@ pub const STEP_KEYS: &[&str] = &[
     "follow_redirects",
 ];
 /// Keys of a scenario besides the request keys.
-pub const SCENARIO_ONLY_KEYS: &[&str] =
-    &["weight", "steps", "cookies", "check_failures_fail_request"];
+pub const SCENARIO_ONLY_KEYS: &[&str] = &[
+    "weight",
+    "steps",
+    "cookies",
+    "check_failures_fail_request",
+    "setup_steps",
+    "teardown_steps",
+    "think",
+    "wait_time",
+];
 const THINK_KEYS: &[&str] = &["think"];
 const LOOP_KEYS: &[&str] = &["loop", "steps"];
 const DATA_KEYS: &[&str] = &["file", "order"];
@@ -189,6 +199,7 @@ pub(crate) fn check_scenario(
         Some(n) => boolean(c, n, &join(path, "check_failures_fail_request")),
         None => Some(false),
     };
+    let wait = wait::check_scenario_wait(c, f.get("think"), f.get("wait_time"), path);
     let mut b = Builder {
         g,
         flow: Flow::default(),
@@ -199,6 +210,13 @@ pub(crate) fn check_scenario(
         uses: Uses::default(),
         headers: d.headers.to_vec(),
     };
+    // Setup steps compile first: their captures are visible to every later step, and
+    // their slots come first (kept across iterations, `Flow::kept_slots`).
+    if let Some(n) = f.get("setup_steps") {
+        check_steps(c, &mut b, n, &join(path, "setup_steps"), d);
+        b.flow.setup = std::mem::take(&mut b.flow.ops);
+        b.flow.kept_slots = b.scope.len();
+    }
     match steps_node {
         Some(steps) => {
             for key in STEP_KEYS {
@@ -219,7 +237,7 @@ pub(crate) fn check_scenario(
             }
             b.flow.multi_step = true;
             check_steps(c, &mut b, steps, &join(path, "steps"), d);
-            if b.flow.steps.is_empty() && c.errors.len() == errors_before {
+            if b.flow.first_request().is_none() && c.errors.len() == errors_before {
                 c.report(
                     Some(steps.pos),
                     &join(path, "steps"),
@@ -230,10 +248,15 @@ pub(crate) fn check_scenario(
         None => {
             let request = check_request(c, &mut b, node, path, d, &f, true);
             if let Some(step) = request {
-                b.flow.ops.push(Op::Request(0));
+                b.flow.ops.push(Op::Request(b.flow.steps.len()));
                 b.flow.steps.push(step);
             }
         }
+    }
+    if let Some(n) = f.get("teardown_steps") {
+        let main = std::mem::take(&mut b.flow.ops);
+        check_steps(c, &mut b, n, &join(path, "teardown_steps"), d);
+        b.flow.teardown = std::mem::replace(&mut b.flow.ops, main);
     }
     let (weight, cookies, fail_on_check) = (weight?, cookies?, fail_on_check?);
     if c.errors.len() > errors_before {
@@ -253,7 +276,11 @@ pub(crate) fn check_scenario(
         names.sort();
         names.into_iter().map(|(_, n)| n).collect()
     };
-    let first = flow.steps.first()?;
+    flow.wait = wait;
+    let first = flow
+        .first_request()
+        .and_then(|i| flow.steps.get(i))
+        .or(flow.steps.first())?;
     Some(Scenario {
         name: name.unwrap_or_else(|| first.name.clone()),
         weight,

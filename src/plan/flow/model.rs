@@ -50,6 +50,16 @@ pub struct Flow {
     pub data_used: Vec<u16>,
     /// Whether the scenario was written with `steps` (reports show its steps).
     pub multi_step: bool,
+    /// `setup_steps`: run once by each virtual user before its first iteration of the
+    /// scenario (Locust's `on_start`); their requests are in `steps`, not iterations.
+    pub setup: Vec<Op>,
+    /// `teardown_steps`: run once by each user that ran the setup, when it stops.
+    pub teardown: Vec<Op>,
+    /// Capture slots `0..kept_slots` are the setup's: kept across iterations, not reset.
+    pub kept_slots: usize,
+    /// The scenario's own pause between iterations (`think`, `wait_time`); `None`: the
+    /// plan's `defaults.think`.
+    pub wait: Option<super::Wait>,
 }
 
 /// One instruction of a flow.
@@ -128,6 +138,19 @@ pub struct RequestStep {
 }
 
 impl Flow {
+    /// The first request step of an iteration (setup steps come before it in `steps`).
+    pub fn first_request(&self) -> Option<usize> {
+        self.ops.iter().find_map(|op| match op {
+            Op::Request(i) => Some(*i),
+            _ => None,
+        })
+    }
+
+    /// Whether users run setup or teardown steps for this scenario.
+    pub fn has_lifecycle(&self) -> bool {
+        !self.setup.is_empty() || !self.teardown.is_empty()
+    }
+
     /// Number of captures over all steps.
     pub fn capture_count(&self) -> usize {
         self.steps.iter().map(|s| s.captures.len()).sum()

@@ -33,6 +33,8 @@ impl LoadInfo {
             stages: Vec::new(),
             graceful_stop_s: 0.0,
             think_s: None,
+            pacing_s: None,
+            phases: Vec::new(),
         }
     }
 
@@ -43,6 +45,28 @@ impl LoadInfo {
         let peak = self.stages.iter().map(|s| s.target).fold(start, f64::max);
         let max = self.max_vus.unwrap_or(0);
         let ramped = !self.stages.is_empty();
+        if !self.phases.is_empty() {
+            let n = self.phases.len();
+            let peak = self
+                .phases
+                .iter()
+                .map(|p| p.ramp_to.unwrap_or(0.0).max(p.arrival_rate))
+                .fold(0.0, f64::max);
+            let named: Vec<String> = self.phases.iter().map(|p| p.rates()).collect();
+            let n = format!("{n} phase{}", if n == 1 { "" } else { "s" });
+            return match wording {
+                Wording::Text => {
+                    format!("open model in {n}: {} (max {max} users)", named.join(", "))
+                }
+                Wording::Html => {
+                    format!("open model in {n}, peak {peak}/s (max {max} users)")
+                }
+                Wording::Validate => format!(
+                    "open model in {n} ({}; peak {peak}/s, max {max} users)",
+                    named.join(", ")
+                ),
+            };
+        }
         match wording {
             Wording::Text => {
                 let think = self.think_s.map_or(String::new(), |[a, b]| {
@@ -51,7 +75,9 @@ impl LoadInfo {
                     } else {
                         format!(", think {a}–{b}s")
                     }
-                });
+                }) + &self
+                    .pacing_s
+                    .map_or(String::new(), |p| format!(", an iteration every {p}s"));
                 let ramp = || {
                     let mut v = vec![format!("{start}")];
                     v.extend(self.stages.iter().map(|st| format!("{}", st.target)));
@@ -176,6 +202,19 @@ mod tests {
         for (load, want) in cases {
             assert_eq!(all(&info(load, &none)), want.map(String::from), "{load}");
         }
+        let phased = info(
+            "load:\n  max_vus: 9\n  phases:\n    - {name: warm, duration: 2s, arrival_rate: 1, ramp_to: 5}\n    - {pause: 1s}",
+            &none,
+        );
+        assert_eq!(
+            all(&phased),
+            [
+                "open model in 2 phases: warm 1→5/s, phase 2 pause (max 9 users)",
+                "open model in 2 phases, peak 5/s (max 9 users)",
+                "open model in 2 phases (warm 1→5/s, phase 2 pause; peak 5/s, max 9 users)",
+            ]
+            .map(String::from)
+        );
         let c7 = Overrides {
             concurrency: Some(7),
             ..Overrides::default()

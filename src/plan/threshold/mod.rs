@@ -34,6 +34,28 @@ pub enum Metric {
     /// Open model: schedule lag (ms), actual start − due time of every iteration started
     /// (`summary.schedule_lag_ms`, both kinds together).
     ScheduleLag,
+    /// Virtual users active (closed) or busy (open): a gauge — `value` (the last), `min`,
+    /// `max` — sampled every second (k6's `vus`).
+    Vus,
+    /// Virtual users the run started (`plan.concurrency`; k6's `vus_max`).
+    VusMax,
+    /// Completed iterations: `count`, or `rate` per second.
+    Iterations,
+    /// Duration of completed iterations (ms), think time inside a flow included.
+    IterationDuration,
+    /// Response bytes received: `count`, or `rate` per second.
+    DataReceived,
+    /// Request bytes sent: `count`, or `rate` per second.
+    DataSent,
+    /// Time to the first response byte after sending (ms; k6's `http_req_waiting`).
+    HttpReqWaiting,
+    /// TCP connect time of new connections (ms).
+    HttpReqConnecting,
+    /// TLS handshake time of new connections (ms).
+    HttpReqTlsHandshaking,
+    /// Time before a request could start (ms): the DNS lookup, done once before the run
+    /// (every user owns its connection, so none waits for a pooled one as in k6).
+    HttpReqBlocked,
 }
 
 /// What each metric accepts, in one table.
@@ -100,14 +122,92 @@ pub const METRICS: &[MetricSpec] = &[
         // Our name (`summary.schedule_lag_ms`): how late iterations started (open model).
         name: "schedule_lag",
         metric: Metric::ScheduleLag,
-        aggregations: &["avg", "min", "med", "max", "p(N)"],
+        aggregations: TREND,
+        unit: Unit::Ms,
+        selectors: &[],
+    },
+    MetricSpec {
+        name: "vus",
+        metric: Metric::Vus,
+        aggregations: GAUGE,
+        unit: Unit::Count,
+        selectors: &[],
+    },
+    MetricSpec {
+        name: "vus_max",
+        metric: Metric::VusMax,
+        aggregations: GAUGE,
+        unit: Unit::Count,
+        selectors: &[],
+    },
+    MetricSpec {
+        name: "iterations",
+        metric: Metric::Iterations,
+        aggregations: COUNTER,
+        unit: Unit::Count,
+        selectors: &["scenario"],
+    },
+    MetricSpec {
+        name: "iteration_duration",
+        metric: Metric::IterationDuration,
+        aggregations: TREND,
+        unit: Unit::Ms,
+        selectors: &["scenario"],
+    },
+    MetricSpec {
+        name: "data_received",
+        metric: Metric::DataReceived,
+        aggregations: COUNTER,
+        unit: Unit::Count,
+        selectors: &["scenario", "step"],
+    },
+    MetricSpec {
+        name: "data_sent",
+        metric: Metric::DataSent,
+        aggregations: COUNTER,
+        unit: Unit::Count,
+        selectors: &["scenario", "step"],
+    },
+    MetricSpec {
+        name: "http_req_waiting",
+        metric: Metric::HttpReqWaiting,
+        aggregations: TREND,
+        unit: Unit::Ms,
+        selectors: &[],
+    },
+    MetricSpec {
+        name: "http_req_connecting",
+        metric: Metric::HttpReqConnecting,
+        aggregations: TREND,
+        unit: Unit::Ms,
+        selectors: &[],
+    },
+    MetricSpec {
+        name: "http_req_tls_handshaking",
+        metric: Metric::HttpReqTlsHandshaking,
+        aggregations: TREND,
+        unit: Unit::Ms,
+        selectors: &[],
+    },
+    MetricSpec {
+        name: "http_req_blocked",
+        metric: Metric::HttpReqBlocked,
+        aggregations: TREND,
         unit: Unit::Ms,
         selectors: &[],
     },
 ];
 
-/// Selector keys (`metric{key:value}`).
-pub const SELECTOR_KEYS: &[&str] = &["scenario", "status", "step"];
+/// Aggregations of a trend (a distribution of durations).
+const TREND: &[&str] = &["avg", "min", "med", "max", "p(N)"];
+/// Aggregations of a gauge (k6: the last value, the smallest, the largest).
+const GAUGE: &[&str] = &["value", "min", "max"];
+/// Aggregations of a counter.
+const COUNTER: &[&str] = &["count", "rate"];
+
+/// Selector keys (`metric{key:value}`). `name` is k6's request tag: the step or scenario
+/// of that name (see `parse::metric_key`).
+pub const SELECTOR_KEYS: &[&str] = &["scenario", "status", "step", "name"];
 
 impl Metric {
     /// The table row of this metric.
@@ -152,6 +252,8 @@ pub enum Aggregation {
     Rate,
     /// Total count.
     Count,
+    /// A gauge's last value.
+    Value,
 }
 
 /// Comparison of the observed value with the limit.

@@ -14,7 +14,7 @@ use crate::util::did_you_mean;
 /// Keys of the object form of a threshold. k6's camelCase spellings are accepted too.
 const OBJECT_KEYS: &[&str] = &["threshold", "abort_on_fail", "delay_abort_eval"];
 /// Every aggregation name, to tell "wrong for this metric" from "unknown".
-const ALL_AGGREGATIONS: &[&str] = &["avg", "min", "med", "max", "p(N)", "rate", "count"];
+const ALL_AGGREGATIONS: &[&str] = &["avg", "min", "med", "max", "p(N)", "rate", "count", "value"];
 
 /// Collects errors for one file.
 struct Errors<'a> {
@@ -326,6 +326,33 @@ pub fn metric_key(text: &str, names: &Names) -> Result<(Metric, Filter), String>
                 ));
             };
             let (k, v) = (k.trim(), unquote(v.trim()));
+            let accepts = |key: &str| spec.selectors.contains(&key);
+            // k6 tags every request with `name`: here the step of that name, else the
+            // scenario (a one-request scenario's step is named like it).
+            let k = match k {
+                "name" if accepts("step") && names.steps.contains(&v) => "step",
+                "name" if accepts("scenario") && scenarios.contains(&v) => "scenario",
+                "name" if accepts("step") || accepts("scenario") => {
+                    let mut known: Vec<&str> = Vec::new();
+                    if accepts("step") {
+                        known.extend(&names.steps);
+                    }
+                    known.extend(scenarios);
+                    let hint = match did_you_mean(v, &known) {
+                        Some(s) => format!(" (did you mean `{s}`?)"),
+                        None => format!("; the plan's names are: {}", known.join(", ")),
+                    };
+                    return Err(format!(
+                        "no {} is named `{v}`{hint}",
+                        if accepts("step") {
+                            "step or scenario"
+                        } else {
+                            "scenario"
+                        }
+                    ));
+                }
+                other => other,
+            };
             if SELECTOR_KEYS.contains(&k) && !spec.selectors.contains(&k) {
                 return Err(format!(
                     "selector `{k}` does not apply to {}; {}",
@@ -456,6 +483,7 @@ fn agg_name(a: Aggregation) -> &'static str {
         Aggregation::Percentile(_) => "p(N)",
         Aggregation::Rate => "rate",
         Aggregation::Count => "count",
+        Aggregation::Value => "value",
     }
 }
 
@@ -467,6 +495,14 @@ fn example(metric: Metric) -> &'static str {
         Metric::Checks => "rate>0.99",
         Metric::DroppedIterations => "count<1",
         Metric::ScheduleLag => "p(99)<1",
+        Metric::Vus | Metric::VusMax => "value>0",
+        Metric::Iterations => "count>100",
+        Metric::IterationDuration => "p(95)<2000",
+        Metric::DataReceived | Metric::DataSent => "rate<1000000",
+        Metric::HttpReqWaiting
+        | Metric::HttpReqConnecting
+        | Metric::HttpReqTlsHandshaking
+        | Metric::HttpReqBlocked => "p(95)<100",
     }
 }
 
@@ -478,6 +514,7 @@ fn aggregation(metric: Metric, text: &str) -> Result<Aggregation, String> {
         "max" => Aggregation::Max,
         "rate" => Aggregation::Rate,
         "count" => Aggregation::Count,
+        "value" => Aggregation::Value,
         _ => {
             if let Some(n) = text.strip_prefix("p(").and_then(|r| r.strip_suffix(')')) {
                 return match n.trim().parse::<f64>() {

@@ -194,3 +194,61 @@ fn example_ci_gate_plan_is_valid() {
         );
     }
 }
+
+#[test]
+fn k6_built_in_metrics_parse() {
+    let (ts, errs) = parse(
+        r#"
+vus: ['value>0', 'max<=100', 'min>=1']
+vus_max: ['value==10']
+iterations: ['count>100', 'rate>5']
+iteration_duration: ['p(95)<2000', 'avg<1s']
+data_received: ['count>0', 'rate<1000000']
+data_sent: ['count>0']
+http_req_waiting: ['p(95)<500']
+http_req_connecting: ['max<100']
+http_req_tls_handshaking: ['p(99)<50']
+http_req_blocked: ['max<10']
+'http_req_duration{name:login}': ['p(95)<1000']
+'http_req_duration{name:Get users}': ['p(95)<1000']
+'http_req_failed{name:Create user}': ['rate<0.01']
+'iterations{scenario:Create user}': ['count>1']
+'iterations{name:Create user}': ['count>1']
+'data_received{name:create}': ['count>1']
+"#,
+    );
+    assert!(errs.is_empty(), "{errs:?}");
+    assert_eq!(ts.len(), 21);
+    assert_eq!(
+        (ts[0].metric, ts[0].aggregation, ts[0].unit_name()),
+        (Metric::Vus, Aggregation::Value, "count")
+    );
+    assert_eq!(ts[5].unit_name(), "per_second");
+    assert_eq!(
+        (ts[7].metric, ts[7].limit),
+        (Metric::IterationDuration, 1000.0)
+    );
+    // `name` is k6's request tag: a step of that name, else the scenario.
+    assert_eq!(ts[15].filter.step.as_deref(), Some("login"));
+    assert_eq!(ts[16].filter.step.as_deref(), Some("Get users"));
+    assert_eq!(ts[17].filter.scenario.as_deref(), Some("Create user"));
+    assert_eq!(ts[19].filter.scenario.as_deref(), Some("Create user"));
+    assert_eq!(ts[20].filter.step.as_deref(), Some("create"));
+    let (_, errs) = parse(
+        "vus: ['p(95)<1']\n'vus{scenario:Get users}': ['value>0']\n'http_req_duration{name:logn}': ['p(95)<1']\n'iterations{name:login}': ['count>1']\n'vus{name:login}': ['value>1']\nvus_max: ['val>0']\n",
+    );
+    let want = [
+        "`p(95)` does not apply to vus; expected one of: value, min, max",
+        "selector `scenario` does not apply to vus; it takes no selector",
+        "no step or scenario is named `logn` (did you mean `login`?)",
+        "no scenario is named `login`",
+        "selector `name` does not apply to vus",
+        "vus_max[0]: unknown aggregation `val` (did you mean `value`?)",
+    ];
+    for w in want {
+        assert!(
+            errs.iter().any(|e| e.contains(w)),
+            "missing {w:?} in {errs:#?}"
+        );
+    }
+}
