@@ -214,6 +214,7 @@ fn k6_metrics_from_shard_and_summary() {
         target: 0.0,
         histogram: String::new(),
         phase: None,
+        ..Default::default()
     };
     let run = crate::engine::RunResult {
         stats: sh.clone(),
