@@ -31,9 +31,10 @@ struct Replayed {
     sessions: usize,
 }
 
-/// Import `har` with the binary, validate the plan, run it with [`USERS`] users against a
-/// fresh app, and check the app saw no mismatch.
-fn import_and_replay(har: &Path, requests: u64) -> (String, Replayed) {
+/// Import `har` with the binary, validate the plan, run `iterations` iterations of the flow
+/// (what `--requests` counts for a flow) with [`USERS`] users against a fresh app, and
+/// check the app saw no mismatch.
+fn import_and_replay(har: &Path, iterations: u64) -> (String, Replayed) {
     let dir = tempfile::tempdir().unwrap();
     let plan_path = dir.path().join("plan.yaml");
     let out = bin()
@@ -60,7 +61,7 @@ fn import_and_replay(har: &Path, requests: u64) -> (String, Replayed) {
     let overrides = Overrides {
         base_url: Some(app.url.clone()),
         concurrency: Some(USERS),
-        requests: Some(requests),
+        requests: Some(iterations),
         ..Overrides::default()
     };
     let plan = load_str("plan.yaml", &yaml, &overrides).unwrap_or_else(|e| panic!("{e}\n{yaml}"));
@@ -87,7 +88,7 @@ fn import_and_replay(har: &Path, requests: u64) -> (String, Replayed) {
         summary.status_codes,
         summary.errors
     );
-    assert!(summary.summary.requests >= requests, "{}", har.display());
+    assert!(summary.summary.requests >= iterations, "{}", har.display());
     for route in ["POST /login", "POST /api/cart", "GET /api/cart/items/{id}"] {
         assert!(
             seen.routes.get(route).is_some_and(|n| *n >= USERS),

@@ -45,7 +45,10 @@ pub struct Spec {
 /// `common.yaml`) for a document that came from a URL: `Ok((name for messages, text))`,
 /// or an error naming the URL. The importer layer sits below `http`, so the caller (the
 /// CLI) supplies the fetch.
-pub struct Loader(pub Box<dyn Fn(&str) -> Result<(String, String), String>>);
+pub struct Loader(pub Box<LoadFn>);
+
+/// What a [`Loader`] calls: relative path → (name for messages, text) or the error.
+pub type LoadFn = dyn Fn(&str) -> Result<(String, String), String>;
 
 impl std::fmt::Debug for Loader {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
