@@ -8,6 +8,9 @@
 //! Correlation: a value of an earlier response (a JSON string such as a token, an HTML
 //! hidden field such as a CSRF token, the last segment of a `Location`) that a later
 //! request sends becomes a `capture` on the earlier step and a `{{ template }}` in the later.
+//! Pages that share such a value, or a cookie one page's response set, become one flow; a
+//! recorded redirect is replayed hop by hop (`follow_redirects: false`), as the browser
+//! recorded each hop as an entry (ADR-112, ADR-191).
 
 use std::collections::HashSet;
 use std::time::Duration;
