@@ -12,6 +12,7 @@ use crate::plan::Overrides;
 use crate::report::OutSpec;
 
 pub mod discover;
+pub mod fetch;
 
 /// Turn a YAML plan into HTTP load and report, honestly, whether the service holds up.
 ///

@@ -264,10 +264,11 @@ fn import(cmd: loadtester::import::args::ImportCommand) -> u8 {
         }
         ImportCommand::Openapi(a) => {
             let spec = if a.spec.starts_with("http://") || a.spec.starts_with("https://") {
-                fetch_spec(&a.spec).and_then(|text| {
-                    import::openapi::Spec::from_text(&a.spec, &text, None)
-                        .map_err(|e| e.to_string())
-                })
+                let tls = loadtester::cli::fetch::FetchTls {
+                    insecure: a.insecure,
+                    ca: a.ca.clone(),
+                };
+                loadtester::cli::fetch::load_spec(&a.spec, &tls)
             } else {
                 import::openapi::Spec::from_file(std::path::Path::new(&a.spec))
                     .map_err(|e| e.to_string())
@@ -338,63 +339,6 @@ fn import(cmd: loadtester::import::args::ImportCommand) -> u8 {
     };
     eprint!("{}", imported.summary());
     code
-}
-
-/// GET an OpenAPI document over `http://` with hyper (HTTP/1.1, 30 s bound, at most
-/// 64 MiB). `https://` is refused with a message: download the file instead.
-fn fetch_spec(url_text: &str) -> Result<String, String> {
-    use http_body_util::{BodyExt, Empty, Limited};
-    let url = url::Url::parse(url_text).map_err(|e| format!("{url_text}: bad URL: {e}"))?;
-    if url.scheme() != "http" {
-        return Err(format!(
-            "{url_text}: only http:// documents are fetched; download it and pass the file"
-        ));
-    }
-    let host = url.host_str().unwrap_or("").to_string();
-    let port = url.port_or_known_default().unwrap_or(80);
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| format!("cannot start the HTTP client: {e}"))?;
-    let work = async {
-        let stream = tokio::net::TcpStream::connect((host.as_str(), port))
-            .await
-            .map_err(|e| format!("{url_text}: cannot connect: {e}"))?;
-        let (mut send, conn) =
-            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
-                .await
-                .map_err(|e| format!("{url_text}: HTTP handshake failed: {e}"))?;
-        tokio::spawn(conn);
-        let mut target = url.path().to_string();
-        if let Some(q) = url.query() {
-            target.push('?');
-            target.push_str(q);
-        }
-        let req = hyper::Request::get(target)
-            .header("host", format!("{host}:{port}"))
-            .header("accept", "application/yaml, application/json, */*")
-            .body(Empty::<bytes::Bytes>::new())
-            .map_err(|e| format!("{url_text}: {e}"))?;
-        let resp = send
-            .send_request(req)
-            .await
-            .map_err(|e| format!("{url_text}: request failed: {e}"))?;
-        if !resp.status().is_success() {
-            return Err(format!("{url_text}: HTTP {}", resp.status()));
-        }
-        let body = Limited::new(resp.into_body(), 64 << 20)
-            .collect()
-            .await
-            .map_err(|e| format!("{url_text}: reading the body failed: {e}"))?
-            .to_bytes();
-        String::from_utf8(body.to_vec())
-            .map_err(|_| format!("{url_text}: the document is not UTF-8"))
-    };
-    rt.block_on(async {
-        tokio::time::timeout(std::time::Duration::from_secs(30), work)
-            .await
-            .map_err(|_| format!("{url_text}: no answer within 30 s"))?
-    })
 }
 
 /// `schema plan`: the JSON Schema of the plan format on stdout.

@@ -86,4 +86,10 @@ pub struct OpenapiArgs {
     /// Weight of writing operations (POST, PUT, PATCH, DELETE) and flows.
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=1000))]
     pub write_weight: u64,
+    /// An https:// SPEC: do not verify the server's certificate.
+    #[arg(long)]
+    pub insecure: bool,
+    /// An https:// SPEC: also trust the CA certificates in this PEM file; repeatable.
+    #[arg(long, value_name = "FILE")]
+    pub ca: Vec<PathBuf>,
 }

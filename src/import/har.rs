@@ -8,6 +8,9 @@
 //! Correlation: a value of an earlier response (a JSON string such as a token, an HTML
 //! hidden field such as a CSRF token, the last segment of a `Location`) that a later
 //! request sends becomes a `capture` on the earlier step and a `{{ template }}` in the later.
+//! Pages that share such a value, or a cookie one page's response set, become one flow; a
+//! recorded redirect is replayed hop by hop (`follow_redirects: false`), as the browser
+//! recorded each hop as an entry (ADR-112, ADR-191).
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -82,6 +85,10 @@ pub fn import(source: &str, text: &str, opts: &Options) -> Result<Imported, Impo
     let mut used_vars = HashSet::new();
     // A value captured on one page and sent on another: the pages become one flow.
     let mut cross_page = false;
+    // Cookies set by responses (name → page), and those sent on a later page: the
+    // session crosses pages, so the pages become one flow too.
+    let mut cookies_set: Vec<(String, String)> = Vec::new();
+    let mut shared_cookies: Vec<String> = Vec::new();
     for (i, e) in entries.iter().enumerate() {
         let at = format!("/log/entries/{i}");
         let req = e
@@ -119,6 +126,24 @@ pub fn import(source: &str, text: &str, opts: &Options) -> Result<Imported, Impo
             ));
             continue;
         }
+        let entry_page = e
+            .get("pageref")
+            .and_then(Value::as_str)
+            .unwrap_or("recording");
+        for name in cookie_names(req, "Cookie") {
+            if cookies_set
+                .iter()
+                .any(|(n, p)| *n == name && p != entry_page)
+                && !shared_cookies.contains(&name)
+            {
+                shared_cookies.push(name);
+            }
+        }
+        if let Some(resp) = e.get("response") {
+            for name in cookie_names(resp, "Set-Cookie") {
+                cookies_set.push((name, entry_page.to_string()));
+            }
+        }
         let mime = e
             .pointer("/response/content/mimeType")
             .and_then(Value::as_str)
@@ -151,7 +176,8 @@ pub fn import(source: &str, text: &str, opts: &Options) -> Result<Imported, Impo
         let steps = flows.entry(page.clone()).or_default();
         if let (Some(s), Some(end)) = (start, last_end) {
             let gap = (s - end).min(opts.max_think.as_secs_f64() * 1000.0);
-            if gap >= 100.0 && !steps.is_empty() {
+            // At a page's start too: pages that become one flow keep the pause between them.
+            if gap >= 100.0 {
                 steps.push(Step::Think(ThinkStep {
                     think: format!("{}ms", gap.round() as u64).as_str().into(),
                 }));
@@ -245,7 +271,20 @@ pub fn import(source: &str, text: &str, opts: &Options) -> Result<Imported, Impo
         if !headers.is_empty() {
             r.headers = Some(headers);
         }
-        r.name = Some(format!("{method} {}", url.path()));
+        // Named by the path as sent: a correlated id reads `{location_id_2}`, not the
+        // recorded value.
+        let sent_path = r.path.as_deref().unwrap_or(url.path());
+        let sent_path = sent_path.split('?').next().unwrap_or("");
+        r.name = Some(format!(
+            "{method} {}",
+            sent_path.replace("{{ ", "{").replace(" }}", "}")
+        ));
+        // The browser recorded each redirect hop as an entry of its own: replay the 3xx as
+        // recorded instead of following it (and then sending the next hop again).
+        let status = e.pointer("/response/status").and_then(Value::as_u64);
+        if status.is_some_and(|s| (300..400).contains(&s)) && redirect_target(e).is_some() {
+            r.follow_redirects = Some(Scalar::Bool(false));
+        }
         // What this response offers to later requests.
         for v in used_vars.difference(&before) {
             cross_page |= candidates.iter().any(|c| c.var == *v && c.page != page);
@@ -274,12 +313,22 @@ pub fn import(source: &str, text: &str, opts: &Options) -> Result<Imported, Impo
         base.ok_or_else(|| ImportError(format!("{source}: /log/entries: no request to import")))?;
     doc.base_url = Some(base.origin().ascii_serialization());
     let mut names = HashSet::new();
-    if cross_page {
+    if (cross_page || !shared_cookies.is_empty()) && flows.len() > 1 {
         let all: Vec<Step> = flows.into_values().flatten().collect();
         flows = IndexMap::from([("recording".to_string(), all)]);
-        notes_extra.push("Pages share captured values, so they are one flow.".to_string());
+        notes_extra.push(if cross_page {
+            "Pages share captured values, so they are one flow.".to_string()
+        } else {
+            format!(
+                "Pages share a session (cookie {} set on one page, sent on another), so they are one flow.",
+                shared_cookies.join(", ")
+            )
+        });
     }
     for (page, mut steps) in flows {
+        while matches!(steps.first(), Some(Step::Think(_))) {
+            steps.remove(0);
+        }
         // Step names are unique within a flow.
         let mut step_names = HashSet::new();
         for s in &mut steps {
@@ -317,6 +366,68 @@ pub fn import(source: &str, text: &str, opts: &Options) -> Result<Imported, Impo
         source: source.to_string(),
         notes,
     })
+}
+
+/// Names of the cookies a HAR request sends or a response sets: its `cookies` list and
+/// its `header` headers (`Cookie: a=1; b=2`, or one `Set-Cookie: a=1; Path=/` per cookie,
+/// which Chromium may join with newlines).
+fn cookie_names(message: &Value, header: &str) -> Vec<String> {
+    let mut names: Vec<String> = message
+        .get("cookies")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c.get("name").and_then(Value::as_str))
+        .map(str::to_string)
+        .collect();
+    for h in message
+        .get("headers")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        if !h
+            .get("name")
+            .and_then(Value::as_str)
+            .is_some_and(|n| n.eq_ignore_ascii_case(header))
+        {
+            continue;
+        }
+        let value = h.get("value").and_then(Value::as_str).unwrap_or("");
+        let pairs: Vec<&str> = if header.eq_ignore_ascii_case("cookie") {
+            value.split(';').collect()
+        } else {
+            value.lines().filter_map(|l| l.split(';').next()).collect()
+        };
+        for pair in pairs {
+            if let Some((n, _)) = pair.split_once('=') {
+                let n = n.trim();
+                if !n.is_empty() && !names.iter().any(|x| x == n) {
+                    names.push(n.to_string());
+                }
+            }
+        }
+    }
+    names
+}
+
+/// Where a recorded response redirects to: `redirectURL`, else its `Location` header.
+fn redirect_target(e: &Value) -> Option<&str> {
+    e.pointer("/response/redirectURL")
+        .and_then(Value::as_str)
+        .filter(|u| !u.is_empty())
+        .or_else(|| {
+            e.pointer("/response/headers")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .find(|h| {
+                    h.get("name")
+                        .and_then(Value::as_str)
+                        .is_some_and(|n| n.eq_ignore_ascii_case("location"))
+                })
+                .and_then(|h| h.get("value").and_then(Value::as_str))
+        })
 }
 
 /// Values of a response worth correlating: JSON strings (8+ characters), hidden form

@@ -35,8 +35,25 @@ pub struct Spec {
     pub root: Value,
     /// Folder relative references are read from (None for a URL or text).
     dir: Option<PathBuf>,
+    /// For a document fetched from a URL: fetches a relative reference's file.
+    loader: Option<Loader>,
     /// Other files, by path relative to `dir`, loaded on demand.
     files: std::cell::RefCell<HashMap<String, std::rc::Rc<Value>>>,
+}
+
+/// Fetches the file a relative `$ref` names (its path relative to the root document, e.g.
+/// `common.yaml`) for a document that came from a URL: `Ok((name for messages, text))`,
+/// or an error naming the URL. The importer layer sits below `http`, so the caller (the
+/// CLI) supplies the fetch.
+pub struct Loader(pub Box<LoadFn>);
+
+/// What a [`Loader`] calls: relative path → (name for messages, text) or the error.
+pub type LoadFn = dyn Fn(&str) -> Result<(String, String), String>;
+
+impl std::fmt::Debug for Loader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Loader")
+    }
 }
 
 /// A place in the documents: the file (`""` for the root) and a JSON pointer.
@@ -93,8 +110,21 @@ impl Spec {
             source: source.to_string(),
             root,
             dir,
+            loader: None,
             files: Default::default(),
         })
+    }
+
+    /// Read a document fetched from a URL; `loader` fetches the files its relative `$ref`s
+    /// name (resolved against the document's URL by the loader).
+    pub fn from_text_with_loader(
+        source: &str,
+        text: &str,
+        loader: Loader,
+    ) -> Result<Spec, ImportError> {
+        let mut spec = Spec::from_text(source, text, None)?;
+        spec.loader = Some(loader);
+        Ok(spec)
     }
 
     /// Read a document file.
@@ -109,6 +139,13 @@ impl Spec {
     fn file(&self, key: &str) -> Result<std::rc::Rc<Value>, ImportError> {
         if let Some(v) = self.files.borrow().get(key) {
             return Ok(v.clone());
+        }
+        if let Some(loader) = &self.loader {
+            let (name, text) =
+                (loader.0)(key).map_err(|e| ImportError(format!("broken $ref to `{key}`: {e}")))?;
+            let v = std::rc::Rc::new(parse_text(&name, &text)?);
+            self.files.borrow_mut().insert(key.to_string(), v.clone());
+            return Ok(v);
         }
         let Some(dir) = &self.dir else {
             return Err(ImportError(format!(
@@ -160,6 +197,11 @@ impl Spec {
             let loc = self
                 .target(&file, r)
                 .map_err(|e| ImportError(format!("{}: {at}/$ref: {e}", self.source)))?;
+            if !loc.file.is_empty() {
+                // A file that cannot be read or fetched says why, not "nothing at".
+                self.file(&loc.file)
+                    .map_err(|e| ImportError(format!("{}: {at}/$ref: `{r}`: {e}", self.source)))?;
+            }
             current = self.get(&loc).map_err(|_| {
                 ImportError(format!(
                     "{}: {at}/$ref: broken reference `{r}` (nothing at that JSON pointer)",
