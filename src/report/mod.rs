@@ -17,6 +17,7 @@ pub mod json;
 pub mod junit;
 pub mod names;
 pub mod text;
+pub mod timeline_section;
 
 use std::io::Write;
 

@@ -8,6 +8,7 @@
 pub mod flow;
 pub mod lag;
 mod merge;
+mod timeline;
 pub mod missing;
 
 use std::collections::BTreeMap;
@@ -51,6 +52,13 @@ pub struct Summary {
     /// One row per second of the run (requests, failures, percentiles, users, target).
     #[serde(default)]
     pub series: Vec<crate::engine::series::SecondRow>,
+    /// Per-scenario (and per-step) rows and phase timings per second
+    /// (`engine::timeline`); absent in results written before it existed.
+    #[serde(
+        default,
+        skip_serializing_if = "crate::engine::timeline::Timeline::is_empty"
+    )]
+    pub timeline: crate::engine::timeline::Timeline,
     /// Verdict on each threshold, in plan order then `--threshold` order (empty without).
     #[serde(default)]
     pub thresholds: Vec<ThresholdResult>,
@@ -420,6 +428,7 @@ impl Summary {
             thresholds: Vec::new(),
             checks: crate::summary::flow::checks(plan, &run.stats),
             series: run.series.clone(),
+            timeline: run.timeline.clone(),
             generator: None,
         }
         .with_generator(plan, run)
