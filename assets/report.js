@@ -43,7 +43,7 @@
     });
     var cursor = document.createElementNS('http://www.w3.org/2000/svg', 'line');
     cursor.setAttribute('class', 'cursor');
-    cursor.setAttribute('y1', '22');
+    cursor.setAttribute('y1', '26');
     cursor.setAttribute('y2', '210');
     cursor.style.display = 'none';
     svg.appendChild(cursor);

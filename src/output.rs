@@ -200,13 +200,18 @@ pub fn endpoint(url: &str) -> Result<Endpoint, String> {
         .host_str()
         .ok_or_else(|| format!("`{url}` has no host"))?
         .to_string();
-    let port = u.port_or_known_default().unwrap_or(if tls { 443 } else { 80 });
+    let port = u
+        .port_or_known_default()
+        .unwrap_or(if tls { 443 } else { 80 });
     let mut path = u.path().to_string();
     if let Some(q) = u.query() {
         path.push('?');
         path.push_str(q);
     }
-    let hostname = host.trim_start_matches('[').trim_end_matches(']').to_string();
+    let hostname = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_string();
     Ok(Endpoint {
         authority: format!("{host}:{port}"),
         host: match u.port() {

@@ -73,8 +73,7 @@ impl Client {
         ];
         if let Some((user, pass)) = &opts.basic_auth {
             use base64::Engine as _;
-            let token =
-                base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"));
+            let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"));
             headers.push(("Authorization".into(), format!("Basic {token}")));
         }
         if let Some(t) = &opts.bearer_token {
@@ -93,8 +92,8 @@ impl Client {
             insecure: opts.insecure,
             ..crate::plan::http_options::TlsOptions::default()
         };
-        let poster = Poster::with_tls(&target, &tls)
-            .map_err(|e| format!("prometheus-rw to {url}: {e}"))?;
+        let poster =
+            Poster::with_tls(&target, &tls).map_err(|e| format!("prometheus-rw to {url}: {e}"))?;
         let mut labels = vec![
             ("job".to_string(), "loadtester".to_string()),
             ("plan".to_string(), plan.to_string()),
@@ -143,7 +142,11 @@ impl Client {
                 None => base.push((k, v)),
             }
         }
-        self.send(&compress(&write_request_with(families, &base, timestamp_ms)))
+        self.send(&compress(&write_request_with(
+            families,
+            &base,
+            timestamp_ms,
+        )))
     }
 
     /// POST one compressed payload; any status but 2xx is an error naming it (credentials
@@ -288,7 +291,11 @@ pub fn write_request(families: &[Family], plan: &str, timestamp_ms: i64) -> Vec<
 
 /// The uncompressed `prometheus.WriteRequest` with `base` labels on every series; a
 /// series' own label of the same name wins (Prometheus refuses duplicate names).
-pub fn write_request_with(families: &[Family], base: &[(&str, &str)], timestamp_ms: i64) -> Vec<u8> {
+pub fn write_request_with(
+    families: &[Family],
+    base: &[(&str, &str)],
+    timestamp_ms: i64,
+) -> Vec<u8> {
     let mut out = Vec::with_capacity(16 * 1024);
     let mut series = Vec::with_capacity(256);
     let mut inner = Vec::with_capacity(64);
@@ -444,16 +451,27 @@ mod tests {
         };
         let pb = write_request_with(
             &[f],
-            &[("job", "nightly"), ("scenario", "zzz-other"), ("instance", "w1")],
+            &[
+                ("job", "nightly"),
+                ("scenario", "zzz-other"),
+                ("instance", "w1"),
+            ],
             1,
         );
         let text = String::from_utf8_lossy(&pb);
         assert!(text.contains("nightly") && text.contains("w1") && text.contains("own"));
         assert!(!text.contains("zzz-other"), "a series' own label wins");
-        assert_eq!(text.matches("scenario").count(), 1, "no duplicate label names");
+        assert_eq!(
+            text.matches("scenario").count(),
+            1,
+            "no duplicate label names"
+        );
 
         let opts = RemoteWrite {
-            labels: vec![("job".into(), "nightly".into()), ("team".into(), "a".into())],
+            labels: vec![
+                ("job".into(), "nightly".into()),
+                ("team".into(), "a".into()),
+            ],
             ..RemoteWrite::default()
         };
         let c = Client::new("http://127.0.0.1:1/api/v1/write", &opts, "p.yaml").unwrap();
@@ -462,7 +480,10 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.as_str(), v.as_str()))
             .collect();
-        assert_eq!(labels, [("job", "nightly"), ("plan", "p.yaml"), ("team", "a")]);
+        assert_eq!(
+            labels,
+            [("job", "nightly"), ("plan", "p.yaml"), ("team", "a")]
+        );
         assert!(Client::new("ftp://h/x", &opts, "p").is_err());
     }
 }

@@ -307,7 +307,11 @@ fn read_file(c: &mut Checker, node: &Node, at: &str) -> Option<(String, Vec<u8>)
     }
 }
 
-pub(super) fn certificates(c: &mut Checker, node: &Node, at: &str) -> Option<Vec<CertificateDer<'static>>> {
+pub(super) fn certificates(
+    c: &mut Checker,
+    node: &Node,
+    at: &str,
+) -> Option<Vec<CertificateDer<'static>>> {
     let (text, bytes) = read_file(c, node, at)?;
     match CertificateDer::pem_slice_iter(&bytes).collect::<Result<Vec<_>, _>>() {
         Ok(certs) if !certs.is_empty() => Some(certs),

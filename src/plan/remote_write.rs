@@ -215,8 +215,9 @@ mod tests {
     use super::*;
 
     fn load(block: &str) -> Result<crate::plan::Plan, String> {
-        let text =
-            format!("base_url: http://127.0.0.1:1\nscenarios:\n  - path: /\nremote_write:\n{block}");
+        let text = format!(
+            "base_url: http://127.0.0.1:1\nscenarios:\n  - path: /\nremote_write:\n{block}"
+        );
         crate::plan::load_str("p.yaml", &text, &Default::default()).map_err(|e| e.to_string())
     }
 
@@ -227,7 +228,10 @@ mod tests {
         )
         .unwrap();
         let rw = p.remote_write.unwrap();
-        assert_eq!(rw.url.as_deref(), Some("https://127.0.0.1:9090/api/v1/write"));
+        assert_eq!(
+            rw.url.as_deref(),
+            Some("https://127.0.0.1:9090/api/v1/write")
+        );
         assert_eq!(rw.basic_auth, Some(("u".into(), "pw-123".into())));
         assert_eq!(rw.labels.len(), 2);
         assert_eq!(rw.interval, Some(Duration::from_secs(2)));

@@ -205,7 +205,14 @@ pub fn render(o: &mut String, s: &Summary) {
     o.push_str("</section>\n");
 }
 
-fn draw(o: &mut String, id: &str, title: &str, unit: &str, xs: &[f64], lines: Vec<(String, Vec<f64>)>) {
+fn draw(
+    o: &mut String,
+    id: &str,
+    title: &str,
+    unit: &str,
+    xs: &[f64],
+    lines: Vec<(String, Vec<f64>)>,
+) {
     if lines.is_empty() {
         return;
     }
@@ -263,16 +270,32 @@ fn errors_chart(o: &mut String, s: &Summary, n: usize, step: usize, xs: &[f64]) 
         .take(LINES)
         .map(|(k, v)| (format!("{} ({k})", message(k)), bucket(&v, step, false)))
         .collect();
-    draw(o, "tl-errors", "Errors per second by kind", "errors/s", xs, lines);
+    draw(
+        o,
+        "tl-errors",
+        "Errors per second by kind",
+        "errors/s",
+        xs,
+        lines,
+    );
 }
 
-fn iterations_chart(o: &mut String, all: &[(String, Dense)], shown: &[usize], step: usize, xs: &[f64]) {
+fn iterations_chart(
+    o: &mut String,
+    all: &[(String, Dense)],
+    shown: &[usize],
+    step: usize,
+    xs: &[f64],
+) {
     let mut lines = Vec::new();
     for &i in shown {
         let (name, d) = &all[i];
         let name = middle(name, NAME_WIDTH);
         if d.iterations.iter().any(|v| *v > 0.0) {
-            lines.push((format!("{name}: completed"), bucket(&d.iterations, step, false)));
+            lines.push((
+                format!("{name}: completed"),
+                bucket(&d.iterations, step, false),
+            ));
         }
         if d.aborted.iter().any(|v| *v > 0.0) {
             lines.push((format!("{name}: aborted"), bucket(&d.aborted, step, false)));
@@ -318,7 +341,14 @@ fn phases_chart(o: &mut String, s: &Summary, n: usize, step: usize, xs: &[f64]) 
         lines.push(("TLS handshake p95".into(), bucket(&tls, step, true)));
     }
     lines.push(("time to first byte p95".into(), bucket(&ttfb, step, true)));
-    draw(o, "tl-phases", "Phase timings p95 per second", "ms", xs, lines);
+    draw(
+        o,
+        "tl-phases",
+        "Phase timings p95 per second",
+        "ms",
+        xs,
+        lines,
+    );
 }
 
 fn steps_charts(o: &mut String, s: &Summary, all: &[(String, Dense)], step: usize, xs: &[f64]) {
@@ -399,7 +429,11 @@ fn errors_table(o: &mut String, s: &Summary) {
                 }
             }
         }
-        rows.extend(kinds.into_iter().map(|(k, seen)| (sc.name.as_str(), k, seen)));
+        rows.extend(
+            kinds
+                .into_iter()
+                .map(|(k, seen)| (sc.name.as_str(), k, seen)),
+        );
     }
     if rows.is_empty() {
         return;

@@ -8,8 +8,8 @@
 pub mod flow;
 pub mod lag;
 mod merge;
-mod timeline;
 pub mod missing;
+mod timeline;
 
 use std::collections::BTreeMap;
 

@@ -144,7 +144,7 @@ fn report_rerenders_a_saved_result_to_the_same_html_and_csv() {
     // HTML: one self-contained page with every section.
     let html = read(&html);
     assert!(html.starts_with("<!doctype html>"));
-    assert_eq!(html.matches(r#"<svg class="chart""#).count(), 5);
+    assert_eq!(html.matches(r#"<svg class="chart""#).count(), 14);
     for id in [
         r#"id="verdict""#,
         r#"id="summary""#,
@@ -324,8 +324,16 @@ fn html_report_renders_in_headless_chromium() {
         .and_then(|b| b.split('>').next())
         .unwrap_or_else(|| panic!("no <body> in the DOM dump: {}", stderr(&dom)));
     assert_eq!(attr(body, "data-rendered"), "ok", "{body}");
-    assert_eq!(attr(body, "data-charts"), "5");
-    assert_eq!(attr(body, "data-charts-drawn"), "5");
+    // Five run-wide charts and nine of "By scenario over time" (rps, p95, failures,
+    // bytes, errors, iterations, phases, and the login flow's two step charts).
+    assert_eq!(attr(body, "data-charts"), "14");
+    assert_eq!(attr(body, "data-charts-drawn"), "14");
+    assert_eq!(
+        attr(body, "data-label-issues"),
+        "0",
+        "{}",
+        attr(body, "data-label-issue-list")
+    );
     assert_eq!(attr(body, "data-errors"), "0");
     // Four line charts over ≥ 2 seconds with ≥ 1 line each, plus the distribution's bars.
     let points: u64 = attr(body, "data-points").parse().unwrap();

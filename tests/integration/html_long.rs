@@ -53,13 +53,19 @@ const LONG_STEP: &str =
 
 /// A real run with long scenario and step names, failures and aborted iterations; its
 /// per-second rows are then stretched to `seconds` with varying values.
-fn long_names_result(dir: &std::path::Path, seconds: u64, extra_scenarios: usize) -> std::path::PathBuf {
+fn long_names_result(
+    dir: &std::path::Path,
+    seconds: u64,
+    extra_scenarios: usize,
+) -> std::path::PathBuf {
     let t = target(0);
     let mut scenarios = format!(
         "  - name: \"{LONG_A}\"\n    weight: 3\n    steps:\n      - name: \"{LONG_STEP}\"\n        path: /json\n        capture: {{token: {{json: \"$.token\"}}}}\n      - name: \"{LONG_STEP} (then the basket)\"\n        path: /delay/1\n      - name: \"{LONG_STEP} (a capture that fails)\"\n        path: /json\n        capture: {{nothing: {{json: \"$.no_such_key\"}}}}\n  - name: \"{LONG_B}\"\n    path: /status/503\n"
     );
     for i in 0..extra_scenarios {
-        scenarios.push_str(&format!("  - {{name: \"extra scenario number {i} with a rather long name too\", path: /}}\n"));
+        scenarios.push_str(&format!(
+            "  - {{name: \"extra scenario number {i} with a rather long name too\", path: /}}\n"
+        ));
     }
     let plan = write(
         dir,
@@ -70,7 +76,11 @@ fn long_names_result(dir: &std::path::Path, seconds: u64, extra_scenarios: usize
         ),
     );
     let (out, mut json) = run_json(dir, &plan, &[]);
-    assert!(out.status.success() || out.status.code() == Some(0), "{}", stderr(&out));
+    assert!(
+        out.status.success() || out.status.code() == Some(0),
+        "{}",
+        stderr(&out)
+    );
     let series_row = json["series"][0].clone();
     json["series"] = (0..seconds)
         .map(|t| {
@@ -128,10 +138,19 @@ fn a_day_long_run_with_many_scenarios_and_steps_stays_under_2_mb() {
     let text = std::fs::read_to_string(&html).unwrap();
     assert!(text.len() < 2_000_000, "{} bytes", text.len());
     assert!(text.contains("By scenario over time"));
-    assert!(text.contains("Each point covers 216 seconds"), "400 points per line");
-    assert!(text.contains("other scenarios"), "the quieter scenarios are summed");
+    assert!(
+        text.contains("Each point covers 216 seconds"),
+        "400 points per line"
+    );
+    assert!(
+        text.contains("other scenarios"),
+        "the quieter scenarios are summed"
+    );
     assert!(text.contains("Flow steps over time"));
-    assert!(text.contains("HTTP 5xx (http_5xx)"), "errors are named by their message");
+    assert!(
+        text.contains("HTTP 5xx (http_5xx)"),
+        "errors are named by their message"
+    );
 }
 
 #[test]
@@ -153,7 +172,10 @@ fn long_names_never_overlap_or_clip_in_headless_chromium() {
         "tl-steps-rps-0",
         "tl-steps-p95-0",
     ] {
-        assert!(text.contains(&format!("id=\"{id}\"")), "chart {id} is drawn");
+        assert!(
+            text.contains(&format!("id=\"{id}\"")),
+            "chart {id} is drawn"
+        );
     }
     assert!(text.contains("Errors by scenario"));
     let profile = dir.path().join("chromium-profile");

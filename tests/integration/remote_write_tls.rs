@@ -11,7 +11,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::common::*;
-use crate::remote_write::{Running, encode, free_port, prometheus_or_skip, query, start_prometheus};
+use crate::remote_write::{
+    Running, encode, free_port, prometheus_or_skip, query, start_prometheus,
+};
 use crate::tls_util::{pem, pki};
 
 const USER: &str = "rw";
@@ -20,7 +22,11 @@ const PASSWORD: &str = "rw-secret-pw";
 const PASSWORD_HASH: &str = "$2b$10$FjVIqWxH2ODcWVHt3nJm1egw7Ob0DHoOE8qbYGDYDWPSyzncTiU5m";
 
 /// GET over TLS with basic auth, HTTP/1.0 (no chunking): status and body.
-fn https_get(addr: &str, ca: &rustls::pki_types::CertificateDer<'static>, path: &str) -> (u16, String) {
+fn https_get(
+    addr: &str,
+    ca: &rustls::pki_types::CertificateDer<'static>,
+    path: &str,
+) -> (u16, String) {
     let mut roots = rustls::RootCertStore::empty();
     roots.add(ca.clone()).unwrap();
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
@@ -32,7 +38,8 @@ fn https_get(addr: &str, ca: &rustls::pki_types::CertificateDer<'static>, path: 
     let name = rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap();
     let conn = rustls::ClientConnection::new(Arc::new(cfg), name).unwrap();
     let sock = std::net::TcpStream::connect(addr).unwrap();
-    sock.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
     let mut tls = rustls::StreamOwned::new(conn, sock);
     use base64::Engine as _;
     let auth = base64::engine::general_purpose::STANDARD.encode(format!("{USER}:{PASSWORD}"));
@@ -50,7 +57,11 @@ fn https_get(addr: &str, ca: &rustls::pki_types::CertificateDer<'static>, path: 
     (status, body.to_string())
 }
 
-fn https_query(addr: &str, ca: &rustls::pki_types::CertificateDer<'static>, q: &str) -> Option<f64> {
+fn https_query(
+    addr: &str,
+    ca: &rustls::pki_types::CertificateDer<'static>,
+    q: &str,
+) -> Option<f64> {
     let (code, body) = https_get(addr, ca, &format!("/api/v1/query?query={}", encode(q)));
     assert_eq!(code, 200, "{q}: {body}");
     let v: serde_json::Value = serde_json::from_str(&body).unwrap();
@@ -84,7 +95,10 @@ fn start_tls_prometheus(
     let config = write(dir, "prometheus.yml", "global:\n  scrape_interval: 1m\n");
     let child = Command::new(exe)
         .arg(format!("--config.file={}", config.display()))
-        .arg(format!("--storage.tsdb.path={}", dir.join("tsdb").display()))
+        .arg(format!(
+            "--storage.tsdb.path={}",
+            dir.join("tsdb").display()
+        ))
         .arg(format!("--web.listen-address={addr}"))
         .arg(format!("--web.config.file={}", web.display()))
         .arg("--web.enable-remote-write-receiver")
@@ -99,7 +113,10 @@ fn start_tls_prometheus(
         {
             break;
         }
-        assert!(Instant::now() < until, "prometheus did not become ready at {addr}");
+        assert!(
+            Instant::now() < until,
+            "prometheus did not become ready at {addr}"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     (running, addr)
@@ -143,7 +160,11 @@ fn pushes_over_https_with_basic_auth_and_extra_labels() {
     let q = r#"loadtester_http_reqs_total{job="nightly",team="checkout",instance="ci-1",scenario="home",status="200"}"#;
     assert_eq!(https_query(&addr, &p.ca_der, q), Some(sent));
     assert_eq!(
-        https_query(&addr, &p.ca_der, r#"count(loadtester_http_reqs_total{job="loadtester"})"#),
+        https_query(
+            &addr,
+            &p.ca_der,
+            r#"count(loadtester_http_reqs_total{job="loadtester"})"#
+        ),
         None,
         "the default job label was replaced"
     );
@@ -166,7 +187,10 @@ fn pushes_over_https_with_basic_auth_and_extra_labels() {
         .unwrap();
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(1), "{err}");
-    assert!(err.contains("final push failed") && err.contains("401"), "{err}");
+    assert!(
+        err.contains("final push failed") && err.contains("401"),
+        "{err}"
+    );
     assert!(!err.contains("wrong-pass-xyz"), "{err}");
 
     // Without the CA, the certificate is refused (named as a TLS failure).
