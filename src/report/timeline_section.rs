@@ -32,6 +32,9 @@ pub const FLOWS: usize = 6;
 /// Longest name shown in a legend (cut in the middle; the full name is its tooltip).
 const NAME_WIDTH: usize = 60;
 
+/// Named lines of one chart: legend name, values.
+type Lines = Vec<(String, Vec<f64>)>;
+
 const CLASSES: [&str; 8] = ["c1", "c2", "c3", "c4", "c5", "c6", "c7", "c8"];
 
 /// Dense per-second values of one scenario.
@@ -147,27 +150,26 @@ pub fn render(o: &mut String, s: &Summary) {
         );
     }
     o.push_str(r#"<div class="grid">"#);
-    let per_scenario =
-        |f: fn(&Dense) -> &Vec<f64>, max: bool, with_rest: bool| -> Vec<(String, Vec<f64>)> {
-            let mut out: Vec<(String, Vec<f64>)> = shown
-                .iter()
-                .map(|&i| (label(i), bucket(f(&all[i].1), step, max)))
-                .collect();
-            if with_rest && !rest.is_empty() {
-                let mut sum = vec![0.0; n];
-                for &i in &rest {
-                    for (a, b) in sum.iter_mut().zip(f(&all[i].1)) {
-                        *a += b;
-                    }
+    let per_scenario = |f: fn(&Dense) -> &Vec<f64>, max: bool, with_rest: bool| -> Lines {
+        let mut out: Lines = shown
+            .iter()
+            .map(|&i| (label(i), bucket(f(&all[i].1), step, max)))
+            .collect();
+        if with_rest && !rest.is_empty() {
+            let mut sum = vec![0.0; n];
+            for &i in &rest {
+                for (a, b) in sum.iter_mut().zip(f(&all[i].1)) {
+                    *a += b;
                 }
-                out.push((
-                    format!("{} other scenarios", rest.len()),
-                    bucket(&sum, step, max),
-                ));
             }
-            out
-        };
-    let charts: [(&str, &str, &str, Vec<(String, Vec<f64>)>); 4] = [
+            out.push((
+                format!("{} other scenarios", rest.len()),
+                bucket(&sum, step, max),
+            ));
+        }
+        out
+    };
+    let charts: [(&str, &str, &str, Lines); 4] = [
         (
             "tl-rps",
             "Requests per second by scenario",
@@ -211,7 +213,7 @@ fn draw(
     title: &str,
     unit: &str,
     xs: &[f64],
-    lines: Vec<(String, Vec<f64>)>,
+    lines: Lines,
 ) {
     if lines.is_empty() {
         return;
