@@ -207,14 +207,7 @@ pub fn render(o: &mut String, s: &Summary) {
     o.push_str("</section>\n");
 }
 
-fn draw(
-    o: &mut String,
-    id: &str,
-    title: &str,
-    unit: &str,
-    xs: &[f64],
-    lines: Lines,
-) {
+fn draw(o: &mut String, id: &str, title: &str, unit: &str, xs: &[f64], lines: Lines) {
     if lines.is_empty() {
         return;
     }
