@@ -43,7 +43,7 @@
     });
     var cursor = document.createElementNS('http://www.w3.org/2000/svg', 'line');
     cursor.setAttribute('class', 'cursor');
-    cursor.setAttribute('y1', '22');
+    cursor.setAttribute('y1', '26');
     cursor.setAttribute('y2', '210');
     cursor.style.display = 'none';
     svg.appendChild(cursor);
@@ -93,4 +93,43 @@
     if (svg.getAttribute('data-kind') === 'line') { hover(svg); }
   });
   mark();
+
+  // Labels that overlap each other or stick out of their chart or figure: counted on
+  // <body data-label-issues>, the first few described in data-label-issue-list.
+  var issues = [];
+  function overlap(a, b) {
+    return a.x < b.x + b.width && b.x < a.x + a.width && a.y < b.y + b.height && b.y < a.y + a.height;
+  }
+  Array.prototype.forEach.call(charts, function (svg) {
+    var vb = svg.viewBox.baseVal;
+    var texts = Array.prototype.map.call(svg.querySelectorAll('text'), function (t) {
+      return { text: t.textContent, box: t.getBBox() };
+    });
+    texts.forEach(function (t, i) {
+      var b = t.box;
+      if (b.x < vb.x - 0.5 || b.y < vb.y - 0.5 || b.x + b.width > vb.x + vb.width + 0.5 ||
+          b.y + b.height > vb.y + vb.height + 0.5) {
+        issues.push(svg.id + ': "' + t.text + '" is clipped');
+      }
+      for (var j = i + 1; j < texts.length; j++) {
+        if (overlap(b, texts[j].box)) {
+          issues.push(svg.id + ': "' + t.text + '" overlaps "' + texts[j].text + '"');
+        }
+      }
+    });
+  });
+  Array.prototype.forEach.call(document.querySelectorAll('figure'), function (f) {
+    var fr = f.getBoundingClientRect();
+    Array.prototype.forEach.call(f.querySelectorAll('figcaption, .legend span'), function (el) {
+      var r = el.getBoundingClientRect();
+      if (r.left < fr.left - 0.5 || r.right > fr.right + 0.5) {
+        issues.push('"' + el.textContent.slice(0, 40) + '" sticks out of its figure');
+      }
+    });
+  });
+  if (document.documentElement.scrollWidth > window.innerWidth + 1) {
+    issues.push('the page is wider than the window');
+  }
+  body.setAttribute('data-label-issues', String(issues.length));
+  body.setAttribute('data-label-issue-list', issues.slice(0, 5).join(' | '));
 })();

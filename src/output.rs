@@ -161,36 +161,57 @@ pub struct Endpoint {
     pub host: String,
     /// Path and query.
     pub path: String,
+    /// `https://`: TLS (rustls, the system roots plus the plan's `remote_write.ca`).
+    pub tls: bool,
+    /// Host name or IP literal, without brackets (for connecting and SNI).
+    pub hostname: String,
+    /// Port, explicit or the scheme's default.
+    pub port: u16,
 }
 
-/// Check a `prometheus-rw=` URL: `http://HOST[:PORT]/PATH` (no TLS, no credentials yet).
+/// Check a `prometheus-rw=` URL: `http[s]://HOST[:PORT]/PATH`, no credentials (they go in
+/// the plan's `remote_write.basic_auth` / `bearer_token`, where `${ENV}` is masked).
 pub fn endpoint(url: &str) -> Result<Endpoint, String> {
     let u = url::Url::parse(url).map_err(|e| {
         format!(
             "`{url}` is not a URL for prometheus-rw (e.g. http://127.0.0.1:9090/api/v1/write): {e}"
         )
     })?;
-    if u.scheme() != "http" {
-        return Err(format!(
-            "`{url}`: prometheus-rw speaks plain http:// only (got `{}`)",
-            u.scheme()
-        ));
-    }
+    let tls = match u.scheme() {
+        "http" => false,
+        "https" => true,
+        other => {
+            return Err(format!(
+                "`{url}`: prometheus-rw speaks http:// or https:// (got `{other}`)"
+            ));
+        }
+    };
     if !u.username().is_empty() || u.password().is_some() {
+        let mut shown = u.clone();
+        if u.password().is_some() {
+            let _ = shown.set_password(Some("***"));
+        }
         return Err(format!(
-            "`{url}`: credentials in a prometheus-rw URL are not supported"
+            "`{shown}`: no credentials in a prometheus-rw URL; put them in the plan's \
+             `remote_write.basic_auth` or `bearer_token` (with `${{ENV}}` references)"
         ));
     }
     let host = u
         .host_str()
         .ok_or_else(|| format!("`{url}` has no host"))?
         .to_string();
-    let port = u.port_or_known_default().unwrap_or(80);
+    let port = u
+        .port_or_known_default()
+        .unwrap_or(if tls { 443 } else { 80 });
     let mut path = u.path().to_string();
     if let Some(q) = u.query() {
         path.push('?');
         path.push_str(q);
     }
+    let hostname = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_string();
     Ok(Endpoint {
         authority: format!("{host}:{port}"),
         host: match u.port() {
@@ -198,5 +219,8 @@ pub fn endpoint(url: &str) -> Result<Endpoint, String> {
             None => host,
         },
         path,
+        tls,
+        hostname,
+        port,
     })
 }

@@ -29,6 +29,8 @@ pub struct Ending {
     pub elapsed: Duration,
     /// The per-second series.
     pub series: Vec<SecondRow>,
+    /// The per-scenario series.
+    pub timeline: super::timeline::Timeline,
 }
 
 /// Watch the run until every engine thread has reported on `done`.
@@ -69,6 +71,8 @@ pub fn coordinate(
     let mut finished = 0;
     let mut last_tick = Instant::now();
     let mut series = Series::default();
+    let names: Vec<String> = plan.scenarios.iter().map(|s| s.name.clone()).collect();
+    let mut timeline = super::timeline::Collector::new(&names);
     let mut next_second = start + SECOND;
     while finished < threads {
         let now = Instant::now();
@@ -139,6 +143,7 @@ pub fn coordinate(
             let users = shared.ctl.active.load(Ordering::Relaxed);
             series.sample(shards, SECOND, users, model.target_at(t).1);
             series.name_phase(&plan.load.phases, t);
+            timeline.sample(shards);
             next_second += SECOND;
         }
         if now - last_tick >= TICK {
@@ -177,11 +182,13 @@ pub fn coordinate(
             model.target_at(ended).1,
         );
         series.name_phase(&plan.load.phases, ended);
+        timeline.sample(shards);
     }
     Ending {
         stop: stop.map(|(r, _)| r),
         abort_reason,
         elapsed,
         series: series.rows,
+        timeline: timeline.finish(),
     }
 }

@@ -14,6 +14,7 @@ pub mod lifecycle;
 pub mod open;
 pub mod pacer;
 pub mod series;
+pub mod timeline;
 pub mod worker;
 
 use std::net::SocketAddr;
@@ -121,6 +122,8 @@ pub struct RunResult {
     pub abort_reason: Option<String>,
     /// One row per second of the run.
     pub series: Vec<series::SecondRow>,
+    /// Per-scenario (and per-step) and phase rows per second (`engine::timeline`).
+    pub timeline: timeline::Timeline,
     /// Engine threads used.
     pub threads: usize,
     /// The open-files limit as raised at the start.
@@ -318,6 +321,7 @@ pub fn run(
         abort_reason: end.abort_reason,
         threads,
         series,
+        timeline: end.timeline,
         nofile,
         usage: crate::generator::process_usage(),
         precise_pacer: plan

@@ -223,13 +223,18 @@ impl<'p> Observer<'p> {
         outputs: &[OutSpec],
     ) -> Result<Observer<'p>, String> {
         let redactor = Redactor::new(&plan.secrets);
-        let urls: Vec<&str> = outputs
+        let mut urls: Vec<&str> = outputs
             .iter()
             .filter_map(|o| match (&o.format, &o.dest) {
                 (Format::PrometheusRw, Dest::Url(u)) => Some(u.as_str()),
                 _ => None,
             })
             .collect();
+        // `--out prometheus-rw=URL` replaces the plan's `remote_write.url`.
+        let rw_opts = plan.remote_write.clone().unwrap_or_default();
+        if urls.is_empty() {
+            urls.extend(rw_opts.url.as_deref());
+        }
         let mut observer = Observer {
             plan,
             state: None,
@@ -276,7 +281,7 @@ impl<'p> Observer<'p> {
             observer.server = Some(srv);
         }
         for url in urls {
-            let pusher = remote_write::Pusher::start(url, state.clone())?;
+            let pusher = remote_write::Pusher::start_with(url, &rw_opts, state.clone())?;
             observer.pushers.push(pusher);
         }
         for (kind, url) in sinks {

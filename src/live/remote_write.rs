@@ -1,22 +1,27 @@
-//! `--out prometheus-rw=URL`: push the live series to Prometheus (or anything speaking its
-//! remote-write 1.0 protocol: Mimir, Thanos receive, VictoriaMetrics) every few seconds
-//! and once more with the final numbers.
+//! `--out prometheus-rw=URL` and the plan's `remote_write:` block: push the live series to
+//! Prometheus (or anything speaking its remote-write 1.0 protocol: Mimir, Thanos receive,
+//! VictoriaMetrics) every few seconds and once more with the final numbers.
 //!
 //! Where it sits: a live sink — it runs *during* the run, beside `/status` and `/metrics`.
 //! A [`Pusher`] thread reads the shared live state (`crate::live`) — the same [`families`](crate::live::metrics::families)
 //! `/metrics` shows — encodes them as a `WriteRequest` protobuf by hand (four tiny messages;
-//! no code generator), compresses it with snappy (block format) and POSTs it over plain
-//! HTTP/1.1. Failed pushes during the run are warned about once and retried at the next
-//! interval; a failed final push makes the run's exit code 1 (an output failed).
+//! no code generator), compresses it with snappy (block format) and POSTs it with a
+//! [`Client`]: the sinks' hyper HTTP/1.1 client (`crate::live::sink::post`) over TCP or
+//! rustls (system roots plus `remote_write.ca`, or `insecure`), with basic auth or a bearer
+//! token and extra headers from the plan, and extra labels on every series. Failed pushes
+//! during the run are warned about once and retried at the next interval; a failed final
+//! push makes the run's exit code 1 (an output failed). Messages never carry a credential:
+//! they pass through the plan's redactor, and header values are never part of one.
 
-use std::io::{Read, Write};
-use std::net::{TcpStream, ToSocketAddrs};
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::metrics::{Family, families};
+use super::sink::post::{Poster, Target};
 use super::{RunState, Shared, lock};
+use crate::plan::remote_write::RemoteWrite;
+use crate::redact::Redactor;
 
 /// Default time between pushes.
 pub const PUSH_EVERY: Duration = Duration::from_secs(5);
@@ -24,8 +29,6 @@ pub const PUSH_EVERY: Duration = Duration::from_secs(5);
 /// Environment variable that changes the push interval (a duration, e.g. `1s`), as k6's
 /// `K6_PROMETHEUS_RW_PUSH_INTERVAL` does.
 pub const PUSH_EVERY_ENV: &str = "LOADTESTER_RW_PUSH_INTERVAL";
-
-const IO_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub use crate::output::{Endpoint, endpoint};
 
@@ -41,6 +44,121 @@ pub fn interval() -> Result<Duration, String> {
     }
 }
 
+/// A remote-write receiver and how to reach it: URL, TLS, headers (authentication
+/// included) and the labels every series carries. Cheap to build; [`Client::new`] does it.
+pub struct Client {
+    url: String,
+    target: Target,
+    poster: Poster,
+    labels: Vec<(String, String)>,
+    redactor: Redactor,
+}
+
+impl Client {
+    /// A client for `url` with the options of the plan's `remote_write:` block (its own
+    /// `url` is ignored here: `url` wins). `plan` is the default `plan` label. Every
+    /// series gets `job="loadtester"`, `plan=PLAN` and the block's `labels` (which may
+    /// replace those two); a series' own labels (`scenario`, `status`…) take precedence
+    /// over all of them.
+    pub fn new(url: &str, opts: &RemoteWrite, plan: &str) -> Result<Client, String> {
+        let ep = endpoint(url)?;
+        let mut headers = vec![
+            (
+                "User-Agent".to_string(),
+                format!("loadtester/{}", env!("CARGO_PKG_VERSION")),
+            ),
+            ("Content-Type".into(), "application/x-protobuf".into()),
+            ("Content-Encoding".into(), "snappy".into()),
+            ("X-Prometheus-Remote-Write-Version".into(), "0.1.0".into()),
+        ];
+        if let Some((user, pass)) = &opts.basic_auth {
+            use base64::Engine as _;
+            let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"));
+            headers.push(("Authorization".into(), format!("Basic {token}")));
+        }
+        if let Some(t) = &opts.bearer_token {
+            headers.push(("Authorization".into(), format!("Bearer {t}")));
+        }
+        headers.extend(opts.headers.iter().cloned());
+        let target = Target {
+            tls: ep.tls,
+            host: ep.hostname.clone(),
+            port: ep.port,
+            path: ep.path.clone(),
+            headers,
+        };
+        let tls = crate::plan::http_options::TlsOptions {
+            ca: opts.ca.clone(),
+            insecure: opts.insecure,
+            ..crate::plan::http_options::TlsOptions::default()
+        };
+        let poster =
+            Poster::with_tls(&target, &tls).map_err(|e| format!("prometheus-rw to {url}: {e}"))?;
+        let mut labels = vec![
+            ("job".to_string(), "loadtester".to_string()),
+            ("plan".to_string(), plan.to_string()),
+        ];
+        for (k, v) in &opts.labels {
+            match labels.iter_mut().find(|l| l.0 == *k) {
+                Some(l) => l.1.clone_from(v),
+                None => labels.push((k.clone(), v.clone())),
+            }
+        }
+        Ok(Client {
+            url: url.to_string(),
+            target,
+            poster,
+            labels,
+            redactor: Redactor::new(&opts.secret_values()),
+        })
+    }
+
+    /// The receiver's URL.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The labels added to every series (`job`, `plan` and the extra ones).
+    pub fn labels(&self) -> &[(String, String)] {
+        &self.labels
+    }
+
+    /// Encode `families` at `timestamp_ms` with this client's labels plus `extra` (e.g.
+    /// a distributed worker's `instance`), and POST them.
+    pub fn push(
+        &self,
+        families: &[Family],
+        extra: &[(&str, &str)],
+        timestamp_ms: i64,
+    ) -> Result<(), String> {
+        let mut base: Vec<(&str, &str)> = self
+            .labels
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        for &(k, v) in extra {
+            match base.iter_mut().find(|l| l.0 == k) {
+                Some(l) => l.1 = v,
+                None => base.push((k, v)),
+            }
+        }
+        self.send(&compress(&write_request_with(
+            families,
+            &base,
+            timestamp_ms,
+        )))
+    }
+
+    /// POST one compressed payload; any status but 2xx is an error naming it (credentials
+    /// masked).
+    pub fn send(&self, body: &[u8]) -> Result<(), String> {
+        self.poster
+            .post(&self.target, body.to_vec())
+            .map(|_| ())
+            .map_err(|e| self.redactor.text(&e).into_owned())
+    }
+}
+
 /// A background thread pushing the live state to one endpoint.
 pub struct Pusher {
     url: String,
@@ -49,15 +167,24 @@ pub struct Pusher {
 }
 
 impl Pusher {
-    /// Start pushing `state` to `url` every [`interval`].
+    /// Start pushing `state` to `url` every [`interval`], with no plan options.
     pub fn start(url: &str, state: Shared) -> Result<Pusher, String> {
-        let ep = endpoint(url)?;
-        let every = interval()?;
+        Pusher::start_with(url, &RemoteWrite::default(), state)
+    }
+
+    /// Start pushing `state` to `url` with the options of the plan's `remote_write:`
+    /// block; the interval is `LOADTESTER_RW_PUSH_INTERVAL`, else the block's, else 5 s.
+    pub fn start_with(url: &str, opts: &RemoteWrite, state: Shared) -> Result<Pusher, String> {
+        let plan = lock(&state).plan.source.clone();
+        let client = Client::new(url, opts, &plan)?;
+        let every = match std::env::var(PUSH_EVERY_ENV) {
+            Ok(_) => interval()?,
+            Err(_) => opts.interval.unwrap_or(PUSH_EVERY),
+        };
         let (tx, rx) = mpsc::channel::<()>();
-        let name = url.to_string();
         let thread = std::thread::Builder::new()
             .name("loadtester-remote-write".into())
-            .spawn(move || push_loop(&name, &ep, &state, &rx, every))
+            .spawn(move || push_loop(&client, &state, &rx, every))
             .map_err(|e| format!("cannot start the prometheus-rw thread: {e}"))?;
         Ok(Pusher {
             url: url.to_string(),
@@ -90,24 +217,24 @@ impl Drop for Pusher {
 }
 
 fn push_loop(
-    url: &str,
-    ep: &Endpoint,
+    client: &Client,
     state: &Shared,
     done: &mpsc::Receiver<()>,
     every: Duration,
 ) -> Result<(), String> {
+    let url = client.url();
     let mut warned = false;
     loop {
         match done.recv_timeout(every) {
             Err(mpsc::RecvTimeoutError::Timeout) => {
-                let body = {
+                let fams = {
                     let s = lock(state);
                     if s.state == RunState::Starting {
                         continue;
                     }
-                    payload(&families(&s), &s.plan.source, now_ms())
+                    families(&s)
                 };
-                match post(ep, &body) {
+                match client.push(&fams, &[], now_ms()) {
                     Ok(()) => warned = false,
                     Err(e) if !warned => {
                         lock(state).notices.push(format!(
@@ -119,15 +246,14 @@ fn push_loop(
                 }
             }
             Ok(()) => {
-                let body = {
-                    let s = lock(state);
-                    payload(&families(&s), &s.plan.source, now_ms())
-                };
+                let fams = families(&lock(state));
+                let at = now_ms();
                 // One retry: a final push is worth a second.
-                return post(ep, &body)
+                return client
+                    .push(&fams, &[], at)
                     .or_else(|_| {
                         std::thread::sleep(Duration::from_secs(1));
-                        post(ep, &body)
+                        client.push(&fams, &[], at)
                     })
                     .map_err(|e| format!("prometheus-rw to {url}: final push failed: {e}"));
             }
@@ -145,26 +271,44 @@ fn now_ms() -> i64 {
 /// The snappy-compressed `WriteRequest` for `families` at `timestamp_ms`, each series
 /// labelled `job="loadtester"` and `plan=PLAN` besides its own labels.
 pub fn payload(families: &[Family], plan: &str, timestamp_ms: i64) -> Vec<u8> {
-    let raw = write_request(families, plan, timestamp_ms);
+    compress(&write_request(families, plan, timestamp_ms))
+}
+
+fn compress(raw: &[u8]) -> Vec<u8> {
     snap::raw::Encoder::new()
-        .compress_vec(&raw)
+        .compress_vec(raw)
         .unwrap_or_default()
 }
 
 /// The uncompressed `prometheus.WriteRequest` protobuf.
 pub fn write_request(families: &[Family], plan: &str, timestamp_ms: i64) -> Vec<u8> {
+    write_request_with(
+        families,
+        &[("job", "loadtester"), ("plan", plan)],
+        timestamp_ms,
+    )
+}
+
+/// The uncompressed `prometheus.WriteRequest` with `base` labels on every series; a
+/// series' own label of the same name wins (Prometheus refuses duplicate names).
+pub fn write_request_with(
+    families: &[Family],
+    base: &[(&str, &str)],
+    timestamp_ms: i64,
+) -> Vec<u8> {
     let mut out = Vec::with_capacity(16 * 1024);
     let mut series = Vec::with_capacity(256);
     let mut inner = Vec::with_capacity(64);
     for f in families {
         for s in &f.samples {
             let name = format!("{}{}", f.name, s.suffix);
-            let mut labels: Vec<(&str, &str)> = vec![
-                ("__name__", name.as_str()),
-                ("job", "loadtester"),
-                ("plan", plan),
-            ];
+            let mut labels: Vec<(&str, &str)> = vec![("__name__", name.as_str())];
             labels.extend(s.labels.iter().map(|(k, v)| (*k, v.as_str())));
+            for &(k, v) in base {
+                if !labels.iter().any(|l| l.0 == k) {
+                    labels.push((k, v));
+                }
+            }
             labels.sort_by(|a, b| a.0.cmp(b.0));
             series.clear();
             for (k, v) in labels {
@@ -200,46 +344,12 @@ fn bytes_field(out: &mut Vec<u8>, field: u32, bytes: &[u8]) {
     out.extend_from_slice(bytes);
 }
 
-/// POST one compressed payload; any status but 2xx is an error naming it.
+/// POST one compressed payload to `ep` without credentials or extra headers (any status
+/// but 2xx is an error naming it). [`Client`] keeps its connection setup across posts.
 pub fn post(ep: &Endpoint, body: &[u8]) -> Result<(), String> {
-    let addr = ep
-        .authority
-        .to_socket_addrs()
-        .map_err(|e| format!("cannot resolve {}: {e}", ep.authority))?
-        .next()
-        .ok_or_else(|| format!("{} resolves to no address", ep.authority))?;
-    let mut conn = TcpStream::connect_timeout(&addr, IO_TIMEOUT)
-        .map_err(|e| format!("cannot connect to {addr}: {e}"))?;
-    conn.set_read_timeout(Some(IO_TIMEOUT))
-        .and_then(|()| conn.set_write_timeout(Some(IO_TIMEOUT)))
-        .map_err(|e| format!("socket: {e}"))?;
-    let head = format!(
-        "POST {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: loadtester/{}\r\n\
-         Content-Type: application/x-protobuf\r\nContent-Encoding: snappy\r\n\
-         X-Prometheus-Remote-Write-Version: 0.1.0\r\nContent-Length: {}\r\n\
-         Connection: close\r\n\r\n",
-        ep.path,
-        ep.host,
-        env!("CARGO_PKG_VERSION"),
-        body.len()
-    );
-    conn.write_all(head.as_bytes())
-        .and_then(|()| conn.write_all(body))
-        .map_err(|e| format!("cannot send: {e}"))?;
-    let mut reply = Vec::new();
-    let _ = conn.take(64 * 1024).read_to_end(&mut reply);
-    let text = String::from_utf8_lossy(&reply);
-    let status = text
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse::<u16>().ok())
-        .ok_or_else(|| "no HTTP response".to_string())?;
-    if (200..300).contains(&status) {
-        return Ok(());
-    }
-    let body = text.split("\r\n\r\n").nth(1).unwrap_or("").trim();
-    let body: String = body.chars().take(300).collect();
-    Err(format!("HTTP {status}: {body}"))
+    let scheme = if ep.tls { "https" } else { "http" };
+    let url = format!("{scheme}://{}{}", ep.host, ep.path);
+    Client::new(&url, &RemoteWrite::default(), "")?.send(body)
 }
 
 #[cfg(test)]
@@ -255,7 +365,10 @@ mod tests {
         assert_eq!(e.host, "127.0.0.1:9090");
         assert_eq!(e.path, "/api/v1/write");
         assert_eq!(endpoint("http://h/w?x=1").unwrap().authority, "h:80");
-        assert!(endpoint("https://h/w").unwrap_err().contains("http://"));
+        let tls = endpoint("https://h/w").unwrap();
+        assert!(tls.tls && tls.port == 443 && tls.authority == "h:443");
+        assert_eq!(endpoint("http://[::1]:9/w").unwrap().hostname, "::1");
+        assert!(endpoint("ftp://h/w").unwrap_err().contains("https://"));
         assert!(
             endpoint("http://u:p@h/w")
                 .unwrap_err()
@@ -322,5 +435,55 @@ mod tests {
                 .unwrap()
                 .is_empty()
         );
+    }
+
+    #[test]
+    fn labels_extra_ones_replace_job_and_plan_but_never_a_series_own() {
+        let f = Family {
+            name: "m",
+            help: "h",
+            kind: Kind::Gauge,
+            samples: vec![Sample {
+                suffix: "",
+                labels: vec![("scenario", "own".into())],
+                value: 1.0,
+            }],
+        };
+        let pb = write_request_with(
+            &[f],
+            &[
+                ("job", "nightly"),
+                ("scenario", "zzz-other"),
+                ("instance", "w1"),
+            ],
+            1,
+        );
+        let text = String::from_utf8_lossy(&pb);
+        assert!(text.contains("nightly") && text.contains("w1") && text.contains("own"));
+        assert!(!text.contains("zzz-other"), "a series' own label wins");
+        assert_eq!(
+            text.matches("scenario").count(),
+            1,
+            "no duplicate label names"
+        );
+
+        let opts = RemoteWrite {
+            labels: vec![
+                ("job".into(), "nightly".into()),
+                ("team".into(), "a".into()),
+            ],
+            ..RemoteWrite::default()
+        };
+        let c = Client::new("http://127.0.0.1:1/api/v1/write", &opts, "p.yaml").unwrap();
+        let labels: Vec<(&str, &str)> = c
+            .labels()
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        assert_eq!(
+            labels,
+            [("job", "nightly"), ("plan", "p.yaml"), ("team", "a")]
+        );
+        assert!(Client::new("ftp://h/x", &opts, "p").is_err());
     }
 }

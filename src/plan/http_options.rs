@@ -307,7 +307,11 @@ fn read_file(c: &mut Checker, node: &Node, at: &str) -> Option<(String, Vec<u8>)
     }
 }
 
-fn certificates(c: &mut Checker, node: &Node, at: &str) -> Option<Vec<CertificateDer<'static>>> {
+pub(super) fn certificates(
+    c: &mut Checker,
+    node: &Node,
+    at: &str,
+) -> Option<Vec<CertificateDer<'static>>> {
     let (text, bytes) = read_file(c, node, at)?;
     match CertificateDer::pem_slice_iter(&bytes).collect::<Result<Vec<_>, _>>() {
         Ok(certs) if !certs.is_empty() => Some(certs),
@@ -336,7 +340,7 @@ fn private_key(c: &mut Checker, node: &Node, at: &str) -> Option<PrivateKeyDer<'
     }
 }
 
-fn boolean(c: &mut Checker, node: &Node, at: &str) -> Option<bool> {
+pub(super) fn boolean(c: &mut Checker, node: &Node, at: &str) -> Option<bool> {
     let text = c.text(node, at)?;
     match text.trim() {
         "true" | "True" | "TRUE" | "yes" | "on" => Some(true),

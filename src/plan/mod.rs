@@ -11,6 +11,7 @@ pub mod http_options;
 pub mod load;
 pub mod model;
 pub mod pin;
+pub mod remote_write;
 pub mod resolve;
 pub mod secrets;
 pub mod segment;
@@ -85,6 +86,9 @@ pub fn load_with(
     match result {
         Ok(mut plan) if errors.is_empty() => {
             plan.secrets = secrets;
+            if let Some(rw) = &plan.remote_write {
+                plan.secrets.extend(rw.secret_values());
+            }
             plan.hash = hash(text);
             Ok(plan)
         }

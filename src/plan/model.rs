@@ -39,6 +39,8 @@ pub struct Plan {
     /// user number, so random template values, data rows and think times repeat run to
     /// run; `None` seeds from the clock.
     pub seed: Option<u64>,
+    /// The `remote_write:` block: how `--out prometheus-rw` pushes (`plan::remote_write`).
+    pub remote_write: Option<super::remote_write::RemoteWrite>,
 }
 
 /// URL scheme of the target.

@@ -53,6 +53,7 @@ const TOP_KEYS: &[&str] = &[
     "connect_to",
     "variables",
     "data",
+    "remote_write",
 ];
 const DEFAULT_KEYS: &[&str] = &[
     "method",
@@ -480,6 +481,9 @@ fn check_plan(c: &mut Checker, file: &str, root: &Node, ov: &Overrides) -> Optio
     }
     super::http_options::check_top(c, &top, &mut http);
     http.tls.insecure |= ov.insecure;
+    let remote_write = top
+        .get("remote_write")
+        .and_then(|n| super::remote_write::check(c, n));
 
     // Thresholds (src/threshold): parsed now so a typo fails before anything is sent.
     let (thresholds, errors) = crate::plan::threshold::parse::check(
@@ -507,6 +511,7 @@ fn check_plan(c: &mut Checker, file: &str, root: &Node, ov: &Overrides) -> Optio
         flow: globals,
         segment: None,
         seed: ov.seed,
+        remote_write,
     })
 }
 

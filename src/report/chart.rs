@@ -18,7 +18,7 @@ const DW: f64 = 1280.0;
 const DH: f64 = 260.0;
 const LEFT: f64 = 58.0;
 const RIGHT: f64 = 14.0;
-const TOP: f64 = 22.0;
+const TOP: f64 = 26.0;
 const BOTTOM: f64 = 30.0;
 
 /// One series of a line chart.
@@ -249,6 +249,10 @@ pub fn distribution(id: &str, title: &str, bars: &[Bar], marks: &[(&str, f64)]) 
             .collect()
     };
     for v in ticks {
+        // Keep clear of the `ms` unit at the right end of the axis.
+        if fx(v) > DW - RIGHT - 30.0 {
+            continue;
+        }
         let _ = write!(
             out,
             r#"<text class="tick" x="{:.1}" y="{}" text-anchor="middle">{}</text>"#,
@@ -268,15 +272,20 @@ pub fn distribution(id: &str, title: &str, bars: &[Bar], marks: &[(&str, f64)]) 
     );
     for (i, (label, ms)) in marks.iter().enumerate() {
         let x = fx(*ms);
-        let label_y = TOP + 10.0 + 13.0 * i as f64;
+        let label_y = TOP + 10.0 + 15.0 * i as f64;
+        let text = format!("{label} {} ms", trim(*ms));
+        // A label that would run past the right edge goes on the line's left instead.
+        let (tx, anchor) = if x + 3.0 + 7.0 * text.chars().count() as f64 > DW - RIGHT {
+            (x - 3.0, "end")
+        } else {
+            (x + 3.0, "start")
+        };
         let _ = write!(
             out,
-            r#"<line class="mark" x1="{x:.1}" x2="{x:.1}" y1="{TOP}" y2="{:.1}"/><text class="mark-label" x="{:.1}" y="{}">{} {} ms</text>"#,
+            r#"<line class="mark" x1="{x:.1}" x2="{x:.1}" y1="{TOP}" y2="{:.1}"/><text class="mark-label" x="{tx:.1}" y="{}" text-anchor="{anchor}">{}</text>"#,
             TOP + plot_h,
-            x + 3.0,
             label_y,
-            esc(label),
-            trim(*ms)
+            esc(&text),
         );
     }
     out.push_str("</svg>");

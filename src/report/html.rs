@@ -54,6 +54,7 @@ pub fn render(s: &Summary) -> Vec<u8> {
     thresholds(&mut o, s);
     charts(&mut o, s);
     super::phases_section::html(&mut o, s);
+    super::timeline_section::render(&mut o, s);
     scenarios(&mut o, s);
     checks(&mut o, s);
     codes(&mut o, s);

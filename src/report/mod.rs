@@ -18,6 +18,7 @@ pub mod junit;
 pub mod names;
 pub mod phases_section;
 pub mod text;
+pub mod timeline_section;
 
 use std::io::Write;
 

@@ -173,6 +173,7 @@ impl Summary {
         // has several generators, each part's result keeps its own.
         out.generator = None;
         out.series = merge_series(parts, start_ms)?;
+        out.timeline = super::timeline::merge(parts, start_ms)?;
         let mut out = out.with_phases();
         // Run facts.
         out.run.started_at_ms = Some(start_ms);

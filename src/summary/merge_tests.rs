@@ -40,6 +40,8 @@ fn sample() -> impl Strategy<Value = Sample> {
 fn summary(plan: &Plan, samples: &[&Sample]) -> Summary {
     let shard = Arc::new(Mutex::new(Shard::new(plan.scenarios.len())));
     let mut series = Series::default();
+    let names: Vec<String> = plan.scenarios.iter().map(|s| s.name.clone()).collect();
+    let mut timeline = crate::engine::timeline::Collector::new(&names);
     for second in 0..4u8 {
         {
             let mut sh = shard.lock().unwrap();
@@ -49,6 +51,7 @@ fn summary(plan: &Plan, samples: &[&Sample]) -> Summary {
             }
         }
         series.sample(std::slice::from_ref(&shard), Duration::from_secs(1), 2, 2.0);
+        timeline.sample(std::slice::from_ref(&shard));
     }
     let stats = shard.lock().unwrap().clone();
     let run = RunResult {
@@ -58,6 +61,7 @@ fn summary(plan: &Plan, samples: &[&Sample]) -> Summary {
         stop: StopReason::Duration,
         abort_reason: None,
         series: series.rows,
+        timeline: timeline.finish(),
         threads: 1,
         nofile: Default::default(),
         usage: Default::default(),
@@ -115,6 +119,23 @@ proptest! {
             prop_assert_eq!(m.failed, w.failed);
             prop_assert_eq!(m.p99_ms, w.p99_ms);
             prop_assert_eq!(decode(&m.histogram).unwrap(), decode(&w.histogram).unwrap());
+        }
+        // The per-scenario rows too, second by second (histograms compared decoded).
+        // (Compared with the whole read back: an empty timeline is not written.)
+        let whole_tl = round_trip(&whole).timeline;
+        prop_assert_eq!(merged.timeline.scenarios.len(), whole_tl.scenarios.len());
+        for (m, w) in merged.timeline.scenarios.iter().zip(&whole_tl.scenarios) {
+            prop_assert_eq!(&m.name, &w.name);
+            prop_assert_eq!(m.rows.len(), w.rows.len());
+            for (a, b) in m.rows.iter().zip(&w.rows) {
+                prop_assert_eq!(a.t, b.t);
+                prop_assert_eq!(a.requests, b.requests);
+                prop_assert_eq!(a.failed, b.failed);
+                prop_assert_eq!(a.bytes_received, b.bytes_received);
+                prop_assert_eq!(&a.errors, &b.errors);
+                prop_assert_eq!(a.p95_ms, b.p95_ms);
+                prop_assert_eq!(decode(&a.histogram).unwrap(), decode(&b.histogram).unwrap());
+            }
         }
         prop_assert_eq!(merged.run.parts.len(), n);
     }

@@ -10,6 +10,7 @@ pub mod lag;
 mod merge;
 pub mod missing;
 pub mod phases;
+mod timeline;
 
 use std::collections::BTreeMap;
 
@@ -52,6 +53,13 @@ pub struct Summary {
     /// One row per second of the run (requests, failures, percentiles, users, target).
     #[serde(default)]
     pub series: Vec<crate::engine::series::SecondRow>,
+    /// Per-scenario (and per-step) rows and phase timings per second
+    /// (`engine::timeline`); absent in results written before it existed.
+    #[serde(
+        default,
+        skip_serializing_if = "crate::engine::timeline::Timeline::is_empty"
+    )]
+    pub timeline: crate::engine::timeline::Timeline,
     /// Verdict on each threshold, in plan order then `--threshold` order (empty without).
     #[serde(default)]
     pub thresholds: Vec<ThresholdResult>,
@@ -431,6 +439,7 @@ impl Summary {
             thresholds: Vec::new(),
             checks: crate::summary::flow::checks(plan, &run.stats),
             series: run.series.clone(),
+            timeline: run.timeline.clone(),
             generator: None,
             phases: Vec::new(),
         }

@@ -144,7 +144,7 @@ fn report_rerenders_a_saved_result_to_the_same_html_and_csv() {
     // HTML: one self-contained page with every section.
     let html = read(&html);
     assert!(html.starts_with("<!doctype html>"));
-    assert_eq!(html.matches(r#"<svg class="chart""#).count(), 5);
+    assert_eq!(html.matches(r#"<svg class="chart""#).count(), 14);
     for id in [
         r#"id="verdict""#,
         r#"id="summary""#,
@@ -227,7 +227,7 @@ fn report_exit_codes() {
     assert!(stdout(&out).contains("latency ms"), "{}", stdout(&out));
 }
 
-fn chromium_or_skip() -> Option<&'static str> {
+pub(crate) fn chromium_or_skip() -> Option<&'static str> {
     if Path::new(CHROMIUM).exists() {
         return Some(CHROMIUM);
     }
@@ -240,7 +240,7 @@ fn chromium_or_skip() -> Option<&'static str> {
 }
 
 /// Run headless Chromium on `page` with `args`, killed after 60 s.
-fn chromium(exe: &str, profile: &Path, page: &Path, args: &[&str]) -> Output {
+pub(crate) fn chromium(exe: &str, profile: &Path, page: &Path, args: &[&str]) -> Output {
     let mut child = Command::new(exe)
         .args([
             "--headless",
@@ -260,18 +260,38 @@ fn chromium(exe: &str, profile: &Path, page: &Path, args: &[&str]) -> Output {
         .stderr(Stdio::piped())
         .spawn()
         .expect("chromium starts");
+    // Read both pipes while waiting: a large DOM dump would otherwise fill the pipe and
+    // block Chromium before it exits.
+    let drain = |r: Option<Box<dyn std::io::Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            if let Some(mut r) = r {
+                let _ = r.read_to_end(&mut buf);
+            }
+            buf
+        })
+    };
+    let out = drain(child.stdout.take().map(|s| Box::new(s) as _));
+    let err = drain(child.stderr.take().map(|s| Box::new(s) as _));
     let until = Instant::now() + Duration::from_secs(60);
-    while child.try_wait().unwrap().is_none() {
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
         if Instant::now() > until {
             let _ = child.kill();
             panic!("chromium did not finish in 60 s");
         }
         std::thread::sleep(Duration::from_millis(50));
+    };
+    Output {
+        status,
+        stdout: out.join().unwrap(),
+        stderr: err.join().unwrap(),
     }
-    child.wait_with_output().unwrap()
 }
 
-fn attr(body_tag: &str, name: &str) -> String {
+pub(crate) fn attr(body_tag: &str, name: &str) -> String {
     let key = format!("{name}=\"");
     let start = body_tag
         .find(&key)
@@ -304,8 +324,16 @@ fn html_report_renders_in_headless_chromium() {
         .and_then(|b| b.split('>').next())
         .unwrap_or_else(|| panic!("no <body> in the DOM dump: {}", stderr(&dom)));
     assert_eq!(attr(body, "data-rendered"), "ok", "{body}");
-    assert_eq!(attr(body, "data-charts"), "5");
-    assert_eq!(attr(body, "data-charts-drawn"), "5");
+    // Five run-wide charts and nine of "By scenario over time" (rps, p95, failures,
+    // bytes, errors, iterations, phases, and the login flow's two step charts).
+    assert_eq!(attr(body, "data-charts"), "14");
+    assert_eq!(attr(body, "data-charts-drawn"), "14");
+    assert_eq!(
+        attr(body, "data-label-issues"),
+        "0",
+        "{}",
+        attr(body, "data-label-issue-list")
+    );
     assert_eq!(attr(body, "data-errors"), "0");
     // Four line charts over ≥ 2 seconds with ≥ 1 line each, plus the distribution's bars.
     let points: u64 = attr(body, "data-points").parse().unwrap();

@@ -259,10 +259,16 @@ fn bad_flags_exit_2_and_a_taken_port_exits_1() {
         "--plan",
         p,
         "--out",
-        "prometheus-rw=https://example.invalid/w",
+        "prometheus-rw=https://user:pw@example.invalid/w",
     ]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("plain http://"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("remote_write.basic_auth"),
+        "{}",
+        stderr(&out)
+    );
+    // Our message masks the password (clap still echoes the argument as typed).
+    assert!(stderr(&out).contains("user:***@"), "{}", stderr(&out));
 
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap().to_string();

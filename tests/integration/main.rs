@@ -35,6 +35,7 @@ mod plan_doc;
 mod plan_fuzz;
 mod precision;
 mod remote_write;
+mod remote_write_tls;
 mod segments;
 mod serve;
 mod shell;

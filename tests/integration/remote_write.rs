@@ -14,7 +14,7 @@ use crate::live::http_get;
 const PROMETHEUS: &str = "/usr/bin/prometheus";
 
 /// Kills the Prometheus this test started, whatever happens.
-struct Running(Child);
+pub(crate) struct Running(pub(crate) Child);
 
 impl Drop for Running {
     fn drop(&mut self) {
@@ -23,7 +23,7 @@ impl Drop for Running {
     }
 }
 
-fn prometheus_or_skip() -> Option<&'static str> {
+pub(crate) fn prometheus_or_skip() -> Option<&'static str> {
     if Path::new(PROMETHEUS).exists() {
         return Some(PROMETHEUS);
     }
@@ -35,7 +35,7 @@ fn prometheus_or_skip() -> Option<&'static str> {
     None
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -43,7 +43,7 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn start_prometheus(exe: &str, dir: &Path) -> (Running, String) {
+pub(crate) fn start_prometheus(exe: &str, dir: &Path) -> (Running, String) {
     let port = free_port();
     let addr = format!("127.0.0.1:{port}");
     let config = write(dir, "prometheus.yml", "global:\n  scrape_interval: 1m\n");
@@ -76,7 +76,7 @@ fn start_prometheus(exe: &str, dir: &Path) -> (Running, String) {
     (running, addr)
 }
 
-fn encode(q: &str) -> String {
+pub(crate) fn encode(q: &str) -> String {
     q.bytes()
         .map(|b| match b {
             b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'_' | b'.' | b'-' => (b as char).to_string(),
@@ -86,7 +86,7 @@ fn encode(q: &str) -> String {
 }
 
 /// The single value of an instant query (None: empty result).
-fn query(addr: &str, q: &str) -> Option<f64> {
+pub(crate) fn query(addr: &str, q: &str) -> Option<f64> {
     let (code, body) = http_get(addr, &format!("/api/v1/query?query={}", encode(q)));
     assert_eq!(code, 200, "{q}: {body}");
     let v: serde_json::Value = serde_json::from_str(&body).unwrap();

@@ -39,6 +39,14 @@ pub struct Poster {
 impl Poster {
     /// A poster for `target` (loads the system trust store for https).
     pub fn new(target: &Target) -> Result<Poster, String> {
+        Poster::with_tls(target, &crate::plan::http_options::TlsOptions::default())
+    }
+
+    /// A poster for `target` trusting `tls` (extra CAs, `insecure`) besides the system store.
+    pub fn with_tls(
+        target: &Target,
+        tls: &crate::plan::http_options::TlsOptions,
+    ) -> Result<Poster, String> {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -46,7 +54,7 @@ impl Poster {
         let tls = if target.tls {
             crate::http::tls::install_provider();
             Some(crate::http::tls::client_config(
-                &crate::plan::http_options::TlsOptions::default(),
+                tls,
                 crate::plan::http_options::HttpVersion::Http1,
             )?)
         } else {

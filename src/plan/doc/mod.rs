@@ -13,6 +13,7 @@
 //! everywhere, so a key the model lacks fails to deserialize); the `plans/` files are read
 //! into it, written back and reloaded in tests.
 
+mod remote_write;
 mod scenario;
 mod settings;
 mod thresholds;
@@ -27,6 +28,7 @@ use indexmap::IndexMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+pub use remote_write::{BasicAuth, RemoteWrite};
 pub use scenario::{Capture, Check, Headers, LoopStep, Request, Scenario, Step, ThinkStep};
 pub use settings::{DataSet, Defaults, Load, Order, Phase, Stage, Tls};
 pub use thresholds::{Threshold, ThresholdObject, Thresholds};
@@ -73,6 +75,9 @@ pub struct PlanDoc {
     /// CSV data sets by name, one row bound per iteration.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<IndexMap<String, DataSet>>,
+    /// How `--out prometheus-rw` pushes: URL, TLS, credentials, headers, labels, interval.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote_write: Option<RemoteWrite>,
 }
 
 impl PlanDoc {
