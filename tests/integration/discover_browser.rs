@@ -79,7 +79,7 @@ fn browser_mode_finds_script_pages_and_post_api_calls_and_the_plan_runs() {
     // The DELETE the app tried was refused in the browser and is not in the plan.
     assert!(
         text.lines()
-            .any(|l| l.contains("Fetch DELETE /api/items/1") && l.contains("destructive")),
+            .any(|l| l.contains("DELETE /api/items/1") && l.contains("destructive")),
         "{text}"
     );
     assert!(!text.contains("api DELETE"), "{text}");
