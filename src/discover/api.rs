@@ -72,7 +72,11 @@ mod tests {
     #[test]
     fn json_bodies_become_json_and_text_stays_literal() {
         let r = step(
-            &call("POST", Some("application/json"), Some(r#"{"q":"a ${B}","n":2}"#)),
+            &call(
+                "POST",
+                Some("application/json"),
+                Some(r#"{"q":"a ${B}","n":2}"#),
+            ),
             "api".into(),
         )
         .unwrap();
@@ -82,7 +86,11 @@ mod tests {
         let want: serde_json::Value = serde_json::json!({"n": 2, "q": "a $${B}"});
         assert_eq!(r.json, Some(JsonValue::from(want)));
         let f = step(
-            &call("POST", Some("application/x-www-form-urlencoded"), Some("a=1")),
+            &call(
+                "POST",
+                Some("application/x-www-form-urlencoded"),
+                Some("a=1"),
+            ),
             "f".into(),
         )
         .unwrap();

@@ -80,7 +80,9 @@ impl ApiCall {
     /// The body as JSON when the request said so (or it parses as an object or list).
     pub fn json(&self) -> Option<Value> {
         let body = self.body.as_deref()?;
-        let declared = self.header("content-type").is_some_and(|c| c.contains("json"));
+        let declared = self
+            .header("content-type")
+            .is_some_and(|c| c.contains("json"));
         match serde_json::from_str::<Value>(body) {
             Ok(v) if declared || v.is_object() || v.is_array() => Some(v),
             _ => None,
@@ -530,7 +532,10 @@ mod tests {
         assert!(page_set("Accept", "application/json"));
         let req = json!({"postDataEntries": [{"bytes": "eyJh"}, {"bytes": "IjoxfQ=="}]});
         assert_eq!(post_data(&req).as_deref(), Some(r#"{"a":1}"#));
-        assert_eq!(post_data(&json!({"postData": "q=1"})).as_deref(), Some("q=1"));
+        assert_eq!(
+            post_data(&json!({"postData": "q=1"})).as_deref(),
+            Some("q=1")
+        );
         assert_eq!(post_data(&json!({})), None);
         let call = |ct: &str, body: &str| ApiCall {
             method: "POST".into(),
@@ -544,6 +549,9 @@ mod tests {
         );
         assert_eq!(call("text/plain", "[1]").json(), Some(json!([1])));
         assert_eq!(call("text/plain", "1").json(), None);
-        assert_eq!(call("application/x-www-form-urlencoded", "a=1").json(), None);
+        assert_eq!(
+            call("application/x-www-form-urlencoded", "a=1").json(),
+            None
+        );
     }
 }

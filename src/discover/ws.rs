@@ -47,9 +47,8 @@ pub async fn connect(addr: &str, path: &str) -> Result<Ws, String> {
     let _ = stream.set_nodelay(true);
     let (read, mut write) = stream.into_split();
     let seed = seed();
-    let key = base64::engine::general_purpose::STANDARD.encode(
-        [seed.to_le_bytes(), seed.rotate_left(29).to_le_bytes()].concat(),
-    );
+    let key = base64::engine::general_purpose::STANDARD
+        .encode([seed.to_le_bytes(), seed.rotate_left(29).to_le_bytes()].concat());
     let req = format!(
         "GET {path} HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
     );
@@ -199,7 +198,7 @@ async fn read_messages(
             }
         }
         match opcode {
-            0x0 | 0x1 | 0x2 => {
+            0x0..=0x2 => {
                 message.extend_from_slice(&payload);
                 if fin {
                     let text = String::from_utf8(std::mem::take(&mut message))
@@ -302,7 +301,10 @@ mod tests {
                     .await;
             });
             let e = connect(&addr, "/x").await.err().unwrap();
-            assert!(e.contains("not a WebSocket upgrade (`HTTP/1.1 404 Not Found`)"), "{e}");
+            assert!(
+                e.contains("not a WebSocket upgrade (`HTTP/1.1 404 Not Found`)"),
+                "{e}"
+            );
         });
     }
 }

@@ -73,8 +73,10 @@ fn discovery_finds_exactly_the_pages_and_forms_and_the_plan_runs() {
     // Nothing forbidden or destructive was fetched; nothing left the loopback origin.
     let log = site.requests.lock().unwrap().clone();
     assert!(
-        !log.iter()
-            .any(|r| r.contains("/private/") || r.contains("/logout") || r.contains("/js-only") || r.contains("/spa/")),
+        !log.iter().any(|r| r.contains("/private/")
+            || r.contains("/logout")
+            || r.contains("/js-only")
+            || r.contains("/spa/")),
         "{log:?}"
     );
     assert!(

@@ -52,7 +52,11 @@ fn browser_mode_finds_script_pages_and_post_api_calls_and_the_plan_runs() {
     let text = std::fs::read_to_string(dir.path().join("plan.yaml")).unwrap();
     let mut found = header_pages(&text);
     found.sort();
-    let mut want: Vec<String> = PAGES.iter().chain(JS_PAGES).map(|s| s.to_string()).collect();
+    let mut want: Vec<String> = PAGES
+        .iter()
+        .chain(JS_PAGES)
+        .map(|s| s.to_string())
+        .collect();
     want.sort();
     assert_eq!(found, want, "{text}");
     let printed = stdout(&out);
@@ -74,8 +78,16 @@ fn browser_mode_finds_script_pages_and_post_api_calls_and_the_plan_runs() {
         .unwrap_or_else(|| panic!("no POST step:\n{text}"));
     assert_eq!(post["method"], "POST", "{post}");
     assert_eq!(post["path"], "/api/items?sort=name", "{post}");
-    assert_eq!(post["json"], serde_json::json!({"page": 1, "query": "shoes"}), "{post}");
-    assert_eq!(post["headers"], serde_json::json!({"X-App": "spa"}), "{post}");
+    assert_eq!(
+        post["json"],
+        serde_json::json!({"page": 1, "query": "shoes"}),
+        "{post}"
+    );
+    assert_eq!(
+        post["headers"],
+        serde_json::json!({"X-App": "spa"}),
+        "{post}"
+    );
     // The DELETE the app tried was refused in the browser and is not in the plan.
     assert!(
         text.lines()
@@ -106,7 +118,9 @@ fn browser_mode_finds_script_pages_and_post_api_calls_and_the_plan_runs() {
     assert_eq!(json["checks"]["fails"], 0, "{json:#}");
     let log = site.requests.lock().unwrap().clone();
     assert!(
-        log[before..].iter().any(|r| r == "POST /api/items?sort=name"),
+        log[before..]
+            .iter()
+            .any(|r| r == "POST /api/items?sort=name"),
         "the POST API call was replayed"
     );
     assert!(
@@ -169,9 +183,50 @@ fn chromium_that_exits_or_hangs_is_bounded_and_http_goes_on() {
         assert!(out.status.success(), "{name}: {}", stderr(&out));
         let err = stderr(&out);
         assert!(err.contains(says), "{name}: {err}");
-        assert!(err.contains("plain HTTP for the rest of the crawl"), "{name}: {err}");
+        assert!(
+            err.contains("plain HTTP for the rest of the crawl"),
+            "{name}: {err}"
+        );
         assert!(took < Duration::from_secs(45), "{name}: {took:?}");
         let text = std::fs::read_to_string(dir.path().join("plan.yaml")).unwrap();
         assert_eq!(header_pages(&text).len(), PAGES.len(), "{name}: {text}");
     }
+}
+
+/// `--rate` holds for the requests Chromium makes: each waits for the crawler's pacer
+/// before the browser may send it.
+#[test]
+fn browser_requests_keep_the_rate() {
+    if !chromium_or_skip() {
+        return;
+    }
+    let _timing = crate::common::timing_lock();
+    let site = discover_site::spawn();
+    let dir = tempdir();
+    let plan = dir.path().join("plan.yaml");
+    let out = crate::common::bin()
+        .args(["discover", &format!("{}/spa", site.url()), "-o"])
+        .arg(&plan)
+        .args(["--browser", "--max-pages", "1", "--rate", "5", "--quiet"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let log = site.requests.lock().unwrap().clone();
+    let stamps = site.stamps.lock().unwrap().clone();
+    // robots.txt and /spa by the crawler, then the browser's: /spa, /style.css, /spa.js,
+    // POST /api/items (the DELETE and the other origins are refused, never sent).
+    assert_eq!(log[..2], ["GET /robots.txt", "GET /spa"], "{log:?}");
+    let browser = &stamps[2..];
+    assert!(browser.len() >= 4, "{log:?}");
+    let span = browser[browser.len() - 1] - browser[0];
+    let least = Duration::from_secs_f64((browser.len() - 1) as f64 / 5.0 * 0.9);
+    eprintln!(
+        "{} browser requests at --rate 5 in {span:?}: {log:?}",
+        browser.len()
+    );
+    assert!(
+        span >= least,
+        "{} browser requests in {span:?}: {log:?}",
+        browser.len()
+    );
 }

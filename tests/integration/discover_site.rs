@@ -13,6 +13,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 /// Session id → (csrf token, logged in).
 type Sessions = Arc<Mutex<HashMap<String, (String, bool)>>>;
@@ -21,6 +22,8 @@ type Sessions = Arc<Mutex<HashMap<String, (String, bool)>>>;
 pub struct Site {
     pub addr: SocketAddr,
     pub requests: Arc<Mutex<Vec<String>>>,
+    /// When each request of `requests` arrived.
+    pub stamps: Arc<Mutex<Vec<Instant>>>,
     pub logins: Arc<AtomicU64>,
     /// Requests that reached the "CDN" (another origin on 127.0.0.1): must stay 0.
     pub cdn_hits: Arc<AtomicU64>,
@@ -66,20 +69,25 @@ pub fn spawn() -> Site {
         for s in cdn.incoming() {
             let Ok(mut s) = s else { continue };
             hits.fetch_add(1, Ordering::Relaxed);
-            let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: text/javascript\r\nContent-Length: 0\r\n\r\n");
+            let _ = s.write_all(
+                b"HTTP/1.1 200 OK\r\nContent-Type: text/javascript\r\nContent-Length: 0\r\n\r\n",
+            );
         }
     });
-    let (r, l) = (requests.clone(), logins.clone());
+    let stamps = Arc::new(Mutex::new(Vec::new()));
+    let (r, l, st) = (requests.clone(), logins.clone(), stamps.clone());
     std::thread::spawn(move || {
         for s in listener.incoming() {
             let Ok(s) = s else { continue };
             let (r, l, se, c) = (r.clone(), l.clone(), sessions.clone(), counter.clone());
-            std::thread::spawn(move || serve(s, &r, &l, &se, &c, cdn_addr));
+            let st = st.clone();
+            std::thread::spawn(move || serve(s, &r, &l, &se, &c, cdn_addr, &st));
         }
     });
     Site {
         addr,
         requests,
+        stamps,
         logins,
         cdn_hits,
     }
@@ -98,6 +106,7 @@ fn serve(
     sessions: &Sessions,
     counter: &AtomicU64,
     cdn: SocketAddr,
+    stamps: &Mutex<Vec<Instant>>,
 ) {
     let mut w = s.try_clone().unwrap();
     let mut r = BufReader::new(s);
@@ -132,7 +141,12 @@ fn serve(
             return;
         }
         let body = String::from_utf8_lossy(&body).into_owned();
-        log.lock().unwrap().push(format!("{method} {target}"));
+        {
+            // One lock order for both, so the two lists stay in step.
+            let mut log = log.lock().unwrap();
+            log.push(format!("{method} {target}"));
+            stamps.lock().unwrap().push(Instant::now());
+        }
         let cookie = headers.get("cookie").cloned().unwrap_or_default();
         let sid = cookie
             .split(';')
