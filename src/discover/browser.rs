@@ -329,8 +329,8 @@ impl PageRun<'_> {
                         self.out.refused.push((
                             path_and_query(url),
                             format!(
-                                "network not idle {} after the load event ({} requests open): DOM read then",
-                                humantime::format_duration(now.saturating_duration_since(at)),
+                                "network not idle {:.0}s after the load event ({} requests open): DOM read then",
+                                now.saturating_duration_since(at).as_secs_f64(),
                                 inflight.len()
                             ),
                         ));

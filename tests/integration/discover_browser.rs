@@ -230,3 +230,33 @@ fn browser_requests_keep_the_rate() {
         browser.len()
     );
 }
+
+/// A page whose network never goes idle (a request the server holds for 30 s) is read
+/// 5 s after its load event, with a note, instead of holding the crawl.
+#[test]
+fn a_page_that_never_goes_idle_is_read_after_the_cap() {
+    if !chromium_or_skip() {
+        return;
+    }
+    let _timing = crate::common::timing_lock();
+    let site = discover_site::spawn();
+    let dir = tempdir();
+    let t = Instant::now();
+    let out = discover(
+        &format!("{}/busy", site.url()),
+        dir.path(),
+        &["--browser", "--max-pages", "1"],
+    );
+    let took = t.elapsed();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = std::fs::read_to_string(dir.path().join("plan.yaml")).unwrap();
+    assert!(
+        text.contains(
+            "/busy: network not idle 5s after the load event (1 requests open): DOM read then"
+        ),
+        "{text}"
+    );
+    // The link the script wrote before the hanging fetch was seen.
+    assert!(text.contains("/about: --max-pages 1 reached"), "{text}");
+    assert!(took < Duration::from_secs(25), "{took:?}");
+}

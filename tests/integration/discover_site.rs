@@ -275,6 +275,18 @@ fetch('/api/items/1', {method: 'DELETE'}).catch(() => {});"#
                 200,
                 page("Item", r#"<a href="/spa">Back to the app</a>"#),
             ),
+            // Linked from nowhere: a page whose network never goes idle.
+            ("GET", "/busy") => html(
+                200,
+                page(
+                    "Busy",
+                    r#"<div id="root"></div><script>document.getElementById('root').innerHTML='<a href="/about">About</a>';fetch('/api/hang');</script>"#,
+                ),
+            ),
+            ("GET", "/api/hang") => {
+                std::thread::sleep(std::time::Duration::from_secs(30));
+                return;
+            }
             ("GET", "/api/stats") => (200, "application/json", r#"{"count":42}"#.to_string()),
             ("GET", "/style.css") => (200, "text/css", "body{}".to_string()),
             ("GET", "/search") => html(
