@@ -119,6 +119,8 @@ pub struct Browser {
     origin: Url,
     timeout: Duration,
     allow_destructive: bool,
+    /// Most characters of the DOM read (`--max-body`).
+    max_dom: usize,
     launches: u32,
     proxy_port: u16,
 }
@@ -130,6 +132,7 @@ impl Browser {
         origin: &Url,
         timeout: Duration,
         allow_destructive: bool,
+        max_dom: usize,
     ) -> Result<Browser, String> {
         let dir = tempfile::Builder::new()
             .prefix("loadtester-chromium-")
@@ -147,6 +150,7 @@ impl Browser {
             origin: origin.clone(),
             timeout,
             allow_destructive,
+            max_dom,
             chrome: None,
             launches: 0,
             proxy_port,
@@ -204,6 +208,7 @@ impl Browser {
             client,
             origin: &self.origin,
             allow_destructive: self.allow_destructive,
+            max_dom: self.max_dom,
             out: Rendered::default(),
             seen: HashSet::new(),
         };
@@ -238,6 +243,7 @@ struct PageRun<'a> {
     client: &'a mut Client,
     origin: &'a Url,
     allow_destructive: bool,
+    max_dom: usize,
     out: Rendered,
     seen: HashSet<(String, String, Option<String>)>,
 }
@@ -380,7 +386,10 @@ impl PageRun<'_> {
         let v = c
             .call(
                 "Runtime.evaluate",
-                json!({"expression": "document.documentElement.outerHTML", "returnByValue": true}),
+                json!({
+                    "expression": format!("document.documentElement.outerHTML.slice(0, {})", self.max_dom),
+                    "returnByValue": true
+                }),
                 s,
                 reading,
             )

@@ -63,8 +63,15 @@ pub async fn launch(
         // Reads stderr to its end (so Chromium never blocks on a full pipe), hands over the
         // DevTools address and keeps the last lines for error messages.
         std::thread::spawn(move || {
-            for line in std::io::BufReader::new(err).lines() {
-                let Ok(line) = line else { break };
+            let mut r = std::io::BufReader::new(err);
+            let mut raw = Vec::new();
+            loop {
+                raw.clear();
+                match r.read_until(b'\n', &mut raw) {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {}
+                }
+                let line = String::from_utf8_lossy(&raw).trim_end().to_string();
                 if let Some(at) = line.find("ws://") {
                     let _ = tx.send(line[at..].trim().to_string());
                 }

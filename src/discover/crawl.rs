@@ -94,6 +94,7 @@ pub async fn crawl(
             &entry,
             opts.timeout.max(Duration::from_secs(10)),
             opts.allow_destructive,
+            opts.max_body,
         )?),
         None => None,
     };
