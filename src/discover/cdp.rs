@@ -58,11 +58,12 @@ pub async fn launch(
         .map_err(|e| format!("cannot start {}: {e}", exe.display()))?;
     let tail = Arc::new(Mutex::new(VecDeque::new()));
     let (tx, rx) = std::sync::mpsc::channel::<String>();
+    let mut reader = None;
     if let Some(err) = child.stderr.take() {
         let tail = tail.clone();
         // Reads stderr to its end (so Chromium never blocks on a full pipe), hands over the
         // DevTools address and keeps the last lines for error messages.
-        std::thread::spawn(move || {
+        reader = Some(std::thread::spawn(move || {
             let mut r = std::io::BufReader::new(err);
             let mut raw = Vec::new();
             loop {
@@ -82,7 +83,7 @@ pub async fn launch(
                     t.push_back(line);
                 }
             }
-        });
+        }));
     }
     let deadline = Instant::now() + timeout;
     let address = loop {
@@ -91,6 +92,11 @@ pub async fn launch(
         }
         match child.try_wait() {
             Ok(Some(status)) => {
+                // Its last words may still be in the pipe: give the reader a moment.
+                let until = Instant::now() + Duration::from_secs(1);
+                while reader.as_ref().is_some_and(|r| !r.is_finished()) && Instant::now() < until {
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
                 return Err(format!(
                     "{} exited ({status}) before opening its DevTools port{}",
                     exe.display(),
