@@ -14,7 +14,7 @@
 //! failed in the `Fetch` domain (so a CDN reference costs no traffic), host names other than
 //! the crawled host do not resolve (`--host-resolver-rules`), and everything not bypassed
 //! goes to a proxy on a closed loopback port, so even Chromium's own background requests to
-//! IP literals never leave the machine. Methods other than GET/HEAD/POST, and POSTs to
+//! IP literals never leave the machine. Methods other than GET/HEAD/POST/OPTIONS, and POSTs to
 //! destructive-looking URLs, are refused in the browser too unless `--allow-destructive`:
 //! discovery changes nothing on the site that a page does not do on every visit.
 
