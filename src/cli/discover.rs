@@ -178,6 +178,9 @@ pub fn discover(args: &DiscoverArgs, cancel: &CancellationToken) -> Ended {
         Ok(s) => s,
         Err(e) => return Ended::Failed(e),
     };
+    for w in &site.warnings {
+        eprintln!("warning: {w}");
+    }
     let Some(entry) = site.entry.clone() else {
         return Ended::Failed("nothing crawled".into());
     };

@@ -39,8 +39,8 @@ pub struct Page {
     pub html: String,
     /// Same-origin pages it links to (normalized).
     pub links: Vec<Url>,
-    /// API calls the page made (browser mode).
-    pub api_calls: Vec<(String, Url)>,
+    /// API calls the page made (browser mode), each once.
+    pub api_calls: Vec<super::browser::ApiCall>,
     /// `<meta name=robots content=noindex>`: its links were followed, it is not replayed.
     pub noindex: bool,
 }
@@ -60,6 +60,8 @@ pub struct Site {
     pub interrupted: bool,
     /// Wall-clock time of the crawl.
     pub elapsed: Duration,
+    /// What a person should be told (e.g. the browser gave up and HTTP went on).
+    pub warnings: Vec<String>,
 }
 
 /// Crawl from `opts.url`. An unreachable entry, a non-HTML entry or an off-origin entry
@@ -89,8 +91,10 @@ pub async fn crawl(
     let mut browser = match &opts.chromium {
         Some(exe) => Some(super::browser::Browser::new(
             exe.clone(),
-            entry.host_str().unwrap_or("127.0.0.1"),
+            &entry,
             opts.timeout.max(Duration::from_secs(10)),
+            opts.allow_destructive,
+            opts.max_body,
         )?),
         None => None,
     };
@@ -225,34 +229,39 @@ pub async fn crawl(
         }
         let html = String::from_utf8_lossy(&f.body).into_owned();
         let mut api_calls = Vec::new();
-        let ex = match browser.as_mut().map(|b| b.render(&at)) {
+        let rendered = match browser.as_mut() {
+            Some(b) => tokio::select! {
+                r = b.render(&at, &mut client) => Some(r),
+                () = cancel.cancelled() => { site.interrupted = true; None }
+            },
+            None => None,
+        };
+        if site.interrupted {
+            break;
+        }
+        let ex = match rendered {
             Some(Ok(r)) => {
-                // The browser sent these itself (page, assets, API calls): count them
-                // against the rate before the next request.
-                client.pace(r.requests.len()).await;
-                for (method, u, kind) in r.requests {
-                    let u = normalize(&u);
-                    if kind == "main frame"
-                        || u == at
-                        || !same_origin(&u, &entry)
-                        || super::browser::is_asset(&u)
-                        || u.path() == "/favicon.ico"
-                    {
-                        continue;
+                for note in r.refused {
+                    if !site.skipped.contains(&note) {
+                        site.skipped.push(note);
                     }
+                }
+                for call in r.api {
+                    let u = normalize(&call.url);
                     let upq = path_and_query(&u);
+                    let what = format!("API {} {upq}", call.method);
                     if !robots.allows(&upq) {
+                        site.skipped.push((what, "disallowed by robots.txt".into()));
+                    } else if super::api::templated(&call) {
                         site.skipped.push((
-                            format!("API {method} {upq}"),
-                            "disallowed by robots.txt".into(),
+                            what,
+                            "holds `{{`, which a plan would read as a template".into(),
                         ));
-                    } else if method != "GET" && method != "HEAD" {
-                        site.skipped.push((
-                            format!("API {method} {upq}"),
-                            "request body not recorded by the browser log".into(),
-                        ));
-                    } else if !api_calls.contains(&(method.clone(), u.clone())) {
-                        api_calls.push((method, u));
+                    } else {
+                        let call = super::browser::ApiCall { url: u, ..call };
+                        if !api_calls.contains(&call) {
+                            api_calls.push(call);
+                        }
                     }
                 }
                 extract::extract(&r.dom, &at)
@@ -262,6 +271,12 @@ pub async fn crawl(
                     path_and_query(&at),
                     format!("browser: {e} (HTTP content used)"),
                 ));
+                if browser.as_ref().is_some_and(|b| !b.usable()) {
+                    site.warnings.push(format!(
+                        "--browser: {e}; plain HTTP for the rest of the crawl"
+                    ));
+                    browser = None;
+                }
                 extract::extract(&html, &at)
             }
             None => extract::extract(&html, &at),
@@ -376,6 +391,9 @@ pub async fn crawl(
             api_calls,
             noindex: ex.noindex,
         });
+    }
+    if let Some(b) = browser {
+        b.close().await;
     }
     site.requests = client.sent;
     site.elapsed = started.elapsed();

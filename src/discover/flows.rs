@@ -311,11 +311,11 @@ pub fn build(
             think_step(&mut steps);
         }
         push_page(&mut steps, &mut names, page, assets);
-        for (method, api) in &page.api_calls {
-            let ap = path_and_query(api);
-            let mut r = Request::new(method, &ap);
-            r.name = Some(names.unique(format!("api {method} {ap}")));
-            steps.push(r.into());
+        for call in &page.api_calls {
+            let name = names.unique(format!("api {} {}", call.method, path_and_query(&call.url)));
+            if let Some(r) = super::api::step(call, name) {
+                steps.push(r.into());
+            }
         }
         browse_pages += 1;
     }

@@ -6,10 +6,14 @@
 //! running the plan (`--run`) is the command line's job, through `run`. One concept per
 //! file: `urlnorm` (same page, same shape, globs), `robots`, `extract` (links, forms,
 //! assets), `fill` (typed field values), `crawl` (the bounded BFS), `fetch` (client, cookies,
-//! pacing), `flows` (plan), `report` (header comment and the printed tree). Nothing here
+//! pacing), `flows` (plan), `report` (header comment and the printed tree); `--browser`:
+//! `ws` (WebSocket client), `cdp` (Chromium and its DevTools connection), `browser` (a page
+//! rendered, its API calls recorded), `api` (an API call as a plan step). Nothing here
 //! prints: progress goes to a callback.
 
+pub mod api;
 pub mod browser;
+pub mod cdp;
 pub mod crawl;
 pub mod extract;
 pub mod fetch;
@@ -18,6 +22,7 @@ pub mod flows;
 pub mod report;
 pub mod robots;
 pub mod urlnorm;
+pub mod ws;
 
 use std::time::Duration;
 

@@ -93,11 +93,17 @@ pub fn tree(site: &Site, doc: &PlanDoc) -> String {
                 fields.join(", ")
             ));
         }
-        for (m, u) in &p.api_calls {
+        for c in &p.api_calls {
             out.push_str(&format!(
-                "{}  api {m} {}\n",
+                "{}  api {} {}{}\n",
                 "  ".repeat(indent),
-                path_and_query(u)
+                c.method,
+                path_and_query(&c.url),
+                match (&c.body, c.json().is_some()) {
+                    (Some(_), true) => " (JSON body)",
+                    (Some(_), false) => " (body)",
+                    (None, _) => "",
+                }
             ));
         }
         for (j, c) in site.pages.iter().enumerate() {

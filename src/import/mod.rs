@@ -12,7 +12,7 @@ pub mod args;
 pub mod curl;
 pub mod har;
 pub mod openapi;
-mod text;
+pub(crate) mod text;
 
 pub use text::literal;
 

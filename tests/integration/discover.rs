@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use crate::common::{bin, stderr, stdout, tempdir};
 use crate::discover_site::{self, PAGES};
 
-fn discover(url: &str, dir: &std::path::Path, extra: &[&str]) -> std::process::Output {
+pub(crate) fn discover(url: &str, dir: &std::path::Path, extra: &[&str]) -> std::process::Output {
     let plan = dir.join("plan.yaml");
     let mut args = vec![
         "discover",
@@ -25,7 +25,7 @@ fn discover(url: &str, dir: &std::path::Path, extra: &[&str]) -> std::process::O
 }
 
 /// The `pages:` listed in the header comment, in path form.
-fn header_pages(text: &str) -> Vec<String> {
+pub(crate) fn header_pages(text: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut inside = false;
     for l in text.lines() {
@@ -73,8 +73,10 @@ fn discovery_finds_exactly_the_pages_and_forms_and_the_plan_runs() {
     // Nothing forbidden or destructive was fetched; nothing left the loopback origin.
     let log = site.requests.lock().unwrap().clone();
     assert!(
-        !log.iter()
-            .any(|r| r.contains("/private/") || r.contains("/logout") || r.contains("/js-only")),
+        !log.iter().any(|r| r.contains("/private/")
+            || r.contains("/logout")
+            || r.contains("/js-only")
+            || r.contains("/spa/")),
         "{log:?}"
     );
     assert!(
@@ -105,7 +107,7 @@ fn discovery_finds_exactly_the_pages_and_forms_and_the_plan_runs() {
         printed.contains("form POST /login [csrf_token, username, password]"),
         "{printed}"
     );
-    assert!(printed.contains("11 pages, 2 forms"), "{printed}");
+    assert!(printed.contains("12 pages, 2 forms"), "{printed}");
     eprintln!("discovery of the test site took {took:?}:\n{printed}");
 
     // The written plan validates and runs against the site with zero failures.
@@ -261,87 +263,6 @@ fn rate_limit_is_kept_while_crawling() {
         "{n} requests in {:?}",
         t.elapsed()
     );
-}
-
-fn chromium_or_skip() -> bool {
-    let found = loadtester::discover::browser::find(None).is_some();
-    if !found {
-        assert!(
-            std::env::var("LOADTESTER_REQUIRE_CHROMIUM").as_deref() != Ok("1"),
-            "LOADTESTER_REQUIRE_CHROMIUM=1 but no chromium on PATH"
-        );
-        eprintln!("skipped: no chromium on PATH");
-    }
-    found
-}
-
-#[test]
-fn browser_mode_sees_script_rendered_pages_and_api_calls() {
-    if !chromium_or_skip() {
-        return;
-    }
-    // Chromium takes both cores for seconds: not beside the tests that measure timing.
-    let _timing = crate::common::timing_lock();
-    let site = discover_site::spawn();
-    let dir = tempdir();
-    let started = Instant::now();
-    let out = discover(
-        &format!("{}/", site.url()),
-        dir.path(),
-        &[
-            "--browser",
-            "--users",
-            "2",
-            "--ramp",
-            "0s",
-            "--duration",
-            "2s",
-        ],
-    );
-    let took = started.elapsed();
-    assert!(out.status.success(), "{}", stderr(&out));
-    let text = std::fs::read_to_string(dir.path().join("plan.yaml")).unwrap();
-    let mut found = header_pages(&text);
-    found.sort();
-    let mut want: Vec<String> = PAGES
-        .iter()
-        .map(|s| s.to_string())
-        .chain(["/js-only".to_string()])
-        .collect();
-    want.sort();
-    assert_eq!(found, want, "{text}");
-    let printed = stdout(&out);
-    assert!(printed.contains("api GET /api/stats"), "{printed}");
-    assert!(text.contains("name: api GET /api/stats"), "{text}");
-    eprintln!("browser discovery of the test site took {took:?}:\n{printed}");
-    // Nothing but the site was asked for, and the forbidden folder never.
-    let log = site.requests.lock().unwrap().clone();
-    assert!(!log.iter().any(|r| r.contains("/private/")), "{log:?}");
-    let (run, json) = crate::common::run_json(dir.path(), &dir.path().join("plan.yaml"), &[]);
-    assert!(run.status.success(), "{}", stderr(&run));
-    assert_eq!(json["summary"]["failed"], 0, "{json:#}");
-    assert_eq!(json["checks"]["fails"], 0, "{json:#}");
-}
-
-#[test]
-fn browser_missing_says_so_and_falls_back_to_http() {
-    let site = discover_site::spawn();
-    let dir = tempdir();
-    let out = discover(
-        &format!("{}/", site.url()),
-        dir.path(),
-        &["--browser", "--chromium", "/nonexistent/chromium"],
-    );
-    assert!(out.status.success(), "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains(
-            "warning: --browser: no Chromium at /nonexistent/chromium; crawling with plain HTTP"
-        ),
-        "{}",
-        stderr(&out)
-    );
-    let text = std::fs::read_to_string(dir.path().join("plan.yaml")).unwrap();
-    assert_eq!(header_pages(&text).len(), PAGES.len(), "{text}");
 }
 
 #[test]

@@ -2,7 +2,10 @@
 //! pages, nested links, pagination by `rel=next`, a search form, a login form with a CSRF
 //! token tied to a session cookie, robots.txt forbidding `/private/`, redirects (one on
 //! origin, one off origin), a logout link, a page whose links only scripts create, a page
-//! calling a JSON API with fetch, an endless calendar and a 50 MB page.
+//! calling a JSON API with fetch, a single-page app (`/spa`) whose links scripts render from
+//! a JSON API called by `fetch` with a POST body (and which tries a DELETE and references a
+//! "CDN" on another port and an external host, neither of which may see traffic), an
+//! endless calendar and a 50 MB page.
 #![allow(dead_code)]
 
 use std::collections::HashMap;
@@ -10,6 +13,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 /// Session id → (csrf token, logged in).
 type Sessions = Arc<Mutex<HashMap<String, (String, bool)>>>;
@@ -18,7 +22,11 @@ type Sessions = Arc<Mutex<HashMap<String, (String, bool)>>>;
 pub struct Site {
     pub addr: SocketAddr,
     pub requests: Arc<Mutex<Vec<String>>>,
+    /// When each request of `requests` arrived.
+    pub stamps: Arc<Mutex<Vec<Instant>>>,
     pub logins: Arc<AtomicU64>,
+    /// Requests that reached the "CDN" (another origin on 127.0.0.1): must stay 0.
+    pub cdn_hits: Arc<AtomicU64>,
 }
 
 impl Site {
@@ -40,7 +48,11 @@ pub const PAGES: &[&str] = &[
     "/products/2",
     "/products/?page=2",
     "/products/3",
+    "/spa",
 ];
+
+/// The pages only a browser finds: links that scripts create.
+pub const JS_PAGES: &[&str] = &["/js-only", "/spa/item/1", "/spa/item/2", "/spa/settings"];
 
 pub fn spawn() -> Site {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -49,18 +61,35 @@ pub fn spawn() -> Site {
     let logins = Arc::new(AtomicU64::new(0));
     let sessions: Sessions = Arc::new(Mutex::new(HashMap::new()));
     let counter = Arc::new(AtomicU64::new(0));
-    let (r, l) = (requests.clone(), logins.clone());
+    let cdn = TcpListener::bind("127.0.0.1:0").unwrap();
+    let cdn_addr = cdn.local_addr().unwrap();
+    let cdn_hits = Arc::new(AtomicU64::new(0));
+    let hits = cdn_hits.clone();
+    std::thread::spawn(move || {
+        for s in cdn.incoming() {
+            let Ok(mut s) = s else { continue };
+            hits.fetch_add(1, Ordering::Relaxed);
+            let _ = s.write_all(
+                b"HTTP/1.1 200 OK\r\nContent-Type: text/javascript\r\nContent-Length: 0\r\n\r\n",
+            );
+        }
+    });
+    let stamps = Arc::new(Mutex::new(Vec::new()));
+    let (r, l, st) = (requests.clone(), logins.clone(), stamps.clone());
     std::thread::spawn(move || {
         for s in listener.incoming() {
             let Ok(s) = s else { continue };
             let (r, l, se, c) = (r.clone(), l.clone(), sessions.clone(), counter.clone());
-            std::thread::spawn(move || serve(s, &r, &l, &se, &c));
+            let st = st.clone();
+            std::thread::spawn(move || serve(s, &r, &l, &se, &c, cdn_addr, &st));
         }
     });
     Site {
         addr,
         requests,
+        stamps,
         logins,
+        cdn_hits,
     }
 }
 
@@ -76,6 +105,8 @@ fn serve(
     logins: &AtomicU64,
     sessions: &Sessions,
     counter: &AtomicU64,
+    cdn: SocketAddr,
+    stamps: &Mutex<Vec<Instant>>,
 ) {
     let mut w = s.try_clone().unwrap();
     let mut r = BufReader::new(s);
@@ -110,7 +141,12 @@ fn serve(
             return;
         }
         let body = String::from_utf8_lossy(&body).into_owned();
-        log.lock().unwrap().push(format!("{method} {target}"));
+        {
+            // One lock order for both, so the two lists stay in step.
+            let mut log = log.lock().unwrap();
+            log.push(format!("{method} {target}"));
+            stamps.lock().unwrap().push(Instant::now());
+        }
         let cookie = headers.get("cookie").cloned().unwrap_or_default();
         let sid = cookie
             .split(';')
@@ -136,7 +172,7 @@ fn serve(
                 <a href="/about">About</a> <a href="/about#team">Team</a> <a href="/products/;jsessionid=ABC">Products</a>
                 <a href="/login">Log in</a> <a href="/logout">Log out</a> <a href="/private/secret">Secret</a>
                 <a href="/old">Old about</a> <a href="/away">Elsewhere</a> <a href="/app">App</a>
-                <a href="/dashboard">Dashboard</a> <a href="http://example.invalid/">external</a>
+                <a href="/dashboard">Dashboard</a> <a href="http://example.invalid/">external</a> <a href="/spa">Shop app</a>
                 <form id="search" action="/search" method="get"><input type="search" name="q" required><button type="submit">Search</button></form>"#,
                 ),
             ),
@@ -200,6 +236,57 @@ fn serve(
                     r#"<div id="n">?</div><script>fetch('/api/stats').then(r=>r.json()).then(j=>{document.getElementById('n').textContent=j.count;});</script>"#,
                 ),
             ),
+            ("GET", "/spa") => html(
+                200,
+                page(
+                    "Shop app",
+                    &format!(
+                        r#"<div id="root">loading</div><script src="http://{cdn}/lib.js"></script><img src="http://cdn.example.invalid/logo.png"><script src="/spa.js"></script>"#
+                    ),
+                ),
+            ),
+            ("GET", "/spa.js") => (
+                200,
+                "text/javascript",
+                r#"fetch('/api/items?sort=name', {method: 'POST', headers: {'Content-Type': 'application/json', 'X-App': 'spa'}, body: JSON.stringify({query: 'shoes', page: 1})})
+  .then(r => r.json())
+  .then(j => {
+    document.getElementById('root').innerHTML = j.items.map(i => '<a href="/spa/item/' + i.id + '">' + i.name + '</a>').join(' ') + ' <a href="/spa/settings">Settings</a>';
+  });
+fetch('/api/items/1', {method: 'DELETE'}).catch(() => {});"#
+                    .to_string(),
+            ),
+            ("POST", "/api/items") => {
+                let json_body = headers
+                    .get("content-type")
+                    .is_some_and(|c| c.starts_with("application/json"));
+                let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+                if json_body && v["query"] == "shoes" && query == "sort=name" {
+                    (
+                        200,
+                        "application/json",
+                        r#"{"items":[{"id":1,"name":"Red"},{"id":2,"name":"Blue"}]}"#.to_string(),
+                    )
+                } else {
+                    (400, "application/json", r#"{"error":"bad query"}"#.to_string())
+                }
+            }
+            ("GET", p) if p.starts_with("/spa/") => html(
+                200,
+                page("Item", r#"<a href="/spa">Back to the app</a>"#),
+            ),
+            // Linked from nowhere: a page whose network never goes idle.
+            ("GET", "/busy") => html(
+                200,
+                page(
+                    "Busy",
+                    r#"<div id="root"></div><script>document.getElementById('root').innerHTML='<a href="/about">About</a>';fetch('/api/hang');</script>"#,
+                ),
+            ),
+            ("GET", "/api/hang") => {
+                std::thread::sleep(std::time::Duration::from_secs(30));
+                return;
+            }
             ("GET", "/api/stats") => (200, "application/json", r#"{"count":42}"#.to_string()),
             ("GET", "/style.css") => (200, "text/css", "body{}".to_string()),
             ("GET", "/search") => html(

@@ -9,6 +9,7 @@ mod core;
 mod csv_stats;
 mod dashboard;
 mod discover;
+mod discover_browser;
 mod discover_site;
 mod distributed;
 mod faults;
