@@ -124,14 +124,18 @@ fn report_rerenders_a_saved_result_to_the_same_html_and_csv() {
     let mut lines = csv.lines();
     assert_eq!(
         lines.next(),
-        Some("time_s,timestamp,requests,failed,missed,rps,p50_ms,p95_ms,p99_ms,users,target")
+        Some(
+            "time_s,timestamp,requests,failed,missed,rps,p50_ms,p95_ms,p99_ms,users,target,iterations,iterations_cut"
+        )
     );
     let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
     let series = json["series"].as_array().unwrap();
     assert_eq!(rows.len(), series.len());
     assert!(rows.len() >= 2, "{csv}");
     for (i, (row, s)) in rows.iter().zip(series).enumerate() {
-        assert_eq!(row.len(), 11);
+        assert_eq!(row.len(), 13);
+        assert_eq!(row[11], s["iterations"].to_string());
+        assert_eq!(row[12], s["iterations_cut"].to_string());
         assert_eq!(row[0], i.to_string());
         assert!(row[1].ends_with('Z') && row[1].contains('T'), "{}", row[1]);
         assert_eq!(row[2], s["requests"].to_string());
