@@ -16,6 +16,9 @@ pub mod http_section;
 pub mod json;
 pub mod junit;
 pub mod names;
+pub mod pdf;
+pub mod pdf_canvas;
+pub mod pdf_chart;
 pub mod text;
 
 use std::io::Write;
@@ -46,6 +49,7 @@ pub fn render(format: Format, summary: &Summary) -> Vec<u8> {
         Format::CsvStats => csv_stats::render_stats(summary),
         Format::CsvFailures => csv_stats::render_failures(summary),
         Format::Html => html::render(summary),
+        Format::Pdf => pdf::render(summary),
         Format::PrometheusRw | Format::Sink(_) => {
             crate::live::metrics::of_summary(summary).into_bytes()
         }
