@@ -270,7 +270,7 @@ fn dashboard_creates_a_plan_runs_it_and_shows_the_live_chart_and_history() {
     let got = d.cmd(
         "POST",
         "/execute/async",
-        Some(json!({"script": "const done = arguments[arguments.length - 1]; fetch('/runs/1/report.pdf', {headers: auth({})}).then(r => done(r.status + ' ' + r.headers.get('content-type')))", "args": []})),
+        Some(json!({"script": "const done = arguments[arguments.length - 1]; fetch('/runs/' + current + '/report.pdf', {headers: auth({})}).then(r => done(r.status + ' ' + r.headers.get('content-type')))", "args": []})),
     );
     assert_eq!(got, json!("200 application/pdf"));
 
