@@ -98,9 +98,9 @@ fn assert_shows_summary(text: &str, result: &Value) {
             .lines()
             .find(|l| l.trim_start().starts_with(name))
             .unwrap_or_else(|| panic!("no row for scenario `{name}`:\n{text}"));
+        let requests = sc["requests"].to_string();
         assert!(
-            row.split_whitespace()
-                .any(|w| w == sc["requests"].to_string()),
+            row.split_whitespace().any(|w| w == requests),
             "`{row}` should show {} requests",
             sc["requests"]
         );
@@ -146,7 +146,10 @@ thresholds:
     let text = open_pdf(&pdf);
     // Kept for review, like the dashboard's screenshots.
     let keep = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/report-pdf-page1.png");
-    let _ = std::fs::copy(format!("{}.png", pdf.with_extension("page").display()), keep);
+    let _ = std::fs::copy(
+        format!("{}.png", pdf.with_extension("page").display()),
+        keep,
+    );
     assert!(text.contains("loadtester report"), "{text}");
     assert!(text.contains("Thresholds failed"), "{text}");
     assert_shows_summary(&text, &result);
