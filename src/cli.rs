@@ -232,7 +232,7 @@ pub struct MergeArgs {
     #[arg(value_name = "PART.json", required = true)]
     pub parts: Vec<PathBuf>,
     /// Write the merged result: FORMAT=FILE, `-` for stdout; repeatable (json, text,
-    /// junit, csv, csv-stats, csv-failures, html).
+    /// junit, csv, csv-stats, csv-failures, html, pdf).
     #[arg(long = "out", value_name = "FORMAT=FILE")]
     pub outputs: Vec<OutSpec>,
     /// Add a threshold judged on the merged result, e.g. `http_req_duration: p(95)<500`.
@@ -265,7 +265,7 @@ pub struct CommonArgs {
     pub duration: Option<Duration>,
     /// Write the result: FORMAT=FILE, `-` for stdout; repeatable. Formats: json, text,
     /// junit, csv (per-second series), csv-stats and csv-failures (Locust's per-endpoint
-    /// tables), html (report with charts); `prometheus-rw=URL`, `influxdb=URL`,
+    /// tables), html (report with charts), pdf (the report as a PDF); `prometheus-rw=URL`, `influxdb=URL`,
     /// `influxdb2=URL` and `otlp=URL` push live series during the run.
     #[arg(long = "out", value_name = "FORMAT=FILE", value_parser = parse_out)]
     pub outputs: Vec<OutSpec>,

@@ -24,6 +24,8 @@ pub enum Format {
     CsvFailures,
     /// One self-contained HTML page with charts (`report::html`).
     Html,
+    /// The report as an A4 PDF with the same numbers and charts (`report::pdf`).
+    Pdf,
     /// Prometheus remote write to a URL, during the run (`crate::live::remote_write`); rendered
     /// to a file it is the final numbers in the Prometheus text format.
     PrometheusRw,
@@ -63,6 +65,7 @@ const FORMATS: &[&str] = &[
     "csv-stats",
     "csv-failures",
     "html",
+    "pdf",
     "prometheus-rw",
     "influxdb",
     "influxdb2",
@@ -105,6 +108,7 @@ impl std::str::FromStr for OutSpec {
             "csv-stats" => Format::CsvStats,
             "csv-failures" => Format::CsvFailures,
             "html" => Format::Html,
+            "pdf" => Format::Pdf,
             "prometheus-rw" => {
                 endpoint(dest)?;
                 return Ok(OutSpec {

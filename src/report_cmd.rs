@@ -17,7 +17,7 @@ pub struct ReportArgs {
     /// A saved JSON result (`--out json=FILE` of a run).
     #[arg(value_name = "RESULT.json")]
     pub result: PathBuf,
-    /// Write: FORMAT=FILE, `-` for stdout; repeatable. Formats: html, csv, text, junit,
+    /// Write: FORMAT=FILE, `-` for stdout; repeatable. Formats: html, pdf, csv, text, junit,
     /// json. Without any: the text report on stdout.
     #[arg(long = "out", value_name = "FORMAT=FILE")]
     pub outputs: Vec<OutSpec>,

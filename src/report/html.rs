@@ -70,7 +70,7 @@ pub fn render(s: &Summary) -> Vec<u8> {
 }
 
 /// The verdict: (css class, headline, detail).
-fn verdict(s: &Summary) -> (&'static str, &'static str, String) {
+pub(crate) fn verdict(s: &Summary) -> (&'static str, &'static str, String) {
     let failed: Vec<&str> = s
         .thresholds
         .iter()
@@ -211,66 +211,109 @@ fn thresholds(o: &mut String, s: &Summary) {
 
 fn charts(o: &mut String, s: &Summary) {
     o.push_str(r#"<section id="charts"><h2>Over time</h2>"#);
+    match over_time(s) {
+        None => o.push_str(r#"<p class="empty">This result has no per-second series.</p>"#),
+        Some(t) => {
+            if t.step > 1 {
+                let _ = write!(
+                    o,
+                    r#"<p class="note">Each point covers {} seconds: rates are their average, percentiles the highest second's.</p>"#,
+                    t.step
+                );
+            }
+            o.push_str(r#"<div class="grid">"#);
+            for c in &t.charts {
+                figure(
+                    o,
+                    c.title,
+                    &chart::line_chart(c.id, c.title, c.unit, &t.xs, &c.lines),
+                    &c.lines,
+                );
+            }
+            o.push_str("</div>");
+        }
+    }
+    distribution(o, s);
+    o.push_str("</section>\n");
+}
+
+/// One chart over time: its element id, title, y unit and lines.
+pub struct TimeChart {
+    /// Element id in the HTML page.
+    pub id: &'static str,
+    /// Caption.
+    pub title: &'static str,
+    /// Unit of the y axis.
+    pub unit: &'static str,
+    /// The series drawn.
+    pub lines: Vec<Line<'static>>,
+}
+
+/// The charts over time that every report draws (HTML and PDF alike).
+pub struct OverTime {
+    /// Seconds since the start, one per point.
+    pub xs: Vec<f64>,
+    /// Seconds per point (1 unless the series was downsampled).
+    pub step: usize,
+    /// Requests/s, latency percentiles, failures, users.
+    pub charts: Vec<TimeChart>,
+}
+
+/// The four charts over time (requests/s, latency p50/p95/p99, failures, users), or
+/// `None` when the result has no per-second series.
+pub fn over_time(s: &Summary) -> Option<OverTime> {
     let (rows, step) = super::downsample::rows(&s.series, super::downsample::MAX_POINTS);
     if rows.is_empty() {
-        o.push_str(r#"<p class="empty">This result has no per-second series.</p>"#);
+        return None;
+    }
+    let open = s.plan.load.as_ref().is_some_and(|l| l.model == "open");
+    let xs: Vec<f64> = rows.iter().map(|r| r.t as f64).collect();
+    let col = |f: fn(&crate::engine::series::SecondRow) -> f64| -> Vec<f64> {
+        rows.iter().map(f).collect()
+    };
+    let line = |name, class, values, dashed| Line {
+        name,
+        class,
+        values,
+        dashed,
+    };
+    let mut rate = vec![line("requests/s", "c1", col(|r| r.rps), false)];
+    let mut users = vec![line("users", "c2", col(|r| r.users as f64), false)];
+    if open {
+        rate.push(line("target iterations/s", "c5", col(|r| r.target), true));
     } else {
-        if step > 1 {
-            let _ = write!(
-                o,
-                r#"<p class="note">Each point covers {step} seconds: rates are their average, percentiles the highest second's.</p>"#
-            );
-        }
-        let open = s.plan.load.as_ref().is_some_and(|l| l.model == "open");
-        let xs: Vec<f64> = rows.iter().map(|r| r.t as f64).collect();
-        let col = |f: fn(&crate::engine::series::SecondRow) -> f64| -> Vec<f64> {
-            rows.iter().map(f).collect()
-        };
-        let line = |name, class, values, dashed| Line {
-            name,
-            class,
-            values,
-            dashed,
-        };
-        let mut rate = vec![line("requests/s", "c1", col(|r| r.rps), false)];
-        let mut users = vec![line("users", "c2", col(|r| r.users as f64), false)];
-        if open {
-            rate.push(line("target iterations/s", "c5", col(|r| r.target), true));
-        } else {
-            users.push(line("target users", "c5", col(|r| r.target), true));
-        }
-        let mut fails = vec![line("failed/s", "c4", col(|r| r.failed as f64), false)];
-        if rows.iter().any(|r| r.missed > 0) {
-            fails.push(line("missed/s", "c3", col(|r| r.missed as f64), true));
-        }
-        let latency = vec![
-            line("p50", "c1", col(|r| r.p50_ms), false),
-            line("p95", "c3", col(|r| r.p95_ms), false),
-            line("p99", "c4", col(|r| r.p99_ms), false),
-        ];
-        o.push_str(r#"<div class="grid">"#);
-        for (id, title, unit, lines) in [
-            ("chart-rps", "Requests per second", "req/s", rate),
-            (
+        users.push(line("target users", "c5", col(|r| r.target), true));
+    }
+    let mut fails = vec![line("failed/s", "c4", col(|r| r.failed as f64), false)];
+    if rows.iter().any(|r| r.missed > 0) {
+        fails.push(line("missed/s", "c3", col(|r| r.missed as f64), true));
+    }
+    let latency = vec![
+        line("p50", "c1", col(|r| r.p50_ms), false),
+        line("p95", "c3", col(|r| r.p95_ms), false),
+        line("p99", "c4", col(|r| r.p99_ms), false),
+    ];
+    let chart = |id, title, unit, lines| TimeChart {
+        id,
+        title,
+        unit,
+        lines,
+    };
+    Some(OverTime {
+        xs,
+        step,
+        charts: vec![
+            chart("chart-rps", "Requests per second", "req/s", rate),
+            chart(
                 "chart-latency",
                 "Latency percentiles per second",
                 "ms",
                 latency,
             ),
-            ("chart-failures", "Failures per second", "failed/s", fails),
-            ("chart-users", "Users", "users", users),
-        ] {
-            figure(
-                o,
-                title,
-                &chart::line_chart(id, title, unit, &xs, &lines),
-                &lines,
-            );
-        }
-        o.push_str("</div>");
-    }
-    distribution(o, s);
-    o.push_str("</section>\n");
+            chart("chart-failures", "Failures per second", "failed/s", fails),
+            chart("chart-users", "Users", "users", users),
+        ],
+    })
 }
 
 fn figure(o: &mut String, title: &str, svg: &str, lines: &[Line]) {
@@ -448,7 +491,7 @@ fn lat(l: &LatencyMs, v: f64) -> String {
     if l.is_empty() { "—".into() } else { ms(v) }
 }
 
-fn ms(v: f64) -> String {
+pub(crate) fn ms(v: f64) -> String {
     if v >= 100.0 {
         format!("{v:.0} ms")
     } else if v >= 10.0 {
@@ -471,7 +514,7 @@ fn count(n: u64) -> String {
     out
 }
 
-fn bytes(n: u64) -> String {
+pub(crate) fn bytes(n: u64) -> String {
     let n = n as f64;
     if n >= 1e9 {
         format!("{:.2} GB", n / 1e9)

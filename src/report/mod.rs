@@ -17,6 +17,9 @@ pub mod json;
 pub mod junit;
 pub mod names;
 pub mod phases_section;
+pub mod pdf;
+pub mod pdf_canvas;
+pub mod pdf_chart;
 pub mod text;
 pub mod timeline_section;
 
@@ -48,6 +51,7 @@ pub fn render(format: Format, summary: &Summary) -> Vec<u8> {
         Format::CsvStats => csv_stats::render_stats(summary),
         Format::CsvFailures => csv_stats::render_failures(summary),
         Format::Html => html::render(summary),
+        Format::Pdf => pdf::render(summary),
         Format::PrometheusRw | Format::Sink(_) => {
             crate::live::metrics::of_summary(summary).into_bytes()
         }

@@ -33,6 +33,9 @@ impl<S: Send + Sync> FromRequest<S> for Body {
             .await
             .map(Body)
             .map_err(|e| {
+                if let Some(t) = super::listen::timed_out(&e) {
+                    return ApiError::new(StatusCode::REQUEST_TIMEOUT, t.to_string());
+                }
                 let status = e.status();
                 let msg = if status == StatusCode::PAYLOAD_TOO_LARGE {
                     "the request body is larger than the server's limit (--max-body)".to_string()

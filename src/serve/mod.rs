@@ -9,6 +9,7 @@
 
 pub mod api;
 pub mod error;
+pub mod listen;
 pub mod openapi;
 pub mod runner;
 pub mod runs;
@@ -17,7 +18,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request, State};
@@ -73,6 +74,18 @@ pub struct ServeArgs {
     /// Largest request body in bytes (plans, uploads); larger ones get 413.
     #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_BODY)]
     pub max_body: usize,
+    /// How long a client may take to send a request's head, and then its body: a slower
+    /// head closes the connection, a slower body gets 408 (also the idle keep-alive time).
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = positive_duration)]
+    pub request_timeout: Duration,
+}
+
+fn positive_duration(s: &str) -> Result<Duration, String> {
+    match humantime::parse_duration(s) {
+        Ok(d) if !d.is_zero() => Ok(d),
+        Ok(_) => Err(format!("`{s}`: the timeout must be longer than 0")),
+        Err(e) => Err(format!("`{s}` is not a duration like 30s or 2m: {e}")),
+    }
 }
 
 impl ServeArgs {
@@ -87,6 +100,7 @@ impl ServeArgs {
             max_queue: 100,
             allow_env: Vec::new(),
             max_body: DEFAULT_MAX_BODY,
+            request_timeout: listen::DEFAULT_REQUEST_TIMEOUT,
         }
     }
 }
@@ -149,14 +163,22 @@ pub fn router(app: Shared) -> Router {
         .merge(api::routes())
         .merge(runs::routes())
         .layer(DefaultBodyLimit::max(max_body))
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            listen::body_deadline,
+        ))
         .layer(axum::middleware::from_fn_with_state(app.clone(), guard))
         .with_state(app)
 }
 
-/// Counts requests and checks the bearer token (constant-time comparison).
+/// Counts requests and checks the bearer token (constant-time comparison) on every route
+/// but the dashboard page `GET /`.
 async fn guard(State(app): State<Shared>, req: Request, next: Next) -> Response {
     app.requests.fetch_add(1, Ordering::Relaxed);
-    if let Some(token) = app.args.token.as_deref().filter(|t| !t.is_empty()) {
+    // The dashboard page holds no data: it is served without the token, asks for it and
+    // sends it on every call it makes (everything else needs it).
+    let page = req.method() == axum::http::Method::GET && req.uri().path() == "/";
+    if let Some(token) = app.args.token.as_deref().filter(|t| !t.is_empty() && !page) {
         let given = req
             .headers()
             .get(axum::http::header::AUTHORIZATION)
@@ -258,10 +280,8 @@ pub fn start(args: ServeArgs) -> Result<Server, String> {
                     t.cancelled().await;
                     r.shutdown().await;
                 });
-                let served = axum::serve(listener, router(app))
-                    .with_graceful_shutdown(token.clone().cancelled_owned())
-                    .await
-                    .map_err(|e| format!("server error: {e}"));
+                let timeout = app.args.request_timeout;
+                let served = listen::serve(listener, router(app), timeout, token.clone()).await;
                 token.cancel();
                 let _ = stopping.await;
                 served

@@ -89,6 +89,7 @@ pub const ROUTES: &[(&str, &str, &str, &str)] = &[
         "200",
     ),
     ("get", "/runs/{id}/report.html", "The HTML report", "200"),
+    ("get", "/runs/{id}/report.pdf", "The report as a PDF", "200"),
     ("get", "/runs/{id}/junit.xml", "The JUnit report", "200"),
     (
         "get",
@@ -131,6 +132,7 @@ pub fn document() -> Value {
             ("400", "malformed request"),
             ("401", "missing or wrong bearer token"),
             ("404", "no such resource"),
+            ("408", "request body slower than --request-timeout"),
             ("409", "conflicting state (busy, no result yet)"),
             ("413", "body larger than --max-body"),
             (
@@ -143,7 +145,11 @@ pub fn document() -> Value {
                 json!({"description": why, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}),
             );
         }
-        let op = json!({"summary": summary, "parameters": params, "responses": responses});
+        let mut op = json!({"summary": summary, "parameters": params, "responses": responses});
+        // The dashboard page is served without the token (it asks for it; ADR-182).
+        if *path == "/" {
+            op["security"] = json!([]);
+        }
         let entry = paths
             .entry((*path).to_string())
             .or_insert_with(|| Value::Object(Map::new()));

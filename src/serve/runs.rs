@@ -225,7 +225,13 @@ fn run_json(app: &Shared, r: &RunRow) -> Value {
         .and_then(|t| serde_json::from_str::<Value>(t).ok())
     {
         v["summary"] = s.get("summary").cloned().unwrap_or(Value::Null);
-        let files = ["result.json", "report.html", "junit.xml", "series.csv"];
+        let files = [
+            "result.json",
+            "report.html",
+            "report.pdf",
+            "junit.xml",
+            "series.csv",
+        ];
         v["downloads"] = json!(
             files
                 .iter()
@@ -284,6 +290,7 @@ async fn run_file(
     let (format, mime) = match file.as_str() {
         "result.json" => (Format::Json, "application/json"),
         "report.html" => (Format::Html, "text/html; charset=utf-8"),
+        "report.pdf" => (Format::Pdf, "application/pdf"),
         "junit.xml" => (Format::Junit, "application/xml"),
         "series.csv" => (Format::Csv, "text/csv; charset=utf-8"),
         _ => return Err(ApiError::not_found(format!("`/runs/{raw}/{file}`"))),

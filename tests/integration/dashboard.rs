@@ -1,6 +1,8 @@
 //! The web dashboard in headless Chromium, driven over WebDriver (Debian's chromedriver):
-//! create a plan (an invalid one first: its error is listed at its line), run it, watch
-//! the live chart update, see the run in history, at 1280 and 390 px wide. Screenshots go
+//! against a server with `--token` (the page asks for it, then sends it on every call and
+//! on the event stream; `#token=` in the address works too), create a plan (an invalid
+//! one first: its error is listed at its line), run it, watch the live chart update, see
+//! the run in history, at 1280 and 390 px wide. Screenshots go
 //! to `target/dashboard-*.png`. Skips without chromium/chromedriver unless
 //! `LOADTESTER_REQUIRE_CHROMIUM=1`.
 
@@ -205,7 +207,7 @@ fn dashboard_creates_a_plan_runs_it_and_shows_the_live_chart_and_history() {
     }
     let target = target(0);
     let dir = tempdir();
-    let s = serve(dir.path(), &["--store", "memory"]);
+    let s = serve(dir.path(), &["--store", "memory", "--token", TOKEN]);
     let d = Driver::start();
     d.cmd(
         "POST",
@@ -213,6 +215,18 @@ fn dashboard_creates_a_plan_runs_it_and_shows_the_live_chart_and_history() {
         Some(json!({"url": format!("http://{}/", s.addr)})),
     );
     d.wait_text("h2#plans-h", "Plans");
+    // The page loads without the token, gets 401 from the API and asks for it.
+    d.wait_text("#auth-status", "Enter the token");
+    assert_eq!(
+        d.js("return document.getElementById('auth').hidden"),
+        json!(false)
+    );
+    d.type_into("#auth-token", TOKEN);
+    d.click("#auth-use");
+    assert_eq!(
+        d.js("return document.getElementById('auth').hidden"),
+        json!(true)
+    );
 
     // An invalid plan: the error is listed with its line, and clicking it moves the caret.
     d.click("#plan-new");
@@ -251,6 +265,14 @@ fn dashboard_creates_a_plan_runs_it_and_shows_the_live_chart_and_history() {
     d.wait_text("#live-state", "finished (passed)");
     d.wait_text("#history", "finished");
     assert!(d.text("#live-downloads").contains("report.html"));
+    assert!(d.text("#live-downloads").contains("report.pdf"));
+    // Downloads carry the token too (a link cannot: the page fetches the file).
+    let got = d.cmd(
+        "POST",
+        "/execute/async",
+        Some(json!({"script": "const done = arguments[arguments.length - 1]; fetch('/runs/' + current + '/report.pdf', {headers: auth({})}).then(r => done(r.status + ' ' + r.headers.get('content-type')))", "args": []})),
+    );
+    assert_eq!(got, json!("200 application/pdf"));
 
     // Narrow: nothing wider than the window.
     d.cmd(
@@ -271,4 +293,20 @@ fn dashboard_creates_a_plan_runs_it_and_shows_the_live_chart_and_history() {
         "return [...document.querySelectorAll('input,select,textarea')].filter(e => !document.querySelector(`label[for=\"${e.id}\"]`)).map(e => e.id)",
     );
     assert_eq!(unlabeled, json!([]));
+
+    // `#token=` in the address: taken, kept for the tab, and removed from the address.
+    d.js("sessionStorage.clear(); return 1");
+    d.cmd(
+        "POST",
+        "/url",
+        Some(json!({"url": format!("http://{}/?from=link#token={TOKEN}", s.addr)})),
+    );
+    d.wait_text("#history", "finished");
+    assert_eq!(d.js("return location.hash"), json!(""));
+    assert_eq!(
+        d.js("return document.getElementById('auth').hidden"),
+        json!(true)
+    );
 }
+
+const TOKEN: &str = "s3cret-token";
