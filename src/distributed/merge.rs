@@ -169,6 +169,7 @@ fn rejudge(
         scenarios: out.scenarios.iter().map(|s| s.name.as_str()).collect(),
         steps,
         has_checks: out.checks.is_some(),
+        workloads: out.workloads.iter().map(|w| w.name.as_str()).collect(),
     };
     names.steps.sort_unstable();
     names.steps.dedup();

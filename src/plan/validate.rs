@@ -53,6 +53,7 @@ const TOP_KEYS: &[&str] = &[
     "connect_to",
     "variables",
     "data",
+    "workloads",
 ];
 const DEFAULT_KEYS: &[&str] = &[
     "method",
@@ -433,6 +434,8 @@ fn check_plan(c: &mut Checker, file: &str, root: &Node, ov: &Overrides) -> Optio
     // Scenarios.
     let mut scenarios = Vec::new();
     match top.get("scenarios") {
+        // Workloads may bring their own scenarios (`plan::workload`).
+        None if top.get("workloads").is_some() => {}
         None => c.report(
             Some(root.pos),
             "scenarios",
@@ -475,6 +478,28 @@ fn check_plan(c: &mut Checker, file: &str, root: &Node, ov: &Overrides) -> Optio
         },
     }
 
+    // Workloads (`plan::workload`): several load models side by side; inline scenarios
+    // join `scenarios`.
+    let top_scenarios = scenarios.len();
+    let workloads = super::workload::check::plan(
+        c,
+        &top,
+        &mut scenarios,
+        super::workload::check::Context {
+            top_scenarios,
+            defaults: super::flow::StepDefaults {
+                method: &d_method,
+                headers: &d_headers,
+                body: &d_body,
+            },
+            globals: &globals,
+            concurrency,
+            duration,
+            think,
+        },
+        ov.requests.is_some(),
+    );
+
     super::http_options::check_top(c, &top, &mut http);
     http.tls.insecure |= ov.insecure;
 
@@ -484,6 +509,10 @@ fn check_plan(c: &mut Checker, file: &str, root: &Node, ov: &Overrides) -> Optio
         top.get("thresholds"),
         &ov.thresholds,
         &scenarios,
+        &super::workload::check::names(&top)
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
     );
     c.errors.extend(errors);
 
@@ -496,7 +525,12 @@ fn check_plan(c: &mut Checker, file: &str, root: &Node, ov: &Overrides) -> Optio
         source: file.to_string(),
         target,
         timeout,
-        load: load?,
+        load: if workloads.is_empty() {
+            load?
+        } else {
+            super::workload::aggregate(&workloads)
+        },
+        workloads,
         scenarios,
         thresholds,
         secrets: Vec::new(),

@@ -53,6 +53,7 @@ pub fn render(s: &Summary) -> Vec<u8> {
     cards(&mut o, s);
     thresholds(&mut o, s);
     charts(&mut o, s);
+    super::html_workloads::render(&mut o, s);
     scenarios(&mut o, s);
     checks(&mut o, s);
     codes(&mut o, s);

@@ -12,11 +12,13 @@ pub mod csv_stats;
 pub mod downsample;
 pub mod generator_section;
 pub mod html;
+pub mod html_workloads;
 pub mod http_section;
 pub mod json;
 pub mod junit;
 pub mod names;
 pub mod text;
+pub mod workloads_section;
 
 use std::io::Write;
 

@@ -171,6 +171,7 @@ impl Summary {
         // has several generators, each part's result keeps its own.
         out.generator = None;
         out.series = merge_series(parts, start_ms)?;
+        out.workloads = super::workload::merge(parts)?;
         // Run facts.
         out.run.started_at_ms = Some(start_ms);
         out.run.started_at = parts

@@ -9,6 +9,7 @@ pub mod flow;
 pub mod lag;
 mod merge;
 pub mod missing;
+pub mod workload;
 
 use std::collections::BTreeMap;
 
@@ -62,6 +63,10 @@ pub struct Summary {
     /// (`generator::Generator`); absent in results written before it existed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub generator: Option<crate::generator::Generator>,
+    /// Per workload of a plan with `workloads:`, in plan order (`summary::workload`);
+    /// absent for a plan with one `load:`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub workloads: Vec<workload::WorkloadSummary>,
 }
 
 /// The plan's load settings.
@@ -365,12 +370,16 @@ impl Summary {
                 requests: plan.load.requests,
                 duration_s: plan.load.duration.map(|d| d.as_secs_f64()),
                 timeout_s: plan.timeout.as_secs_f64(),
-                load: Some(crate::plan::load::LoadInfo::of(
-                    &plan.load,
-                    plan.load
-                        .graceful_stop
-                        .unwrap_or(crate::engine::GRACEFUL_STOP.min(plan.timeout)),
-                )),
+                load: Some(if plan.workloads.is_empty() {
+                    crate::plan::load::LoadInfo::of(
+                        &plan.load,
+                        plan.load
+                            .graceful_stop
+                            .unwrap_or(crate::engine::GRACEFUL_STOP.min(plan.timeout)),
+                    )
+                } else {
+                    crate::plan::load::LoadInfo::workloads(&plan.load)
+                }),
                 http: crate::http::summary::HttpPlanInfo::of(plan),
             },
             run: RunInfo {
@@ -421,6 +430,7 @@ impl Summary {
             checks: crate::summary::flow::checks(plan, &run.stats),
             series: run.series.clone(),
             generator: None,
+            workloads: workload::build(plan, run),
         }
         .with_generator(plan, run)
     }

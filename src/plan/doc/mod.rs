@@ -17,6 +17,7 @@ mod scenario;
 mod settings;
 mod thresholds;
 mod values;
+mod workload;
 mod write;
 
 #[cfg(test)]
@@ -30,6 +31,7 @@ pub use scenario::{Capture, Check, Headers, LoopStep, Request, Scenario, Step, T
 pub use settings::{DataSet, Defaults, Load, Order, Stage, Tls};
 pub use thresholds::{Threshold, ThresholdObject, Thresholds};
 pub use values::{Decimal, Flag, JsonValue, OneOrMany, Scalar, Think, ThinkRange, Whole};
+pub use workload::{Workload, WorkloadScenario};
 pub use write::{WriteError, from_doc, json_schema};
 
 /// A whole plan file. Build it, then [`PlanDoc::to_yaml`] writes text that
@@ -69,6 +71,10 @@ pub struct PlanDoc {
     /// CSV data sets by name, one row bound per iteration.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<IndexMap<String, DataSet>>,
+    /// Several workloads side by side, by name (instead of `load`): each with its own
+    /// executor, numbers, `start_time` and scenarios.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workloads: Option<IndexMap<String, Workload>>,
 }
 
 impl PlanDoc {

@@ -78,7 +78,7 @@ pub const METRICS: &[MetricSpec] = &[
         metric: Metric::Checks,
         aggregations: &["rate"],
         unit: Unit::Ratio,
-        selectors: &["scenario", "step"],
+        selectors: &["scenario", "step", "workload"],
     },
     MetricSpec {
         // Our name (`summary.missed`): open-model iterations that could not start in time.
@@ -86,7 +86,7 @@ pub const METRICS: &[MetricSpec] = &[
         metric: Metric::DroppedIterations,
         aggregations: &["count", "rate"],
         unit: Unit::Count,
-        selectors: &[],
+        selectors: &["workload"],
     },
     MetricSpec {
         // k6's name for the same count, so copied thresholds keep working.
@@ -94,7 +94,7 @@ pub const METRICS: &[MetricSpec] = &[
         metric: Metric::DroppedIterations,
         aggregations: &["count", "rate"],
         unit: Unit::Count,
-        selectors: &[],
+        selectors: &["workload"],
     },
     MetricSpec {
         // Our name (`summary.schedule_lag_ms`): how late iterations started (open model).
@@ -102,12 +102,12 @@ pub const METRICS: &[MetricSpec] = &[
         metric: Metric::ScheduleLag,
         aggregations: &["avg", "min", "med", "max", "p(N)"],
         unit: Unit::Ms,
-        selectors: &[],
+        selectors: &["workload"],
     },
 ];
 
 /// Selector keys (`metric{key:value}`).
-pub const SELECTOR_KEYS: &[&str] = &["scenario", "status", "step"];
+pub const SELECTOR_KEYS: &[&str] = &["scenario", "status", "step", "workload"];
 
 impl Metric {
     /// The table row of this metric.
@@ -206,6 +206,8 @@ pub struct Filter {
     pub status: Option<u16>,
     /// Only requests of the flow step with this name.
     pub step: Option<String>,
+    /// Only the workload with this name (`plan::workload`): judged on its own numbers.
+    pub workload: Option<String>,
 }
 
 /// One parsed threshold expression.

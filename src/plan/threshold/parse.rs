@@ -42,6 +42,8 @@ pub struct Names<'a> {
     pub steps: Vec<&'a str>,
     /// Whether any step has `checks`.
     pub has_checks: bool,
+    /// Workload names (`workloads:`), for `{workload:NAME}`.
+    pub workloads: Vec<&'a str>,
 }
 
 impl<'a> Names<'a> {
@@ -70,8 +72,11 @@ pub fn check(
     node: Option<&Node>,
     flags: &[String],
     scenarios: &[Scenario],
+    workloads: &[&str],
 ) -> (Vec<Threshold>, Vec<PlanError>) {
-    let scenarios = &Names::of_plan(scenarios);
+    let mut names = Names::of_plan(scenarios);
+    names.workloads = workloads.to_vec();
+    let scenarios = &names;
     let mut e = Errors {
         file,
         list: Vec::new(),
@@ -363,6 +368,22 @@ pub fn metric_key(text: &str, names: &Names) -> Result<(Metric, Filter), String>
                             ));
                         }
                     }
+                }
+                "workload" => {
+                    if filter.workload.is_some() {
+                        return Err("selector `workload` is given twice".into());
+                    }
+                    if !names.workloads.contains(&v) {
+                        let hint = match did_you_mean(v, &names.workloads) {
+                            Some(s) => format!(" (did you mean `{s}`?)"),
+                            None if names.workloads.is_empty() => {
+                                "; the plan has no `workloads`".to_string()
+                            }
+                            None => format!("; the plan's workloads are: {}", names.workloads.join(", ")),
+                        };
+                        return Err(format!("no workload is named `{v}`{hint}"));
+                    }
+                    filter.workload = Some(v.to_string());
                 }
                 "step" => {
                     if filter.step.is_some() {
