@@ -504,7 +504,7 @@ fn check_plan(c: &mut Checker, file: &str, root: &Node, ov: &Overrides) -> Optio
     http.tls.insecure |= ov.insecure;
 
     // Thresholds (src/threshold): parsed now so a typo fails before anything is sent.
-    let (thresholds, errors) = crate::plan::threshold::parse::check(
+    let (thresholds, errors) = crate::plan::threshold::parse::check_named(
         file,
         top.get("thresholds"),
         &ov.thresholds,

@@ -65,9 +65,19 @@ impl<'a> Names<'a> {
     }
 }
 
+/// [`check_named`] for a plan without workloads.
+pub fn check(
+    file: &str,
+    node: Option<&Node>,
+    flags: &[String],
+    scenarios: &[Scenario],
+) -> (Vec<Threshold>, Vec<PlanError>) {
+    check_named(file, node, flags, scenarios, &[])
+}
+
 /// Check the plan's `thresholds` node (if any) and the `--threshold` flags against the
 /// plan's scenarios. Returns the thresholds that parsed and every error.
-pub fn check(
+pub fn check_named(
     file: &str,
     node: Option<&Node>,
     flags: &[String],
