@@ -95,19 +95,30 @@ fn every_executor_runs_side_by_side_with_its_own_counts_and_start() {
     assert_eq!(workload(&json, "paced")["load"]["model"], "open");
     assert_eq!(json["plan"]["load"]["model"], "workloads");
     // Nothing before the start time: the series rows of `paced` before second 2 and of
-    // `late` before second 3 are empty, and the rows after carry the load.
+    // `late` before second 3 are empty, and the rows after carry the load. (The
+    // coordinator cuts a row within milliseconds after its second ends, so the iteration
+    // due exactly at the start may land in the row just before it: at most one.)
     let paced_rows = rows(workload(&json, "paced"));
-    assert_eq!(paced_rows[..2], [0, 0], "{paced_rows:?}");
+    assert_eq!(paced_rows[0], 0, "{paced_rows:?}");
+    assert!(paced_rows[1] <= 1, "{paced_rows:?}");
     assert!(paced_rows[2] >= 40, "{paced_rows:?}");
     let late_rows = rows(workload(&json, "late"));
-    assert_eq!(late_rows[..3], [0, 0, 0], "{late_rows:?}");
-    // And at the server: the first `/c` arrived 2 s after the first request of the run.
+    assert_eq!(late_rows[..2], [0, 0], "{late_rows:?}");
+    assert!(late_rows[2] <= 1, "{late_rows:?}");
+    // And at the server: the first `/d` (start 3 s) arrived about 1 s after the first `/c`
+    // (start 2 s), both well after the run's first request. (The run's time zero is taken
+    // before its threads start and connect, which on a loaded machine can take a large
+    // part of a second, so the first request is no exact mark of time zero.)
     let rec = target.recorded();
     let first = rec.iter().map(|r| r.at).min().unwrap();
     let first_c = rec.iter().filter(|r| r.path == "/c").map(|r| r.at).min().unwrap();
     let first_d = rec.iter().filter(|r| r.path == "/d").map(|r| r.at).min().unwrap();
-    assert!(first_c - first >= Duration::from_millis(1950), "{:?}", first_c - first);
-    assert!(first_d - first >= Duration::from_millis(2950), "{:?}", first_d - first);
+    assert!(first_c - first >= Duration::from_millis(1000), "{:?}", first_c - first);
+    let gap = first_d.saturating_sub(first_c);
+    assert!(
+        (Duration::from_millis(900)..=Duration::from_millis(1300)).contains(&gap),
+        "{gap:?}"
+    );
     // The total series is the workloads' rows added up.
     let total: Vec<u64> = rows(&json);
     for (i, n) in total.iter().enumerate() {
@@ -233,7 +244,7 @@ fn mistakes_in_workloads_are_reported_with_line_and_column() {
         "p.yaml:6:15: workloads.a.executor: unknown executor `constant-vu` (did you mean `constant-vus`?)",
         "p.yaml:9:5: workloads.b.rate: does not apply to constant-vus; it takes: vus, duration",
         "p.yaml:13:17: workloads.c.scenarios[0]: no scenario is named `hom` (did you mean `home`?)",
-        "no workload is named `x`; the plan's workloads are: a, b, c",
+        "p.yaml:15:3: thresholds.http_reqs{workload:x}: no workload is named `x`",
     ] {
         assert!(err.contains(want), "{want:?} in\n{err}");
     }
