@@ -194,7 +194,10 @@ pub fn coordinate(
         if now >= next_second {
             let t = next_second - start;
             cut_second(units, &mut clocks, &mut series, SECOND, |u, _| {
-                (u.shared.ctl.active.load(Ordering::Relaxed), target_at(u, t).1)
+                (
+                    u.shared.ctl.active.load(Ordering::Relaxed),
+                    target_at(u, t).1,
+                )
             });
             next_second += SECOND;
         }
@@ -261,7 +264,10 @@ pub fn coordinate(
             .iter()
             .zip(&clocks)
             .max_by_key(|(u, c)| end_of(u, c))
-            .map(|(u, c)| c.stop.map_or_else(|| super::workloads::own_end(u), |(r, _)| r))
+            .map(|(u, c)| {
+                c.stop
+                    .map_or_else(|| super::workloads::own_end(u), |(r, _)| r)
+            })
     };
     Ending {
         stop,

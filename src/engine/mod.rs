@@ -107,7 +107,10 @@ pub struct WorkloadLive<'a> {
 impl WorkloadLive<'_> {
     /// Its statistics so far, merged (locks each of its shards briefly).
     pub fn snapshot(&self) -> Shard {
-        let scenarios = self.shards.first().map_or(0, |s| worker::lock(s).scenarios.len());
+        let scenarios = self
+            .shards
+            .first()
+            .map_or(0, |s| worker::lock(s).scenarios.len());
         let mut all = Shard::new(scenarios);
         for s in self.shards {
             all.merge(&worker::lock(s));
@@ -294,9 +297,7 @@ pub fn run(
     }
     drop(done_tx);
 
-    let end = coordinate::coordinate(
-        plan, &units, &shards, threads, &done_rx, interrupt, on_tick,
-    );
+    let end = coordinate::coordinate(plan, &units, &shards, threads, &done_rx, interrupt, on_tick);
     for h in handles {
         let _ = h.join();
     }
@@ -312,8 +313,8 @@ pub fn run(
             .iter()
             .zip(end.units)
             .map(|(u, (stop, series))| {
-                let ended = Duration::from_micros(u.done.at_us.load(Ordering::Acquire))
-                    .min(end.elapsed);
+                let ended =
+                    Duration::from_micros(u.done.at_us.load(Ordering::Acquire)).min(end.elapsed);
                 workloads::WorkloadRun {
                     name: u.name.clone().unwrap_or_default(),
                     stats: workloads::merged(u, plan.scenarios.len()),

@@ -86,8 +86,14 @@ pub fn units(
         .map(|s| render(&plan.target, s))
         .collect();
     let seg = plan.segment.as_ref();
-    let mut specs: Vec<(Option<String>, Load, Vec<usize>, Duration, Option<u64>, Option<Load>)> =
-        Vec::new();
+    let mut specs: Vec<(
+        Option<String>,
+        Load,
+        Vec<usize>,
+        Duration,
+        Option<u64>,
+        Option<Load>,
+    )> = Vec::new();
     if plan.workloads.is_empty() {
         specs.push((
             None,
@@ -114,7 +120,10 @@ pub fn units(
         .into_iter()
         .map(|(name, load, scenarios, offset, per_user, whole)| {
             // Weights over the unit's scenarios, as plan-wide scenario indices.
-            let weights: Vec<u32> = scenarios.iter().map(|&i| plan.scenarios[i].weight).collect();
+            let weights: Vec<u32> = scenarios
+                .iter()
+                .map(|&i| plan.scenarios[i].weight)
+                .collect();
             let table = weight_table(&weights)
                 .into_iter()
                 .map(|k| u32::try_from(scenarios[k as usize]).unwrap_or(0))

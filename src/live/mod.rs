@@ -17,8 +17,8 @@ pub mod remote_write;
 pub mod server;
 pub mod sink;
 pub mod snapshot;
-pub mod workloads;
 pub mod status;
+pub mod workloads;
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};

@@ -132,7 +132,10 @@ fn split_load(
             *profile = scale(profile, |v| segment.share(v.max(0.0).floor() as u64) as f64);
         }
         LoadModel::ArrivalRate { rate, max_vus } => {
-            *max_vus = to_u32(split(&format!("`load.max_vus`{label}"), u64::from(*max_vus)));
+            *max_vus = to_u32(split(
+                &format!("`load.max_vus`{label}"),
+                u64::from(*max_vus),
+            ));
             *rate = scale(rate, |v| segment.fraction(v));
         }
     }

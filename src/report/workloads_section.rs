@@ -23,7 +23,15 @@ pub fn render(o: &mut String, s: &Summary, paint: Paint) {
     let _ = writeln!(
         o,
         "\n{:w$}  {:<22} {:<14} {:>9} {:>8} {:>9} {:>8} {:>8} {:>8}",
-        "workload", "executor", "timeline", "requests", "failed", "req/s", "p50 ms", "p95 ms", "p99 ms"
+        "workload",
+        "executor",
+        "timeline",
+        "requests",
+        "failed",
+        "req/s",
+        "p50 ms",
+        "p95 ms",
+        "p99 ms"
     );
     for x in &s.workloads {
         let t = &x.summary;

@@ -177,7 +177,12 @@ fn workloads_summary(plan: &Plan, samples: &[&Sample]) -> Summary {
         }
         let mut all = crate::stats::Window::default();
         for (k, series) in each.iter_mut().enumerate() {
-            let w = series.sample_window(std::slice::from_ref(&shards[k]), Duration::from_secs(1), 1, 1.0);
+            let w = series.sample_window(
+                std::slice::from_ref(&shards[k]),
+                Duration::from_secs(1),
+                1,
+                1.0,
+            );
             all.merge(w);
         }
         total.push_window(&all, Duration::from_secs(1), 2, 2.0);
@@ -277,5 +282,8 @@ fn parts_with_other_workloads_are_refused() {
     let mut b = a.clone();
     b.workloads[1].name = "third".into();
     let e = Summary::merge(&[a, b]).unwrap_err();
-    assert!(e.contains("part 2 has workloads [\"first\", \"third\"]"), "{e}");
+    assert!(
+        e.contains("part 2 has workloads [\"first\", \"third\"]"),
+        "{e}"
+    );
 }

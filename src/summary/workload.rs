@@ -76,7 +76,11 @@ fn one(plan: &Plan, run: &RunResult, w: &Workload, r: &WorkloadRun) -> WorkloadS
     sub.workloads = Vec::new();
     sub.thresholds = Vec::new();
     sub.load = w.load.clone();
-    sub.scenarios = w.scenarios.iter().map(|&i| plan.scenarios[i].clone()).collect();
+    sub.scenarios = w
+        .scenarios
+        .iter()
+        .map(|&i| plan.scenarios[i].clone())
+        .collect();
     let mut stats = r.stats.clone();
     stats.scenarios = pick(&w.scenarios, &r.stats.scenarios);
     stats.missed = pick(&w.scenarios, &r.stats.missed);
@@ -174,7 +178,12 @@ pub fn merge(parts: &[(String, &Summary)]) -> Result<Vec<WorkloadSummary>, Strin
     let Some((first_name, first)) = parts.first() else {
         return Ok(Vec::new());
     };
-    let names = |s: &Summary| s.workloads.iter().map(|w| w.name.clone()).collect::<Vec<_>>();
+    let names = |s: &Summary| {
+        s.workloads
+            .iter()
+            .map(|w| w.name.clone())
+            .collect::<Vec<_>>()
+    };
     for (name, p) in parts {
         if names(p) != names(first) {
             return Err(format!(

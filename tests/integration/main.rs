@@ -37,5 +37,5 @@ mod serve;
 mod shell;
 mod terminal;
 mod thresholds;
-mod workloads;
 mod tls_util;
+mod workloads;

@@ -77,14 +77,35 @@ fn every_executor_runs_side_by_side_with_its_own_counts_and_start() {
     assert_eq!(saw("/a"), 10, "per-vu-iterations: 2 users × 5");
     assert_eq!(saw("/b"), 7, "shared-iterations: 7 in all");
     let paced = saw("/c");
-    assert!((99..=101).contains(&paced), "constant-arrival-rate 50/s × 2s: {paced}");
-    assert!(saw("/d") >= 3, "constant-vus for 1s with 100ms think: {}", saw("/d"));
-    for (name, path) in [("iters", "/a"), ("shared", "/b"), ("paced", "/c"), ("late", "/d")] {
+    assert!(
+        (99..=101).contains(&paced),
+        "constant-arrival-rate 50/s × 2s: {paced}"
+    );
+    assert!(
+        saw("/d") >= 3,
+        "constant-vus for 1s with 100ms think: {}",
+        saw("/d")
+    );
+    for (name, path) in [
+        ("iters", "/a"),
+        ("shared", "/b"),
+        ("paced", "/c"),
+        ("late", "/d"),
+    ] {
         let w = workload(&json, name);
         assert_eq!(w["summary"]["requests"].as_u64(), Some(saw(path)), "{name}");
-        assert_eq!(w["scenarios"][0]["requests"].as_u64(), Some(saw(path)), "{name}");
+        assert_eq!(
+            w["scenarios"][0]["requests"].as_u64(),
+            Some(saw(path)),
+            "{name}"
+        );
         // Its series adds up to its total.
-        assert_eq!(rows(w).iter().sum::<u64>(), saw(path), "{name}: {:?}", rows(w));
+        assert_eq!(
+            rows(w).iter().sum::<u64>(),
+            saw(path),
+            "{name}: {:?}",
+            rows(w)
+        );
     }
     assert_eq!(json["summary"]["requests"].as_u64(), Some(target.total()));
     assert_eq!(workload(&json, "iters")["executor"], "per-vu-iterations");
@@ -111,9 +132,23 @@ fn every_executor_runs_side_by_side_with_its_own_counts_and_start() {
     // part of a second, so the first request is no exact mark of time zero.)
     let rec = target.recorded();
     let first = rec.iter().map(|r| r.at).min().unwrap();
-    let first_c = rec.iter().filter(|r| r.path == "/c").map(|r| r.at).min().unwrap();
-    let first_d = rec.iter().filter(|r| r.path == "/d").map(|r| r.at).min().unwrap();
-    assert!(first_c - first >= Duration::from_millis(1000), "{:?}", first_c - first);
+    let first_c = rec
+        .iter()
+        .filter(|r| r.path == "/c")
+        .map(|r| r.at)
+        .min()
+        .unwrap();
+    let first_d = rec
+        .iter()
+        .filter(|r| r.path == "/d")
+        .map(|r| r.at)
+        .min()
+        .unwrap();
+    assert!(
+        first_c - first >= Duration::from_millis(1000),
+        "{:?}",
+        first_c - first
+    );
     let gap = first_d.saturating_sub(first_c);
     assert!(
         (Duration::from_millis(900)..=Duration::from_millis(1300)).contains(&gap),
@@ -160,7 +195,10 @@ fn the_open_workload_keeps_its_rate_beside_a_saturating_closed_one() {
     assert_eq!(steady["summary"]["missed"], 0);
     // Latency from the due time: the open workload has service time and schedule lag.
     assert!(steady["summary"]["service_time_ms"]["p50"].is_number());
-    assert!(target.count("GET", "/busy") > paced, "the closed workload saturates");
+    assert!(
+        target.count("GET", "/busy") > paced,
+        "the closed workload saturates"
+    );
     assert!(workload(&json, "hammer")["summary"]["service_time_ms"].is_null());
 }
 
@@ -191,7 +229,10 @@ fn user_classes_share_the_users_per_user_by_weight() {
     let (s, a) = (target.count("GET", "/shop"), target.count("GET", "/admin"));
     assert_eq!(shoppers["summary"]["requests"].as_u64(), Some(s));
     assert_eq!(admins["summary"]["requests"].as_u64(), Some(a));
-    assert!((5..=12).contains(&a), "admin: 1 user, 200 ms think, 2 s: {a}");
+    assert!(
+        (5..=12).contains(&a),
+        "admin: 1 user, 200 ms think, 2 s: {a}"
+    );
     assert!(s > 20 * a, "shoppers {s} vs admins {a}");
     let text = {
         let txt = dir.path().join("r.txt");
@@ -205,7 +246,10 @@ fn user_classes_share_the_users_per_user_by_weight() {
         std::fs::read_to_string(txt).unwrap()
     };
     assert!(text.contains("workload"), "{text}");
-    assert!(text.contains("shoppers") && text.contains("user-class"), "{text}");
+    assert!(
+        text.contains("shoppers") && text.contains("user-class"),
+        "{text}"
+    );
 }
 
 #[test]

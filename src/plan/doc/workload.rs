@@ -33,7 +33,11 @@ pub struct Workload {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tags: Option<indexmap::IndexMap<String, String>>,
     /// How long in-flight iterations may finish after its end (`gracefulStop`).
-    #[serde(default, alias = "gracefulStop", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        alias = "gracefulStop",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub graceful_stop: Option<String>,
     /// Virtual users (constant-vus, per-vu-iterations, shared-iterations; default 1).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -56,7 +60,11 @@ pub struct Workload {
     #[serde(default, alias = "timeUnit", skip_serializing_if = "Option::is_none")]
     pub time_unit: Option<String>,
     /// Arrival-rate executors: users started up front (`preAllocatedVUs`).
-    #[serde(default, alias = "preAllocatedVUs", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        alias = "preAllocatedVUs",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub pre_allocated_vus: Option<Whole>,
     /// Arrival-rate executors: most users (`maxVUs`; default `pre_allocated_vus`, else 1000).
     #[serde(default, alias = "maxVUs", skip_serializing_if = "Option::is_none")]
@@ -68,7 +76,11 @@ pub struct Workload {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iterations: Option<Whole>,
     /// Iteration executors: the longest they may run (`maxDuration`, default `10m`).
-    #[serde(default, alias = "maxDuration", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        alias = "maxDuration",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub max_duration: Option<String>,
     /// Locust user class: its users.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -389,7 +389,10 @@ pub fn metric_key(text: &str, names: &Names) -> Result<(Metric, Filter), String>
                             None if names.workloads.is_empty() => {
                                 "; the plan has no `workloads`".to_string()
                             }
-                            None => format!("; the plan's workloads are: {}", names.workloads.join(", ")),
+                            None => format!(
+                                "; the plan's workloads are: {}",
+                                names.workloads.join(", ")
+                            ),
                         };
                         return Err(format!("no workload is named `{v}`{hint}"));
                     }

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use super::{Executor, EXECUTORS, Workload, share_users};
+use super::{EXECUTORS, Executor, Workload, share_users};
 use crate::plan::flow::{Globals, StepDefaults, check_scenario, check_think};
 use crate::plan::load::{DEFAULT_MAX_VUS, Origin};
 use crate::plan::model::{Load, Scenario};
@@ -106,7 +106,10 @@ fn field<'n>(c: &mut Checker, f: &Fields<'n>, path: &str, key: &str) -> Option<(
             c.fail::<()>(
                 n,
                 &p,
-                format!("`{key}` is set too; give it once (`{}` is k6's spelling)", camel.unwrap_or(key)),
+                format!(
+                    "`{key}` is set too; give it once (`{}` is k6's spelling)",
+                    camel.unwrap_or(key)
+                ),
             );
             Some(s)
         }
@@ -137,7 +140,8 @@ pub(crate) fn plan(
         c.report(
             None,
             "--requests",
-            "the plan has `workloads`, each with its own length or iterations; remove `--requests`".into(),
+            "the plan has `workloads`, each with its own length or iterations; remove `--requests`"
+                .into(),
         );
     }
     check(c, node, scenarios, &cx).unwrap_or_default()
@@ -147,7 +151,10 @@ pub(crate) fn plan(
 /// workload has mistakes).
 pub(crate) fn names(top: &Fields) -> Vec<String> {
     match top.get("workloads").map(|n| &n.value) {
-        Some(Value::Map(entries)) => entries.iter().map(|(k, _)| k.text.trim().to_string()).collect(),
+        Some(Value::Map(entries)) => entries
+            .iter()
+            .map(|(k, _)| k.text.trim().to_string())
+            .collect(),
         _ => Vec::new(),
     }
 }
@@ -170,7 +177,11 @@ pub(crate) fn check(
         );
     };
     if entries.is_empty() {
-        return c.fail(node, "workloads", "is empty; give at least one workload".into());
+        return c.fail(
+            node,
+            "workloads",
+            "is empty; give at least one workload".into(),
+        );
     }
     let mut all: Vec<&str> = COMMON.to_vec();
     for e in [
@@ -314,7 +325,11 @@ fn one<'n>(
                         Some(s) => format!(" (did you mean `{s}`?)"),
                         None => format!("; expected one of: {}", EXECUTORS.join(", ")),
                     };
-                    c.fail(n, &join(path, "executor"), format!("unknown executor `{text}`{hint}"))
+                    c.fail(
+                        n,
+                        &join(path, "executor"),
+                        format!("unknown executor `{text}`{hint}"),
+                    )
                 }
             }
         }
@@ -336,7 +351,8 @@ fn one<'n>(
                 .iter()
                 .find(|(_, camel)| *camel == k.text)
                 .map_or(k.text.as_str(), |(s, _)| *s);
-            let elsewhere = !COMMON.contains(&snake) && !own.contains(&snake) && executor_key(snake);
+            let elsewhere =
+                !COMMON.contains(&snake) && !own.contains(&snake) && executor_key(snake);
             if elsewhere {
                 c.report(
                     Some(k.pos),
@@ -385,15 +401,19 @@ fn one<'n>(
         }
     };
     // A duration the workload leaves open: `defaults.duration` / `--duration`, else required.
-    let needed = |c: &mut Checker, d: Option<Duration>, fallback: Option<Duration>| {
-        match d.or(cx.duration.map(|(d, _)| d)).or(fallback) {
-            Some(d) => Some(d),
-            None => c.fail(
-                item,
-                &at("duration"),
-                format!("missing; {} runs for a `duration`, e.g. `30s`", executor.name()),
+    let needed = |c: &mut Checker, d: Option<Duration>, fallback: Option<Duration>| match d
+        .or(cx.duration.map(|(d, _)| d))
+        .or(fallback)
+    {
+        Some(d) => Some(d),
+        None => c.fail(
+            item,
+            &at("duration"),
+            format!(
+                "missing; {} runs for a `duration`, e.g. `30s`",
+                executor.name()
             ),
-        }
+        ),
     };
     let time_unit = |c: &mut Checker| -> Option<f64> {
         match field(c, f, path, "time_unit") {
@@ -456,7 +476,13 @@ fn one<'n>(
             let start = whole(c, "start_vus", 0, MAX_CONCURRENCY)?.unwrap_or(1);
             let stages = match f.get("stages") {
                 Some(n) => check_stages(c, n, &at("stages"), 1.0)?,
-                None => return c.fail(item, &at("stages"), "missing; ramping-vus follows `stages: [{duration, target}]`".into()),
+                None => {
+                    return c.fail(
+                        item,
+                        &at("stages"),
+                        "missing; ramping-vus follows `stages: [{duration, target}]`".into(),
+                    );
+                }
             };
             let profile = Profile {
                 start: start as f64,
@@ -477,7 +503,13 @@ fn one<'n>(
             let unit = time_unit(c)?;
             let rate = match f.get("rate") {
                 Some(n) => number(c, n, &at("rate"), 0.0, 10_000_000.0)?,
-                None => return c.fail(item, &at("rate"), "missing; expected iterations per `time_unit`, e.g. `rate: 100`".into()),
+                None => {
+                    return c.fail(
+                        item,
+                        &at("rate"),
+                        "missing; expected iterations per `time_unit`, e.g. `rate: 100`".into(),
+                    );
+                }
             };
             let given = length(c, "duration")?;
             let d = needed(c, given, None)?;
@@ -501,7 +533,14 @@ fn one<'n>(
             };
             let stages = match f.get("stages") {
                 Some(n) => check_stages(c, n, &at("stages"), unit)?,
-                None => return c.fail(item, &at("stages"), "missing; ramping-arrival-rate follows `stages: [{duration, target}]`".into()),
+                None => {
+                    return c.fail(
+                        item,
+                        &at("stages"),
+                        "missing; ramping-arrival-rate follows `stages: [{duration, target}]`"
+                            .into(),
+                    );
+                }
             };
             let max_vus = open_users(c)?;
             let rate = Profile {
@@ -640,11 +679,18 @@ fn pick_scenarios(
                 return c.fail(
                     n,
                     &join(path, "scenarios"),
-                    format!("expected a list of scenario names or scenarios, found {}", n.kind()),
+                    format!(
+                        "expected a list of scenario names or scenarios, found {}",
+                        n.kind()
+                    ),
                 );
             };
             if items.is_empty() {
-                return c.fail(n, &join(path, "scenarios"), "is empty; name at least one scenario".into());
+                return c.fail(
+                    n,
+                    &join(path, "scenarios"),
+                    "is empty; name at least one scenario".into(),
+                );
             }
             for (i, item) in items.iter().enumerate() {
                 let p = format!("{path}.scenarios[{i}]");
@@ -697,7 +743,10 @@ fn tags(c: &mut Checker, node: &Node, path: &str) -> Vec<(String, String)> {
         c.fail::<()>(
             node,
             path,
-            format!("expected a mapping of tag names to values, found {}", node.kind()),
+            format!(
+                "expected a mapping of tag names to values, found {}",
+                node.kind()
+            ),
         );
         return Vec::new();
     };
@@ -730,11 +779,18 @@ fn check_stages(c: &mut Checker, node: &Node, path: &str, unit: f64) -> Option<V
         return c.fail(
             node,
             path,
-            format!("expected a list of `{{duration, target}}`, found {}", node.kind()),
+            format!(
+                "expected a list of `{{duration, target}}`, found {}",
+                node.kind()
+            ),
         );
     };
     if items.is_empty() {
-        return c.fail(node, path, "is empty; give at least one `{duration, target}`".into());
+        return c.fail(
+            node,
+            path,
+            "is empty; give at least one `{duration, target}`".into(),
+        );
     }
     let mut out = Vec::with_capacity(items.len());
     let mut ok = true;
@@ -746,11 +802,19 @@ fn check_stages(c: &mut Checker, node: &Node, path: &str, unit: f64) -> Option<V
         };
         let duration = match f.get("duration") {
             Some(n) => c.duration(n, &join(&p, "duration")),
-            None => c.fail(item, &join(&p, "duration"), "missing; expected e.g. `30s`".into()),
+            None => c.fail(
+                item,
+                &join(&p, "duration"),
+                "missing; expected e.g. `30s`".into(),
+            ),
         };
         let target = match f.get("target") {
             Some(n) => number(c, n, &join(&p, "target"), 0.0, 10_000_000.0),
-            None => c.fail(item, &join(&p, "target"), "missing; expected users or a rate".into()),
+            None => c.fail(
+                item,
+                &join(&p, "target"),
+                "missing; expected users or a rate".into(),
+            ),
         };
         match (duration, target) {
             (Some(d), Some(t)) if !d.is_zero() => out.push(Stage {

@@ -25,7 +25,10 @@ fn a_pasted_k6_block_reads_with_its_camel_case_keys() {
     .unwrap();
     assert_eq!(p.workloads.len(), 3);
     let w = &p.workloads[0];
-    assert_eq!((w.name.as_str(), w.executor), ("steady", Executor::ConstantArrivalRate));
+    assert_eq!(
+        (w.name.as_str(), w.executor),
+        ("steady", Executor::ConstantArrivalRate)
+    );
     assert_eq!(w.start_time, Duration::from_secs(10));
     assert_eq!(w.load.graceful_stop, Some(Duration::from_secs(3)));
     let LoadModel::ArrivalRate { rate, max_vus } = &w.load.model else {
@@ -67,24 +70,32 @@ fn iteration_executors_count_iterations() {
 
 #[test]
 fn locust_classes_ramp_at_their_spawn_rate_and_share_users_by_weight() {
-    let p = load(
-        "workloads:\n  shoppers:\n    users: 10\n    spawn_rate: 5\n    duration: 10s\n",
-    )
-    .unwrap();
+    let p = load("workloads:\n  shoppers:\n    users: 10\n    spawn_rate: 5\n    duration: 10s\n")
+        .unwrap();
     let LoadModel::RampingUsers { profile } = &p.workloads[0].load.model else {
         panic!()
     };
     assert_eq!(p.workloads[0].executor, Executor::UserClass);
-    let stages: Vec<(Duration, f64)> = profile.stages.iter().map(|s| (s.duration, s.target)).collect();
+    let stages: Vec<(Duration, f64)> = profile
+        .stages
+        .iter()
+        .map(|s| (s.duration, s.target))
+        .collect();
     assert_eq!(
         stages,
-        vec![(Duration::from_secs(2), 10.0), (Duration::from_secs(8), 10.0)]
+        vec![
+            (Duration::from_secs(2), 10.0),
+            (Duration::from_secs(8), 10.0)
+        ]
     );
     let p = load(
         "defaults: {concurrency: 11, duration: 5s}\nworkloads:\n  shoppers: {weight: 10, think: 1s}\n  admins: {weight: 1, spawn_rate: 2}\n",
     )
     .unwrap();
-    assert_eq!(p.workloads[0].load.model, LoadModel::ConstantUsers { users: 10 });
+    assert_eq!(
+        p.workloads[0].load.model,
+        LoadModel::ConstantUsers { users: 10 }
+    );
     assert_eq!(p.workloads[0].weight, Some(10));
     assert_eq!(p.workloads[0].load.duration, Some(Duration::from_secs(5)));
     assert!(p.workloads[0].load.think.is_some());
@@ -102,7 +113,10 @@ fn locust_classes_ramp_at_their_spawn_rate_and_share_users_by_weight() {
         &c22,
     )
     .unwrap();
-    assert_eq!(p.workloads[1].load.model, LoadModel::ConstantUsers { users: 2 });
+    assert_eq!(
+        p.workloads[1].load.model,
+        LoadModel::ConstantUsers { users: 2 }
+    );
     let e = load("workloads:\n  shoppers: {weight: 10}\n").unwrap_err();
     assert!(
         e.contains("p.yaml:6:22: workloads.shoppers.weight: classes with a `weight` share the plan's users: set `defaults.concurrency`"),
@@ -110,7 +124,10 @@ fn locust_classes_ramp_at_their_spawn_rate_and_share_users_by_weight() {
     );
     let e = load("defaults: {concurrency: 1}\nworkloads:\n  a: {weight: 1}\n  b: {weight: 1}\n")
         .unwrap_err();
-    assert!(e.contains("workloads.b.weight: gets 0 of 1 users by weight"), "{e}");
+    assert!(
+        e.contains("workloads.b.weight: gets 0 of 1 users by weight"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -139,9 +156,15 @@ fn scenarios_by_name_inline_or_exec() {
     )
     .unwrap_err()
     .to_string();
-    assert!(e.contains("workloads.a.scenarios: missing; the plan has no top-level `scenarios`"), "{e}");
+    assert!(
+        e.contains("workloads.a.scenarios: missing; the plan has no top-level `scenarios`"),
+        "{e}"
+    );
     let e = load("workloads:\n  a:\n    executor: constant-vus\n    duration: 1s\n    scenarios: [{name: home, path: /x}]\n").unwrap_err();
-    assert!(e.contains("workloads.a.scenarios[0]: another scenario is named `home` already"), "{e}");
+    assert!(
+        e.contains("workloads.a.scenarios[0]: another scenario is named `home` already"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -163,12 +186,19 @@ fn mistakes_are_reported_with_positions() {
     }
     let e = load("load: {vus: 1}\nworkloads:\n  a: {executor: constant-vus, duration: 1s}\n")
         .unwrap_err();
-    assert!(e.contains("p.yaml:5:7: load: `workloads` is set too"), "{e}");
+    assert!(
+        e.contains("p.yaml:5:7: load: `workloads` is set too"),
+        "{e}"
+    );
     let n5 = Overrides {
         requests: Some(5),
         ..Overrides::default()
     };
-    let e = load_with("workloads:\n  a: {executor: constant-vus, duration: 1s}\n", &n5).unwrap_err();
+    let e = load_with(
+        "workloads:\n  a: {executor: constant-vus, duration: 1s}\n",
+        &n5,
+    )
+    .unwrap_err();
     assert!(e.contains("--requests: the plan has `workloads`"), "{e}");
 }
 
@@ -183,7 +213,10 @@ fn thresholds_select_workloads_by_name() {
         "workloads:\n  smoke: {executor: constant-vus, duration: 1s}\nthresholds:\n  'http_reqs{workload:smok}': ['count>1']\n",
     )
     .unwrap_err();
-    assert!(e.contains("no workload is named `smok` (did you mean `smoke`?)"), "{e}");
+    assert!(
+        e.contains("no workload is named `smok` (did you mean `smoke`?)"),
+        "{e}"
+    );
 }
 
 #[test]

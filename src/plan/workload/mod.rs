@@ -147,7 +147,10 @@ pub fn share_users(total: u64, weights: &[u32]) -> Vec<u64> {
     let given: u64 = out.iter().sum();
     let mut order: Vec<usize> = (0..weights.len()).collect();
     order.sort_by(|a, b| exact[*b].1.cmp(&exact[*a].1).then(a.cmp(b)));
-    for i in order.into_iter().take(usize::try_from(total - given).unwrap_or(0)) {
+    for i in order
+        .into_iter()
+        .take(usize::try_from(total - given).unwrap_or(0))
+    {
         out[i] += 1;
     }
     out
@@ -157,8 +160,7 @@ pub fn share_users(total: u64, weights: &[u32]) -> Vec<u64> {
 /// "0s–1m30s" (or "from 10s, until its 200 iterations are done").
 pub fn timeline(start_s: f64, duration_s: Option<f64>) -> String {
     let fmt = |s: f64| {
-        humantime::format_duration(Duration::from_millis((s * 1000.0).round() as u64))
-            .to_string()
+        humantime::format_duration(Duration::from_millis((s * 1000.0).round() as u64)).to_string()
     };
     match duration_s {
         Some(d) => format!("{}–{}", fmt(start_s), fmt(start_s + d)),
@@ -183,7 +185,10 @@ pub fn describe(plan: &super::Plan) -> Vec<String> {
         } else {
             ""
         };
-        let weight = w.weight.map(|x| format!(", weight {x}")).unwrap_or_default();
+        let weight = w
+            .weight
+            .map(|x| format!(", weight {x}"))
+            .unwrap_or_default();
         let names: Vec<&str> = w
             .scenarios
             .iter()
