@@ -71,6 +71,17 @@ pub struct WorkloadRun {
     pub series: Vec<SecondRow>,
 }
 
+/// A unit before it is built: name, load, scenarios, start offset, per-user iterations,
+/// and (in a segment) the whole run's load.
+type Spec = (
+    Option<String>,
+    Load,
+    Vec<usize>,
+    Duration,
+    Option<u64>,
+    Option<Load>,
+);
+
 /// The plan's units, with time zero `t0`.
 pub fn units(
     plan: &Plan,
@@ -86,14 +97,7 @@ pub fn units(
         .map(|s| render(&plan.target, s))
         .collect();
     let seg = plan.segment.as_ref();
-    let mut specs: Vec<(
-        Option<String>,
-        Load,
-        Vec<usize>,
-        Duration,
-        Option<u64>,
-        Option<Load>,
-    )> = Vec::new();
+    let mut specs: Vec<Spec> = Vec::new();
     if plan.workloads.is_empty() {
         specs.push((
             None,

@@ -166,7 +166,8 @@ impl WorkloadSummary {
         let length = if length > 0.0 {
             Some(length)
         } else {
-            Some(self.summary.duration_s).filter(|d| *d > 0.0)
+            // Its wall time, to a tenth of a second (a timeline, not a measurement).
+            Some((self.summary.duration_s * 10.0).round() / 10.0).filter(|d| *d > 0.0)
         };
         crate::plan::workload::timeline(self.start_time_s, length)
     }
