@@ -193,7 +193,7 @@ pub fn coordinate(
         }
         if now >= next_second {
             let t = next_second - start;
-            cut_second(units, &mut clocks, &mut series, SECOND, |u, _| {
+            cut_second(units, &mut clocks, &mut series, SECOND, t, |u, _| {
                 (
                     u.shared.ctl.active.load(Ordering::Relaxed),
                     target_at(u, t).1,
@@ -244,7 +244,7 @@ pub fn coordinate(
     let covered = next_second - SECOND - start;
     let rest = elapsed.saturating_sub(covered);
     if rest > Duration::from_millis(1) {
-        cut_second(units, &mut clocks, &mut series, rest, |u, c| {
+        cut_second(units, &mut clocks, &mut series, rest, elapsed, |u, c| {
             let ended = c.stop.map_or(elapsed, |(_, at)| at - start);
             (c.users_at_stop.unwrap_or(0), target_at(u, ended).1)
         });
@@ -286,13 +286,18 @@ pub fn coordinate(
     }
 }
 
-/// Cut one row of `length` for every unit (its own series) and for the run (their sum);
-/// `now` gives a unit's users and target for its row. One unit: the run's row only.
+/// Cut one row of `length`, ending `t` after the run's start, for every unit (its own
+/// series) and for the run (their sum); `now` gives a unit's users and target for its row.
+/// One unit: the run's row only. A unit that starts at or after `t` gets an empty row
+/// and keeps its window for the next: the coordinator cuts a row a little after its
+/// second ends, and what a unit did in between (an iteration due exactly at its start)
+/// belongs to the rows after its start.
 fn cut_second(
     units: &[Unit],
     clocks: &mut [Clock],
     series: &mut Series,
     length: Duration,
+    t: Duration,
     now: impl Fn(&Unit, &Clock) -> (u64, f64),
 ) {
     if let ([u], [c]) = (units, &*clocks) {
@@ -303,6 +308,10 @@ fn cut_second(
     let mut total = Window::default();
     let (mut users, mut target) = (0, 0.0);
     for (u, c) in units.iter().zip(clocks.iter_mut()) {
+        if t <= u.offset {
+            c.series.push_window(&Window::default(), length, 0, 0.0);
+            continue;
+        }
         let (n, x) = now(u, c);
         let w = c.series.sample_window(&u.shards, length, n, x);
         total.merge(w);

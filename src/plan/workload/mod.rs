@@ -16,6 +16,8 @@ use super::model::Load;
 pub mod check;
 #[cfg(test)]
 mod check_tests;
+#[cfg(test)]
+mod segment_tests;
 
 /// How a workload generates load: k6's executor names (and Locust's user classes).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
