@@ -207,26 +207,35 @@ pub fn thread_parts(units: &[Unit], t: usize, threads: usize) -> Vec<ThreadPart>
         .collect()
 }
 
-/// Run one thread's parts of every unit to their end (or their unit's hard stop).
-pub async fn thread_main(parts: Vec<ThreadPart>, t0: Instant) {
+/// Run one thread's parts of every unit to their end (or their unit's hard stop). One
+/// part (a plan's single `load:`) runs as the thread's own future, as before workloads.
+pub async fn thread_main(mut parts: Vec<ThreadPart>, t0: Instant) {
+    if parts.len() == 1 {
+        if let Some(p) = parts.pop() {
+            run_part(p, t0).await;
+        }
+        return;
+    }
     let mut set = tokio::task::JoinSet::new();
     for p in parts {
-        set.spawn_local(async move {
-            // A thread with none of this unit's users has nothing to pace (an open-model
-            // dispatcher without users would only count misses).
-            if !p.ids.is_empty() {
-                tokio::select! {
-                    _ = worker::thread_main(p.ids, p.shared, p.shard) => {}
-                    _ = p.hard.cancelled() => {}
-                }
-            }
-            if p.done.left.fetch_sub(1, Ordering::AcqRel) == 1 {
-                let us = u64::try_from(t0.elapsed().as_micros()).unwrap_or(u64::MAX - 1);
-                p.done.at_us.store(us, Ordering::Release);
-            }
-        });
+        set.spawn_local(run_part(p, t0));
     }
     while set.join_next().await.is_some() {}
+}
+
+async fn run_part(p: ThreadPart, t0: Instant) {
+    // A thread with none of this unit's users has nothing to pace (an open-model
+    // dispatcher without users would only count misses).
+    if !p.ids.is_empty() {
+        tokio::select! {
+            _ = worker::thread_main(p.ids, p.shared, p.shard) => {}
+            _ = p.hard.cancelled() => {}
+        }
+    }
+    if p.done.left.fetch_sub(1, Ordering::AcqRel) == 1 {
+        let us = u64::try_from(t0.elapsed().as_micros()).unwrap_or(u64::MAX - 1);
+        p.done.at_us.store(us, Ordering::Release);
+    }
 }
 
 /// A unit's shards merged, interrupted requests closed.
