@@ -118,3 +118,49 @@ pub fn families(ws: &[WorkloadNumbers], out: &mut Vec<Family>) {
     }
     out.extend([users, target, running, reqs, failed, duration]);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_workload_is_a_labelled_series() {
+        let mut h = crate::stats::new_histogram();
+        for us in [1_000u64, 2_000, 300_000] {
+            let _ = h.record(us);
+        }
+        let ws = vec![
+            WorkloadNumbers {
+                name: "smoke".into(),
+                users: 1,
+                target: 1.0,
+                started: true,
+                stopped: false,
+                requests: 3,
+                failed: 1,
+                latency: Latency::of(&h),
+            },
+            WorkloadNumbers {
+                name: "stress".into(),
+                ..WorkloadNumbers::default()
+            },
+        ];
+        let mut out = Vec::new();
+        families(&ws, &mut out);
+        let text = super::super::metrics::text(&out);
+        for want in [
+            "loadtester_workload_vus{workload=\"smoke\"} 1",
+            "loadtester_workload_running{workload=\"smoke\"} 1",
+            "loadtester_workload_running{workload=\"stress\"} 0",
+            "loadtester_workload_http_reqs_total{workload=\"smoke\"} 3",
+            "loadtester_workload_http_req_failed_total{workload=\"smoke\"} 1",
+            "loadtester_workload_http_req_duration_seconds_count{workload=\"smoke\"} 3",
+            "loadtester_workload_http_req_duration_seconds_bucket{workload=\"smoke\",le=\"0.0025\"} 2",
+        ] {
+            assert!(text.contains(want), "{want:?} in\n{text}");
+        }
+        let mut none = Vec::new();
+        families(&[], &mut none);
+        assert!(none.is_empty());
+    }
+}
