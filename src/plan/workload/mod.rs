@@ -16,6 +16,7 @@ use super::model::Load;
 pub mod check;
 #[cfg(test)]
 mod check_tests;
+mod parts;
 #[cfg(test)]
 mod segment_tests;
 
