@@ -106,8 +106,12 @@ fn validate(path: &std::path::Path, env: Vec<(String, String)>, seg: &SegmentArg
                 plan.scenarios.len(),
                 if plan.scenarios.len() == 1 { "" } else { "s" },
                 // The grace period is not part of the description.
-                plan::load::LoadInfo::of(load, std::time::Duration::ZERO)
-                    .describe(plan::load::describe::Wording::Validate),
+                if plan.workloads.is_empty() {
+                    plan::load::LoadInfo::of(load, std::time::Duration::ZERO)
+                } else {
+                    plan::load::LoadInfo::workloads(load)
+                }
+                .describe(plan::load::describe::Wording::Validate),
                 match (load.requests, load.duration) {
                     (Some(n), Some(d)) =>
                         format!("{n} requests or {}", humantime::format_duration(d)),
@@ -116,6 +120,9 @@ fn validate(path: &std::path::Path, env: Vec<(String, String)>, seg: &SegmentArg
                     (None, None) => String::new(),
                 }
             );
+            for line in plan::workload::describe(&plan) {
+                println!("{line}");
+            }
             if let Some(line) = plan::segment::describe(&plan) {
                 println!("{line}");
             }

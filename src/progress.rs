@@ -157,8 +157,12 @@ impl Progress {
             format!("{stage}{} users", live.users)
         };
         bar.set_message(format!(
-            "{load}, {} done, {:.0}/s, {} failed, p95 {:.1} ms{state}",
-            live.requests, self.rate, live.failed, self.p95_now
+            "{load}, {} done, {:.0}/s, {} failed, p95 {:.1} ms{state}{}",
+            live.requests,
+            self.rate,
+            live.failed,
+            self.p95_now,
+            timeline(live)
         ));
     }
 
@@ -184,11 +188,12 @@ impl Progress {
         let phase = crate::plan::load::phases::phase_at(&self.phases, live.elapsed)
             .map_or(String::new(), |p| format!("  phase {}", p.name));
         format!(
-            "progress {}{of_total}  requests {}  {rps:.0}/s now  failed {} ({pct:.2}%)  p95 {:.2} ms now  {users}{phase}{stopping}",
+            "progress {}{of_total}  requests {}  {rps:.0}/s now  failed {} ({pct:.2}%)  p95 {:.2} ms now  {users}{phase}{stopping}{}",
             clock(live.elapsed),
             live.requests,
             live.failed,
             self.p95_now,
+            timeline(live),
         )
     }
 
@@ -198,6 +203,24 @@ impl Progress {
             bar.finish_and_clear();
         }
     }
+}
+
+/// The workloads on one timeline (plans with `workloads:`): each waiting for its
+/// `start_time`, running (its users or rate) or done, in plan order.
+fn timeline(live: &Live) -> String {
+    if live.workloads.is_empty() {
+        return String::new();
+    }
+    let parts: Vec<String> = live
+        .workloads
+        .iter()
+        .map(|w| match (w.started, w.stopped) {
+            (false, _) => format!("{} waiting", w.name),
+            (true, true) => format!("{} done", w.name),
+            (true, false) => format!("{} {} users (target {:.0})", w.name, w.users, w.target),
+        })
+        .collect();
+    format!("  [{}]", parts.join(" | "))
 }
 
 /// `h:mm:ss` (or `m:ss` under an hour).

@@ -289,6 +289,7 @@ fn live_state(
         last_second: None,
         snapshot: Snapshot::of_shard(plan, shard, elapsed_s, redactor),
         notices: Vec::new(),
+        workloads: Vec::new(),
     }
 }
 

@@ -8,6 +8,7 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::plan::load::LoadInfo;
 use crate::plan::threshold::parse::{Names, flag_thresholds};
 use crate::summary::Summary;
 use crate::threshold::eval::evaluate;
@@ -123,35 +124,49 @@ fn whole_plan(
         .map(|q| q.requests)
         .try_fold(0u64, |a, r| r.map(|r| a.saturating_add(r)));
     if let Some(load) = p.load.as_mut() {
-        let sum = |f: &dyn Fn(&crate::plan::load::LoadInfo) -> Option<f64>| {
-            plans
-                .iter()
-                .map(|q| q.load.as_ref().and_then(f))
-                .try_fold(0.0, |a, v| v.map(|v| a + v))
-                .map(tidy)
-        };
-        load.vus = sum(&|l| l.vus);
-        load.rate = sum(&|l| l.rate);
-        load.max_vus = plans
+        let loads: Vec<Option<&LoadInfo>> = plans.iter().map(|q| q.load.as_ref()).collect();
+        sum_loads(load, &loads);
+    }
+    // Each workload's load too (`workloads[].load`), part by part.
+    for (i, w) in out.workloads.iter_mut().enumerate() {
+        let loads: Vec<Option<&LoadInfo>> = parts
             .iter()
-            .map(|q| q.load.as_ref().and_then(|l| l.max_vus))
-            .try_fold(0u32, |a, v| v.map(|v| a.saturating_add(v)));
-        for (i, st) in load.stages.iter_mut().enumerate() {
-            if let Some(t) = sum(&|l| l.stages.get(i).map(|s| s.target)) {
-                st.target = t;
-            }
-        }
-        for (i, ph) in load.phases.iter_mut().enumerate() {
-            if let Some(r) = sum(&|l| l.phases.get(i).map(|p| p.arrival_rate)) {
-                ph.arrival_rate = r;
-            }
-            if ph.ramp_to.is_some() {
-                ph.ramp_to = sum(&|l| l.phases.get(i).and_then(|p| p.ramp_to));
-            }
-        }
+            .map(|(_, q)| q.workloads.get(i).map(|x| &x.load))
+            .collect();
+        sum_loads(&mut w.load, &loads);
     }
     out.run.segment = None;
     Ok(count.map(|c| (c, seen)))
+}
+
+/// Segment shares of one load added up into `load`: users, rate, `max_vus`, stage targets.
+fn sum_loads(load: &mut LoadInfo, loads: &[Option<&LoadInfo>]) {
+    let sum = |f: &dyn Fn(&LoadInfo) -> Option<f64>| {
+        loads
+            .iter()
+            .map(|q| q.and_then(f))
+            .try_fold(0.0, |a, v| v.map(|v| a + v))
+            .map(tidy)
+    };
+    load.vus = sum(&|l| l.vus);
+    load.rate = sum(&|l| l.rate);
+    load.max_vus = loads
+        .iter()
+        .map(|q| q.and_then(|l| l.max_vus))
+        .try_fold(0u32, |a, v| v.map(|v| a.saturating_add(v)));
+    for (i, st) in load.stages.iter_mut().enumerate() {
+        if let Some(t) = sum(&|l| l.stages.get(i).map(|s| s.target)) {
+            st.target = t;
+        }
+    }
+    for (i, ph) in load.phases.iter_mut().enumerate() {
+        if let Some(r) = sum(&|l| l.phases.get(i).map(|p| p.arrival_rate)) {
+            ph.arrival_rate = r;
+        }
+        if ph.ramp_to.is_some() {
+            ph.ramp_to = sum(&|l| l.phases.get(i).and_then(|p| p.ramp_to));
+        }
+    }
 }
 
 /// A sum of segment shares (33.333… × 3) shown as the whole it adds up to (100), not as
@@ -177,6 +192,7 @@ fn rejudge(
         scenarios: out.scenarios.iter().map(|s| s.name.as_str()).collect(),
         steps,
         has_checks: out.checks.is_some(),
+        workloads: out.workloads.iter().map(|w| w.name.as_str()).collect(),
     };
     names.steps.sort_unstable();
     names.steps.dedup();

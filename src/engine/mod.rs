@@ -16,17 +16,17 @@ pub mod pacer;
 pub mod series;
 pub mod timeline;
 pub mod worker;
+pub mod workloads;
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, SystemTime};
 
 use tokio_util::sync::CancellationToken;
 
-use crate::http::request::{RequestTemplate, render};
+use crate::http::request::RequestTemplate;
 use crate::plan::Plan;
-use crate::schedule::weight_table;
 use crate::stats::Shard;
 
 /// Longest time in-flight requests may finish after the run stops (never longer than the
@@ -83,8 +83,50 @@ pub struct Live<'a> {
     pub stage: Option<usize>,
     /// The last full second of the per-second series (rate and percentiles "now").
     pub last_second: Option<&'a series::SecondRow>,
+    /// Each workload of a plan with `workloads:`, in plan order (empty for one `load:`).
+    pub workloads: Vec<WorkloadLive<'a>>,
     shards: &'a [Arc<Mutex<Shard>>],
     scenarios: usize,
+}
+
+/// One workload in the live view.
+pub struct WorkloadLive<'a> {
+    /// Its name.
+    pub name: &'a str,
+    /// Its users active (closed) or busy (open).
+    pub users: u64,
+    /// What its model asks for now (0 before its `start_time`).
+    pub target: f64,
+    /// Whether its `start_time` has come.
+    pub started: bool,
+    /// Whether it has stopped (its length is over, or the run stopped).
+    pub stopped: bool,
+    /// Its last full second.
+    pub last_second: Option<&'a series::SecondRow>,
+    shards: &'a [Arc<Mutex<Shard>>],
+}
+
+impl WorkloadLive<'_> {
+    /// Its statistics so far, merged (locks each of its shards briefly).
+    pub fn snapshot(&self) -> Shard {
+        let scenarios = self
+            .shards
+            .first()
+            .map_or(0, |s| worker::lock(s).scenarios.len());
+        let mut all = Shard::new(scenarios);
+        for s in self.shards {
+            all.merge(&worker::lock(s));
+        }
+        all
+    }
+
+    /// Its finished and failed requests so far.
+    pub fn totals(&self) -> (u64, u64) {
+        self.shards.iter().fold((0, 0), |(r, f), s| {
+            let (a, b) = worker::lock(s).totals();
+            (r + a, f + b)
+        })
+    }
 }
 
 impl Live<'_> {
@@ -132,6 +174,8 @@ pub struct RunResult {
     pub usage: crate::generator::Usage,
     /// Open model: whether the precise pacer (timerfd) was available.
     pub precise_pacer: Option<bool>,
+    /// Per workload of a plan with `workloads:` (empty for one `load:`).
+    pub workloads: Vec<workloads::WorkloadRun>,
 }
 
 /// Failures that prevent a run from starting.
@@ -178,8 +222,9 @@ pub struct Shared {
     pub timeout: Duration,
     /// Load model state: time zero, ramp or pacer, think time, stop token, active users.
     pub ctl: worker::RunCtl,
-    /// The scenarios' flows joined with their targets (what `iteration` runs).
-    pub program: crate::engine::flow::program::Program,
+    /// The scenarios' flows joined with their targets (what `iteration` runs); one for
+    /// every workload, so data cursors are the run's.
+    pub program: Arc<crate::engine::flow::program::Program>,
 }
 
 /// Resolve the target once, before the run (a DNS lookup is not part of any request; its
@@ -210,62 +255,31 @@ pub fn run(
     let (addr, dns) = resolve(plan)?;
     let users = plan.load.model.max_users() as usize;
     let threads = threads_for(users);
-    let connector =
+    let connector = Arc::new(
         crate::http::conn::Connector::new(&plan.http, &plan.target, plan.timeout, threads, addr)
-            .map_err(EngineError::Tls)?;
-    let weights: Vec<u32> = plan.scenarios.iter().map(|s| s.weight).collect();
-    let shared = Arc::new(Shared {
-        addr,
-        connector: Arc::new(connector),
-        requests: plan
-            .scenarios
-            .iter()
-            .map(|s| render(&plan.target, s))
-            .collect(),
-        table: weight_table(&weights),
-        issued: AtomicU64::new(0),
-        limit: plan.load.requests.unwrap_or(u64::MAX),
-        stop: AtomicBool::new(false),
-        timeout: plan.timeout,
-        ctl: worker::RunCtl::new(&plan.load).segmented(plan.segment.as_ref()),
-        program: crate::engine::flow::program::Program::build(plan, threads)?,
-    });
+            .map_err(EngineError::Tls)?,
+    );
+    let program = Arc::new(crate::engine::flow::program::Program::build(plan, threads)?);
+    let t0 = std::time::Instant::now();
+    let units = workloads::units(plan, addr, &connector, &program, threads, t0);
     // One socket per user, plus spares: raise the soft limit to the hard one first.
     let nofile = crate::generator::raise_nofile(
         u64::from(plan.load.model.max_users()).saturating_add(crate::generator::SPARE_FDS),
     );
-    let shards: Vec<Arc<Mutex<Shard>>> = (0..threads)
-        .map(|_| {
-            let mut shard = Shard::new(plan.scenarios.len())
-                .track_status_latency(&crate::plan::threshold::status_codes(&plan.thresholds));
-            if plan.load.model.is_open() {
-                shard = shard.track_service_time();
-            }
-            Arc::new(Mutex::new(shard))
-        })
+    let shards: Vec<Arc<Mutex<Shard>>> = units
+        .iter()
+        .flat_map(|u| u.shards.iter().cloned())
         .collect();
     if let (Some(d), Some(s)) = (dns, shards.first()) {
         worker::lock(s).http.record_dns(d);
     }
-    let hard_stop = CancellationToken::new();
     let (done_tx, done_rx) = mpsc::channel::<()>();
 
     let started_at = SystemTime::now();
     let mut handles = Vec::with_capacity(threads);
-    for (t, shard) in shards.iter().enumerate() {
-        // Users t, t+threads, t+2·threads… live on thread t.
-        // In a segment, local user j is the whole run's user j·N+I−1 (`schedule::segment`).
-        let seg = shared.ctl.segment;
-        let ids: Vec<u64> = (t..users)
-            .step_by(threads)
-            .filter_map(|i| seg.global(i as u64))
-            .collect();
-        let (shared, shard, hard, done) = (
-            shared.clone(),
-            shard.clone(),
-            hard_stop.clone(),
-            done_tx.clone(),
-        );
+    for t in 0..threads {
+        let parts = workloads::thread_parts(&units, t, threads);
+        let (mine, done) = (units[0].shards[t].clone(), done_tx.clone());
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -274,15 +288,9 @@ pub fn run(
             .name(format!("loadtester-{t}"))
             .spawn(move || {
                 let began = std::time::Instant::now();
-                let mine = shard.clone();
                 // A LocalSet: users of one thread share `Rc` state (the open model's pool).
                 let local = tokio::task::LocalSet::new();
-                local.block_on(&rt, async move {
-                    tokio::select! {
-                        _ = worker::thread_main(ids, shared, shard) => {}
-                        _ = hard.cancelled() => {}
-                    }
-                });
+                local.block_on(&rt, workloads::thread_main(parts, t0));
                 drop(local); // drops users still running after the grace period
                 let cpu = crate::generator::thread_cpu(t, began.elapsed());
                 worker::lock(&mine).thread_cpu.push(cpu);
@@ -293,9 +301,7 @@ pub fn run(
     }
     drop(done_tx);
 
-    let end = coordinate::coordinate(
-        plan, &shared, &shards, threads, &done_rx, &hard_stop, interrupt, on_tick,
-    );
+    let end = coordinate::coordinate(plan, &units, &shards, threads, &done_rx, interrupt, on_tick);
     for h in handles {
         let _ = h.join();
     }
@@ -306,29 +312,42 @@ pub fn run(
     let mut series = end.series;
     series::settle_cut(&mut series, stats.iterations_interrupted());
     stats.close_interrupted();
+    let runs = if plan.workloads.is_empty() {
+        Vec::new()
+    } else {
+        units
+            .iter()
+            .zip(end.units)
+            .map(|(u, (stop, series))| {
+                let ended =
+                    Duration::from_micros(u.done.at_us.load(Ordering::Acquire)).min(end.elapsed);
+                workloads::WorkloadRun {
+                    name: u.name.clone().unwrap_or_default(),
+                    stats: workloads::merged(u, plan.scenarios.len()),
+                    elapsed: ended.saturating_sub(u.offset),
+                    stop: stop.unwrap_or_else(|| workloads::own_end(u)),
+                    series,
+                }
+            })
+            .collect()
+    };
     Ok(RunResult {
         stats,
         elapsed: end.elapsed,
         started_at,
         // Users that finished on their own spent the budget, or ran out of stages.
-        stop: end.stop.unwrap_or_else(|| {
-            if shared.issued.load(std::sync::atomic::Ordering::Relaxed) >= shared.limit {
-                StopReason::Requests
-            } else {
-                StopReason::Stages
-            }
-        }),
+        stop: end.stop.unwrap_or_else(|| workloads::own_end(&units[0])),
         abort_reason: end.abort_reason,
         threads,
         series,
         timeline: end.timeline,
         nofile,
         usage: crate::generator::process_usage(),
-        precise_pacer: plan
-            .load
-            .model
-            .is_open()
+        precise_pacer: units
+            .iter()
+            .any(|u| u.load.model.is_open())
             .then(crate::engine::pacer::available),
+        workloads: runs,
     })
 }
 
@@ -351,6 +370,7 @@ pub(crate) fn live(
         target: 0.0,
         stage: None,
         last_second: None,
+        workloads: Vec::new(),
         shards,
         scenarios,
     }

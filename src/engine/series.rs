@@ -85,6 +85,18 @@ impl Series {
         users: u64,
         target: f64,
     ) {
+        self.sample_window(shards, length, users, target);
+    }
+
+    /// [`Series::sample`], handing back the window the row was cut from (a workload's
+    /// row adds into the run's, `engine::workloads`).
+    pub fn sample_window(
+        &mut self,
+        shards: &[Arc<Mutex<Shard>>],
+        length: Duration,
+        users: u64,
+        target: f64,
+    ) -> &Window {
         let mut w = std::mem::take(&mut self.scratch);
         w.latency.reset();
         w.requests = 0;
@@ -96,6 +108,13 @@ impl Series {
         for s in shards {
             lock(s).take_window(&mut w);
         }
+        self.push_window(&w, length, users, target);
+        self.scratch = w;
+        &self.scratch
+    }
+
+    /// Add the row of window `w`.
+    pub fn push_window(&mut self, w: &Window, length: Duration, users: u64, target: f64) {
         let ms = |q: f64| {
             if w.latency.is_empty() {
                 0.0
@@ -133,7 +152,6 @@ impl Series {
             iterations_cut: w.iterations_cut,
             phase: None,
         });
-        self.scratch = w;
     }
 
     /// Mark the last row with the named phase running at `t` (nothing without phases).

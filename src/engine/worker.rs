@@ -18,6 +18,10 @@ use crate::stats::Shard;
 
 /// Everything one engine thread runs: the users `ids` of the plan's load model.
 pub async fn thread_main(ids: Vec<u64>, shared: Arc<Shared>, shard: Arc<Mutex<Shard>>) {
+    // A workload with a `start_time` sends nothing before it (`engine::workloads`).
+    if !pause_until(&shared, shared.ctl.start).await {
+        return;
+    }
     if let Some(rate) = shared.ctl.model.rate() {
         let rate = rate.clone();
         super::open::thread_main(ids, shared, shard, rate).await;
@@ -90,6 +94,9 @@ pub async fn virtual_user(id: u64, shared: Arc<Shared>, shard: Arc<Mutex<Shard>>
             active = true;
             shared.ctl.active.fetch_add(1, Ordering::Relaxed);
         }
+        if shared.ctl.per_user.is_some_and(|n| vu.iterations >= n) {
+            break; // per-vu-iterations: this user's share is done
+        }
         let Some((_, s)) = claim(&shared) else {
             break;
         };
@@ -140,6 +147,8 @@ pub struct RunCtl {
     pub data_exhausted: std::sync::atomic::AtomicBool,
     /// The execution segment run (`1/1`: the whole plan).
     pub segment: Segment,
+    /// `per-vu-iterations`: iterations each user runs before it stops.
+    pub per_user: Option<u64>,
 }
 
 impl RunCtl {
@@ -155,6 +164,7 @@ impl RunCtl {
             stopped_at_us: AtomicU64::new(u64::MAX),
             data_exhausted: std::sync::atomic::AtomicBool::new(false),
             segment: Segment::WHOLE,
+            per_user: None,
         }
     }
 

@@ -58,7 +58,7 @@ pub struct Family {
 }
 
 impl Family {
-    fn new(name: &'static str, kind: Kind, help: &'static str) -> Family {
+    pub(crate) fn new(name: &'static str, kind: Kind, help: &'static str) -> Family {
         Family {
             name,
             help,
@@ -67,7 +67,7 @@ impl Family {
         }
     }
 
-    fn add(&mut self, labels: Vec<(&'static str, String)>, value: f64) {
+    pub(crate) fn add(&mut self, labels: Vec<(&'static str, String)>, value: f64) {
         self.samples.push(Sample {
             suffix: "",
             labels,
@@ -75,7 +75,7 @@ impl Family {
         });
     }
 
-    fn histogram(&mut self, labels: &[(&'static str, String)], l: &Latency) {
+    pub(crate) fn histogram(&mut self, labels: &[(&'static str, String)], l: &Latency) {
         for (bound, count) in BUCKETS_S.iter().zip(l.buckets) {
             let mut with_le = labels.to_vec();
             with_le.push(("le", bound.to_string()));
@@ -251,6 +251,7 @@ pub fn families(s: &LiveState) -> Vec<Family> {
     conns.add(vec![], snap.connections as f64);
     out.extend([dropped, bytes, conns]);
     generator_families(snap, &mut out);
+    super::workloads::families(&s.workloads, &mut out);
     if !snap.thresholds.is_empty() {
         let mut th = Family::new(
             "loadtester_threshold_ok",

@@ -18,6 +18,7 @@ pub mod server;
 pub mod sink;
 pub mod snapshot;
 pub mod status;
+pub mod workloads;
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -144,6 +145,8 @@ pub struct LiveState {
     /// Messages for the user from the sinks' threads (remote-write warnings), taken by
     /// [`Observer::take_notices`].
     pub notices: Vec<String>,
+    /// Per workload of a plan with `workloads:` (`loadtester_workload_*`).
+    pub workloads: Vec<workloads::WorkloadNumbers>,
 }
 
 impl LiveState {
@@ -160,6 +163,7 @@ impl LiveState {
             last_second: None,
             snapshot: Snapshot::default(),
             notices: Vec::new(),
+            workloads: Vec::new(),
         }
     }
 
@@ -188,6 +192,7 @@ impl LiveState {
         self.users = 0;
         self.last_second = summary.series.last().cloned();
         self.snapshot = Snapshot::of_summary(summary);
+        self.workloads = workloads::of_summary(summary);
     }
 }
 
@@ -344,6 +349,7 @@ impl<'p> Observer<'p> {
         s.target = live.target;
         s.stage = live.stage;
         s.last_second = live.last_second.cloned();
+        workloads::tick(&mut s.workloads, live, snapshot.is_some());
         // Totals come from the same merged shard as the per-scenario numbers, so they add
         // up at every scrape (ADR-136); both refresh every `SNAPSHOT_EVERY`.
         if let Some((snap, (requests, failed))) = snapshot {

@@ -17,6 +17,7 @@ pub mod secrets;
 pub mod segment;
 pub mod threshold;
 pub mod validate;
+pub mod workload;
 pub mod yaml;
 
 pub use doc::{PlanDoc, from_doc};

@@ -18,8 +18,12 @@ pub struct Plan {
     pub target: Target,
     /// Bound on each request, from sending to the end of the response body.
     pub timeout: Duration,
-    /// How much load, and when to stop.
+    /// How much load, and when to stop. With `workloads`, their sum (users) and span
+    /// (duration) — see `plan::workload::aggregate`; the engine runs the workloads.
     pub load: Load,
+    /// The `workloads:` map in plan order; empty for a plan with one `load:` (which is
+    /// then the only workload).
+    pub workloads: Vec<super::workload::Workload>,
     /// What to send; chosen per request by weight.
     pub scenarios: Vec<Scenario>,
     /// Pass/fail criteria judged after the run (and live, for `abort_on_fail`).

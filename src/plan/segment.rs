@@ -26,6 +26,9 @@ pub struct SegmentRun {
     pub segment: Segment,
     /// The whole run's load, before splitting (pacing and ramps follow it).
     pub whole: Load,
+    /// With `workloads:`, each workload's whole load, in plan order (each is split the
+    /// way `load` is; empty without workloads).
+    pub workloads: Vec<Load>,
 }
 
 /// A load that does not split into `N` non-empty parts: one message per number.
@@ -45,6 +48,7 @@ pub fn apply(mut plan: Plan, segment: Segment) -> Result<Plan, SplitError> {
         plan.segment = Some(SegmentRun {
             segment,
             whole: plan.load.clone(),
+            workloads: plan.workloads.iter().map(|w| w.load.clone()).collect(),
         });
         return Ok(plan);
     }
@@ -59,30 +63,19 @@ pub fn apply(mut plan: Plan, segment: Segment) -> Result<Plan, SplitError> {
         segment.share(total)
     };
     let whole = plan.load.clone();
-    let load = &mut plan.load;
-    match &mut load.model {
-        LoadModel::ConstantUsers { users } => {
-            *users = to_u32(split("users", u64::from(*users)));
-        }
-        LoadModel::RampingUsers { profile } => {
-            // Users ever active: the peak rounded down (`Profile::users_at`); the users
-            // started follow the segment's scaled profile (`LoadModel::max_users`).
-            let peak = profile.peak().max(0.0);
-            split("peak users of `load.stages`", peak.floor() as u64);
-            *profile = scale(profile, |v| segment.share(v.max(0.0).floor() as u64) as f64);
-        }
-        LoadModel::ArrivalRate { rate, max_vus } => {
-            *max_vus = to_u32(split("`load.max_vus`", u64::from(*max_vus)));
-            *rate = scale(rate, |v| segment.fraction(v));
-            // Named phases describe the segment's share too (their names and times stay).
-            for p in &mut load.phases {
-                p.arrival_rate = segment.fraction(p.arrival_rate);
-                p.ramp_to = p.ramp_to.map(|v| segment.fraction(v));
+    let wholes: Vec<Load> = plan.workloads.iter().map(|w| w.load.clone()).collect();
+    if plan.workloads.is_empty() {
+        split_load(&mut plan.load, segment, "", &mut split);
+    } else {
+        for w in &mut plan.workloads {
+            let label = format!(" of workload `{}`", w.name);
+            split_load(&mut w.load, segment, &label, &mut split);
+            if let Some(n) = w.per_user_iterations {
+                // per-vu-iterations: the segment's users each run all their iterations.
+                w.load.requests = Some(u64::from(w.load.model.max_users()).saturating_mul(n));
             }
         }
-    }
-    if let Some(r) = load.requests {
-        load.requests = Some(split("`requests` budget", r));
+        plan.load = super::workload::aggregate(&plan.workloads);
     }
     for set in &mut plan.flow.data {
         // Rows that are shared out (each used by one user at a time) split over segments.
@@ -109,8 +102,51 @@ pub fn apply(mut plan: Plan, segment: Segment) -> Result<Plan, SplitError> {
     if !problems.is_empty() {
         return Err(SplitError { segment, problems });
     }
-    plan.segment = Some(SegmentRun { segment, whole });
+    plan.segment = Some(SegmentRun {
+        segment,
+        whole,
+        workloads: wholes,
+    });
     Ok(plan)
+}
+
+/// Split one load's users, rate and budget; `label` names the workload in messages.
+fn split_load(
+    load: &mut Load,
+    segment: Segment,
+    label: &str,
+    split: &mut impl FnMut(&str, u64) -> u64,
+) {
+    match &mut load.model {
+        LoadModel::ConstantUsers { users } => {
+            *users = to_u32(split(&format!("users{label}"), u64::from(*users)));
+        }
+        LoadModel::RampingUsers { profile } => {
+            // Users ever active: the peak rounded down (`Profile::users_at`); the users
+            // started follow the segment's scaled profile (`LoadModel::max_users`).
+            let peak = profile.peak().max(0.0);
+            split(
+                &format!("peak users of `load.stages`{label}"),
+                peak.floor() as u64,
+            );
+            *profile = scale(profile, |v| segment.share(v.max(0.0).floor() as u64) as f64);
+        }
+        LoadModel::ArrivalRate { rate, max_vus } => {
+            *max_vus = to_u32(split(
+                &format!("`load.max_vus`{label}"),
+                u64::from(*max_vus),
+            ));
+            *rate = scale(rate, |v| segment.fraction(v));
+            // Named phases describe the segment's share too (their names and times stay).
+            for p in &mut load.phases {
+                p.arrival_rate = segment.fraction(p.arrival_rate);
+                p.ramp_to = p.ramp_to.map(|v| segment.fraction(v));
+            }
+        }
+    }
+    if let Some(r) = load.requests {
+        load.requests = Some(split(&format!("`requests` budget{label}"), r));
+    }
 }
 
 /// Environment variable that names the segment when `--segment` is not given.

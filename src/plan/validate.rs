@@ -54,6 +54,7 @@ const TOP_KEYS: &[&str] = &[
     "variables",
     "data",
     "remote_write",
+    "workloads",
 ];
 const DEFAULT_KEYS: &[&str] = &[
     "method",
@@ -434,6 +435,8 @@ fn check_plan(c: &mut Checker, file: &str, root: &Node, ov: &Overrides) -> Optio
     // Scenarios.
     let mut scenarios = Vec::new();
     match top.get("scenarios") {
+        // Workloads may bring their own scenarios (`plan::workload`).
+        None if top.get("workloads").is_some() => {}
         None => c.report(
             Some(root.pos),
             "scenarios",
@@ -479,6 +482,28 @@ fn check_plan(c: &mut Checker, file: &str, root: &Node, ov: &Overrides) -> Optio
     if load.as_ref().is_some_and(|l| l.model.is_open()) {
         super::flow::wait::reject_in_open_model(c, top.get("scenarios"));
     }
+    // Workloads (`plan::workload`): several load models side by side; inline scenarios
+    // join `scenarios`.
+    let top_scenarios = scenarios.len();
+    let workloads = super::workload::check::plan(
+        c,
+        &top,
+        &mut scenarios,
+        super::workload::check::Context {
+            top_scenarios,
+            defaults: super::flow::StepDefaults {
+                method: &d_method,
+                headers: &d_headers,
+                body: &d_body,
+            },
+            globals: &globals,
+            concurrency,
+            duration,
+            think,
+        },
+        ov.requests.is_some(),
+    );
+
     super::http_options::check_top(c, &top, &mut http);
     http.tls.insecure |= ov.insecure;
     let remote_write = top
@@ -486,11 +511,15 @@ fn check_plan(c: &mut Checker, file: &str, root: &Node, ov: &Overrides) -> Optio
         .and_then(|n| super::remote_write::check(c, n));
 
     // Thresholds (src/threshold): parsed now so a typo fails before anything is sent.
-    let (thresholds, errors) = crate::plan::threshold::parse::check(
+    let (thresholds, errors) = crate::plan::threshold::parse::check_named(
         file,
         top.get("thresholds"),
         &ov.thresholds,
         &scenarios,
+        &super::workload::check::names(&top)
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
     );
     c.errors.extend(errors);
 
@@ -503,7 +532,12 @@ fn check_plan(c: &mut Checker, file: &str, root: &Node, ov: &Overrides) -> Optio
         source: file.to_string(),
         target,
         timeout,
-        load: load?,
+        load: if workloads.is_empty() {
+            load?
+        } else {
+            super::workload::aggregate(&workloads)
+        },
+        workloads,
         scenarios,
         thresholds,
         secrets: Vec::new(),

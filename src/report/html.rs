@@ -55,6 +55,7 @@ pub fn render(s: &Summary) -> Vec<u8> {
     charts(&mut o, s);
     super::phases_section::html(&mut o, s);
     super::timeline_section::render(&mut o, s);
+    super::html_workloads::render(&mut o, s);
     scenarios(&mut o, s);
     checks(&mut o, s);
     codes(&mut o, s);

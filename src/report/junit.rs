@@ -48,6 +48,7 @@ pub fn render(s: &Summary) -> Vec<u8> {
             .flat_map(|sc| sc.flow.steps.iter().map(|st| st.name.as_str()))
             .collect(),
         has_checks: s.checks.is_some(),
+        workloads: s.workloads.iter().map(|w| w.name.as_str()).collect(),
     };
     let mut suite = TestSuite::new("scenarios");
     suite.set_time(time);

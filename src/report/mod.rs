@@ -12,6 +12,7 @@ pub mod csv_stats;
 pub mod downsample;
 pub mod generator_section;
 pub mod html;
+pub mod html_workloads;
 pub mod http_section;
 pub mod json;
 pub mod junit;
@@ -22,6 +23,7 @@ pub mod pdf_canvas;
 pub mod pdf_chart;
 pub mod text;
 pub mod timeline_section;
+pub mod workloads_section;
 
 use std::io::Write;
 

@@ -171,6 +171,7 @@ pub fn render_with(s: &Summary, paint: Paint) -> String {
         );
         flow_count_rows(&mut o, x, &names, paint);
     }
+    super::workloads_section::render(&mut o, s, paint);
     flow_checks(&mut o, s, paint);
     super::phases_section::text(&mut o, s);
     super::generator_section::render(&mut o, s);

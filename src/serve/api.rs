@@ -154,6 +154,11 @@ fn apply_rate(plan: &mut Plan, rate: f64) -> ApiResult<()> {
             "`rate` {rate}: give iterations per second, more than 0 and at most 10000000"
         )));
     }
+    if !plan.workloads.is_empty() {
+        return Err(ApiError::invalid(
+            "`rate` replaces the plan's one load, but the plan has `workloads`, each with its own rate or users",
+        ));
+    }
     let Some(duration) = plan.load.duration else {
         return Err(ApiError::invalid(
             "`rate` needs a duration (the plan's or `duration`)",
@@ -173,8 +178,12 @@ pub fn describe(plan: &Plan) -> String {
     let mut s = format!(
         "valid plan — {n} scenario{}, {}, {}",
         if n == 1 { "" } else { "s" },
-        plan::load::LoadInfo::of(load, std::time::Duration::ZERO)
-            .describe(plan::load::describe::Wording::Validate),
+        if plan.workloads.is_empty() {
+            plan::load::LoadInfo::of(load, std::time::Duration::ZERO)
+        } else {
+            plan::load::LoadInfo::workloads(load)
+        }
+        .describe(plan::load::describe::Wording::Validate),
         match (load.requests, load.duration) {
             (Some(r), Some(d)) => format!("{r} requests or {}", humantime::format_duration(d)),
             (Some(r), None) => format!("{r} requests"),

@@ -175,6 +175,7 @@ impl Summary {
         out.series = merge_series(parts, start_ms)?;
         out.timeline = super::timeline::merge(parts, start_ms)?;
         let mut out = out.with_phases();
+        out.workloads = super::workload::merge(parts)?;
         // Run facts.
         out.run.started_at_ms = Some(start_ms);
         out.run.started_at = parts

@@ -66,6 +66,7 @@ fn summary(plan: &Plan, samples: &[&Sample]) -> Summary {
         nofile: Default::default(),
         usage: Default::default(),
         precise_pacer: None,
+        workloads: Vec::new(),
     };
     Summary::build(plan, &run)
 }
@@ -175,4 +176,136 @@ fn version_1_files_still_read() {
     let s = Summary::from_json(text).unwrap();
     assert_eq!(s.schema_version, 1);
     assert!(s.summary.requests > 0);
+}
+
+const WORKLOADS: &str = "base_url: http://127.0.0.1:1\nscenarios:\n  - name: a\n    path: /a\n  - name: b\n    path: /b\n    weight: 2\nworkloads:\n  first:\n    executor: constant-vus\n    vus: 2\n    duration: 4s\n    scenarios: [a]\n  second:\n    executor: constant-arrival-rate\n    rate: 5\n    duration: 3s\n    start_time: 1s\n    scenarios: [b]\n";
+
+/// The summary of a run of two workloads (scenario a → `first`, b → `second`) whose
+/// shards recorded `samples`, with per-workload and total rows cut as the coordinator
+/// cuts them.
+fn workloads_summary(plan: &Plan, samples: &[&Sample]) -> Summary {
+    use crate::engine::workloads::WorkloadRun;
+    let shards: Vec<Arc<Mutex<Shard>>> = (0..2)
+        .map(|_| Arc::new(Mutex::new(Shard::new(plan.scenarios.len()))))
+        .collect();
+    let mut each = [Series::default(), Series::default()];
+    let mut total = Series::default();
+    for second in 0..4u8 {
+        for (_, s, o, us, bytes) in samples.iter().filter(|x| x.0 == second) {
+            let mut sh = shards[*s].lock().unwrap();
+            sh.start(*s);
+            sh.record(*s, *o, Duration::from_micros(*us), *bytes);
+        }
+        let mut all = crate::stats::Window::default();
+        for (k, series) in each.iter_mut().enumerate() {
+            let w = series.sample_window(
+                std::slice::from_ref(&shards[k]),
+                Duration::from_secs(1),
+                1,
+                1.0,
+            );
+            all.merge(w);
+        }
+        total.push_window(&all, Duration::from_secs(1), 2, 2.0);
+    }
+    let mut stats = Shard::new(plan.scenarios.len());
+    for s in &shards {
+        stats.merge(&s.lock().unwrap());
+    }
+    let [s0, s1] = each;
+    let runs = [s0, s1]
+        .into_iter()
+        .enumerate()
+        .map(|(k, series)| WorkloadRun {
+            name: plan.workloads[k].name.clone(),
+            stats: shards[k].lock().unwrap().clone(),
+            elapsed: Duration::from_secs(4 - k as u64),
+            stop: StopReason::Duration,
+            series: series.rows,
+        })
+        .collect();
+    let run = RunResult {
+        stats,
+        elapsed: Duration::from_secs(4),
+        started_at: UNIX_EPOCH + Duration::from_secs(1_790_000_000),
+        stop: StopReason::Duration,
+        abort_reason: None,
+        series: total.rows,
+        timeline: Default::default(),
+        threads: 1,
+        nofile: Default::default(),
+        usage: Default::default(),
+        precise_pacer: None,
+        workloads: runs,
+    };
+    Summary::build(plan, &run)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(32))]
+
+    /// Per-workload numbers merge exactly too: N parts' `workloads[]` equal those of one
+    /// run that recorded every sample.
+    #[test]
+    fn merged_workloads_equal_one_run(
+        samples in proptest::collection::vec(sample(), 0..200),
+        assign in proptest::collection::vec(0usize..8, 200),
+        n in 1usize..4,
+    ) {
+        let plan = load_str("p.yaml", WORKLOADS, &Overrides::default()).unwrap();
+        let all: Vec<&Sample> = samples.iter().collect();
+        let whole = workloads_summary(&plan, &all);
+        let parts: Vec<Summary> = (0..n)
+            .map(|k| {
+                let mine: Vec<&Sample> = samples
+                    .iter()
+                    .zip(&assign)
+                    .filter(|(_, a)| **a % n == k)
+                    .map(|(s, _)| s)
+                    .collect();
+                round_trip(&workloads_summary(&plan, &mine))
+            })
+            .collect();
+        let merged = Summary::merge(&parts).unwrap();
+        prop_assert_eq!(merged.workloads.len(), 2);
+        for (m, w) in merged.workloads.iter().zip(&whole.workloads) {
+            prop_assert_eq!(&m.name, &w.name);
+            prop_assert_eq!(m.summary.requests, w.summary.requests);
+            prop_assert_eq!(m.summary.failed, w.summary.failed);
+            prop_assert_eq!(m.summary.bytes_received, w.summary.bytes_received);
+            prop_assert_eq!(m.summary.latency_ms, w.summary.latency_ms);
+            prop_assert_eq!(&m.status_codes, &w.status_codes);
+            prop_assert_eq!(&m.errors, &w.errors);
+            prop_assert_eq!(decode(&m.histogram).unwrap(), decode(&w.histogram).unwrap());
+            prop_assert_eq!(m.scenarios.len(), 1);
+            prop_assert_eq!(m.scenarios[0].requests, w.scenarios[0].requests);
+            prop_assert_eq!(m.series.len(), w.series.len());
+            for (a, b) in m.series.iter().zip(&w.series) {
+                prop_assert_eq!(a.requests, b.requests);
+                prop_assert_eq!(a.p99_ms, b.p99_ms);
+                prop_assert_eq!(decode(&a.histogram).unwrap(), decode(&b.histogram).unwrap());
+            }
+        }
+        // The workloads add up to the run.
+        let sum: u64 = merged.workloads.iter().map(|w| w.summary.requests).sum();
+        prop_assert_eq!(sum, merged.summary.requests);
+        for (i, row) in merged.series.iter().enumerate() {
+            let rows: u64 = merged.workloads.iter().map(|w| w.series[i].requests).sum();
+            prop_assert_eq!(rows, row.requests);
+        }
+    }
+}
+
+#[test]
+fn parts_with_other_workloads_are_refused() {
+    let plan = load_str("p.yaml", WORKLOADS, &Overrides::default()).unwrap();
+    let s = (0, 0, Outcome::Response(200), 1500, 10);
+    let a = workloads_summary(&plan, &[&s]);
+    let mut b = a.clone();
+    b.workloads[1].name = "third".into();
+    let e = Summary::merge(&[a, b]).unwrap_err();
+    assert!(
+        e.contains("part 2 has workloads [\"first\", \"third\"]"),
+        "{e}"
+    );
 }

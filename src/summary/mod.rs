@@ -11,6 +11,7 @@ mod merge;
 pub mod missing;
 pub mod phases;
 mod timeline;
+pub mod workload;
 
 use std::collections::BTreeMap;
 
@@ -75,6 +76,10 @@ pub struct Summary {
     /// seconds; absent without phases (`summary::phases`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub phases: Vec<phases::PhaseSummary>,
+    /// Per workload of a plan with `workloads:`, in plan order (`summary::workload`);
+    /// absent for a plan with one `load:`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub workloads: Vec<workload::WorkloadSummary>,
 }
 
 /// The plan's load settings.
@@ -383,12 +388,16 @@ impl Summary {
                 requests: plan.load.requests,
                 duration_s: plan.load.duration.map(|d| d.as_secs_f64()),
                 timeout_s: plan.timeout.as_secs_f64(),
-                load: Some(crate::plan::load::LoadInfo::of(
-                    &plan.load,
-                    plan.load
-                        .graceful_stop
-                        .unwrap_or(crate::engine::GRACEFUL_STOP.min(plan.timeout)),
-                )),
+                load: Some(if plan.workloads.is_empty() {
+                    crate::plan::load::LoadInfo::of(
+                        &plan.load,
+                        plan.load
+                            .graceful_stop
+                            .unwrap_or(crate::engine::GRACEFUL_STOP.min(plan.timeout)),
+                    )
+                } else {
+                    crate::plan::load::LoadInfo::workloads(&plan.load)
+                }),
                 http: crate::http::summary::HttpPlanInfo::of(plan),
             },
             run: RunInfo {
@@ -442,6 +451,7 @@ impl Summary {
             timeline: run.timeline.clone(),
             generator: None,
             phases: Vec::new(),
+            workloads: workload::build(plan, run),
         }
         .with_phases()
         .with_generator(plan, run)

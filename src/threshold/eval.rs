@@ -40,10 +40,21 @@ pub trait Source {
     /// One request phase (µs) of the whole run: `http_req_waiting` (time to first byte),
     /// `_connecting`, `_tls_handshaking`, `_blocked` (the DNS lookup).
     fn timing(&self, m: Metric) -> Option<Cow<'_, Histogram<u64>>>;
+    /// The values of one workload (`{workload:NAME}`); `None` when this source has none.
+    fn workload(&self, _name: &str) -> Option<Box<dyn Source + '_>> {
+        None
+    }
 }
 
 /// The value of a threshold's metric, in its unit; `None` when there is no sample.
 pub fn observe(t: &Threshold, src: &dyn Source) -> Option<f64> {
+    if let Some(name) = &t.filter.workload {
+        // `{workload:NAME}`: the same metric, judged on that workload's numbers alone.
+        let sub = src.workload(name)?;
+        let mut inner = t.clone();
+        inner.filter.workload = None;
+        return observe(&inner, &*sub);
+    }
     let per_second = |n: u64| {
         let secs = src.elapsed_s();
         (secs > 0.0).then(|| n as f64 / secs)
@@ -205,6 +216,11 @@ fn summary_parts<'s>(s: &'s Summary, f: &Filter) -> Vec<Part<'s>> {
 }
 
 impl Source for Summary {
+    fn workload(&self, name: &str) -> Option<Box<dyn Source + '_>> {
+        let w = self.workloads.iter().find(|w| w.name == name)?;
+        Some(Box::new(w.as_summary(self)))
+    }
+
     fn latency(&self, f: &Filter) -> Option<Cow<'_, Histogram<u64>>> {
         if f == &Filter::default() {
             return decode(&self.histogram).ok().map(Cow::Owned);

@@ -82,6 +82,7 @@ fn shard_and_summary_agree() {
         nofile: crate::generator::Nofile::default(),
         usage: crate::generator::Usage::default(),
         precise_pacer: None,
+        workloads: Vec::new(),
     };
     let summary = Summary::build(&plan, &run);
     assert_eq!(summary.scenarios[0].latency_by_status.len(), 1);
@@ -144,6 +145,7 @@ fn schedule_lag_from_shard_and_summary() {
         nofile: crate::generator::Nofile::default(),
         usage: crate::generator::Usage::default(),
         precise_pacer: Some(true),
+        workloads: Vec::new(),
     };
     let summary = Summary::build(&plan, &run);
     assert_eq!(verdicts(&ts, &summary), got);
@@ -230,6 +232,7 @@ fn k6_metrics_from_shard_and_summary() {
         nofile: crate::generator::Nofile::default(),
         usage: crate::generator::Usage::default(),
         precise_pacer: None,
+        workloads: Vec::new(),
     };
     let summary = Summary::build(&plan, &run);
     assert_eq!(summary.summary.bytes_sent, 2000);

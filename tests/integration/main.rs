@@ -46,3 +46,4 @@ mod shop_app;
 mod terminal;
 mod thresholds;
 mod tls_util;
+mod workloads;

@@ -19,6 +19,7 @@ mod settings;
 mod thresholds;
 mod values;
 mod variable;
+mod workload;
 mod write;
 
 #[cfg(test)]
@@ -36,6 +37,7 @@ pub use values::{
     Decimal, Flag, JsonValue, OneOrMany, Scalar, Think, ThinkPacing, ThinkRange, Whole,
 };
 pub use variable::Variable;
+pub use workload::{Workload, WorkloadScenario};
 pub use write::{WriteError, from_doc, json_schema};
 
 /// A whole plan file. Build it, then [`PlanDoc::to_yaml`] writes text that
@@ -78,6 +80,10 @@ pub struct PlanDoc {
     /// How `--out prometheus-rw` pushes: URL, TLS, credentials, headers, labels, interval.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub remote_write: Option<RemoteWrite>,
+    /// Several workloads side by side, by name (instead of `load`): each with its own
+    /// executor, numbers, `start_time` and scenarios.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workloads: Option<IndexMap<String, Workload>>,
 }
 
 impl PlanDoc {

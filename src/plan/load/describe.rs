@@ -38,8 +38,29 @@ impl LoadInfo {
         }
     }
 
+    /// A plan with `workloads:` (`plan::workload::aggregate`): the users of them all.
+    pub fn workloads(load: &crate::plan::Load) -> LoadInfo {
+        LoadInfo {
+            model: "workloads".into(),
+            vus: Some(f64::from(load.model.max_users())),
+            rate: None,
+            max_vus: None,
+            stages: Vec::new(),
+            graceful_stop_s: load.graceful_stop.map_or(0.0, |d| d.as_secs_f64()),
+            think_s: None,
+            pacing_s: None,
+            phases: Vec::new(),
+        }
+    }
+
     /// The load described for `wording`.
     pub fn describe(&self, wording: Wording) -> String {
+        if self.model == "workloads" {
+            return format!(
+                "workloads with {} virtual users in all",
+                self.vus.unwrap_or(0.0)
+            );
+        }
         let open = self.model == "open";
         let start = if open { self.rate } else { self.vus }.unwrap_or(0.0);
         let peak = self.stages.iter().map(|s| s.target).fold(start, f64::max);

@@ -100,7 +100,7 @@ pub const METRICS: &[MetricSpec] = &[
         metric: Metric::Checks,
         aggregations: &["rate"],
         unit: Unit::Ratio,
-        selectors: &["scenario", "step"],
+        selectors: &["scenario", "step", "workload"],
     },
     MetricSpec {
         // Our name (`summary.missed`): open-model iterations that could not start in time.
@@ -108,7 +108,7 @@ pub const METRICS: &[MetricSpec] = &[
         metric: Metric::DroppedIterations,
         aggregations: &["count", "rate"],
         unit: Unit::Count,
-        selectors: &[],
+        selectors: &["workload"],
     },
     MetricSpec {
         // k6's name for the same count, so copied thresholds keep working.
@@ -116,7 +116,7 @@ pub const METRICS: &[MetricSpec] = &[
         metric: Metric::DroppedIterations,
         aggregations: &["count", "rate"],
         unit: Unit::Count,
-        selectors: &[],
+        selectors: &["workload"],
     },
     MetricSpec {
         // Our name (`summary.schedule_lag_ms`): how late iterations started (open model).
@@ -124,7 +124,7 @@ pub const METRICS: &[MetricSpec] = &[
         metric: Metric::ScheduleLag,
         aggregations: TREND,
         unit: Unit::Ms,
-        selectors: &[],
+        selectors: &["workload"],
     },
     MetricSpec {
         name: "vus",
@@ -207,7 +207,7 @@ const COUNTER: &[&str] = &["count", "rate"];
 
 /// Selector keys (`metric{key:value}`). `name` is k6's request tag: the step or scenario
 /// of that name (see `parse::metric_key`).
-pub const SELECTOR_KEYS: &[&str] = &["scenario", "status", "step", "name"];
+pub const SELECTOR_KEYS: &[&str] = &["scenario", "status", "step", "name", "workload"];
 
 impl Metric {
     /// The table row of this metric.
@@ -308,6 +308,8 @@ pub struct Filter {
     pub status: Option<u16>,
     /// Only requests of the flow step with this name.
     pub step: Option<String>,
+    /// Only the workload with this name (`plan::workload`): judged on its own numbers.
+    pub workload: Option<String>,
 }
 
 /// One parsed threshold expression.

@@ -42,6 +42,8 @@ pub struct Names<'a> {
     pub steps: Vec<&'a str>,
     /// Whether any step has `checks`.
     pub has_checks: bool,
+    /// Workload names (`workloads:`), for `{workload:NAME}`.
+    pub workloads: Vec<&'a str>,
 }
 
 impl<'a> Names<'a> {
@@ -63,15 +65,28 @@ impl<'a> Names<'a> {
     }
 }
 
-/// Check the plan's `thresholds` node (if any) and the `--threshold` flags against the
-/// plan's scenarios. Returns the thresholds that parsed and every error.
+/// [`check_named`] for a plan without workloads.
 pub fn check(
     file: &str,
     node: Option<&Node>,
     flags: &[String],
     scenarios: &[Scenario],
 ) -> (Vec<Threshold>, Vec<PlanError>) {
-    let scenarios = &Names::of_plan(scenarios);
+    check_named(file, node, flags, scenarios, &[])
+}
+
+/// Check the plan's `thresholds` node (if any) and the `--threshold` flags against the
+/// plan's scenarios. Returns the thresholds that parsed and every error.
+pub fn check_named(
+    file: &str,
+    node: Option<&Node>,
+    flags: &[String],
+    scenarios: &[Scenario],
+    workloads: &[&str],
+) -> (Vec<Threshold>, Vec<PlanError>) {
+    let mut names = Names::of_plan(scenarios);
+    names.workloads = workloads.to_vec();
+    let scenarios = &names;
     let mut e = Errors {
         file,
         list: Vec::new(),
@@ -390,6 +405,25 @@ pub fn metric_key(text: &str, names: &Names) -> Result<(Metric, Filter), String>
                             ));
                         }
                     }
+                }
+                "workload" => {
+                    if filter.workload.is_some() {
+                        return Err("selector `workload` is given twice".into());
+                    }
+                    if !names.workloads.contains(&v) {
+                        let hint = match did_you_mean(v, &names.workloads) {
+                            Some(s) => format!(" (did you mean `{s}`?)"),
+                            None if names.workloads.is_empty() => {
+                                "; the plan has no `workloads`".to_string()
+                            }
+                            None => format!(
+                                "; the plan's workloads are: {}",
+                                names.workloads.join(", ")
+                            ),
+                        };
+                        return Err(format!("no workload is named `{v}`{hint}"));
+                    }
+                    filter.workload = Some(v.to_string());
                 }
                 "step" => {
                     if filter.step.is_some() {

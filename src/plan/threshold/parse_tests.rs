@@ -149,7 +149,7 @@ fn flow_metrics_and_selectors() {
     let want = [
         "selector `status` does not apply to checks; it accepts: scenario, step",
         "no step is named `logn` (did you mean `login`?)",
-        "selector `scenario` does not apply to dropped_iterations; it takes no selector",
+        "selector `scenario` does not apply to dropped_iterations; it accepts: workload",
         "`step` and `status` cannot be combined on http_req_duration",
         "`avg` does not apply to checks; expected one of: rate",
     ];
