@@ -11,6 +11,7 @@ mod dashboard;
 mod discover;
 mod discover_site;
 mod distributed;
+mod distributed_rejoin;
 mod faults;
 mod fidelity;
 mod flows;

@@ -14,7 +14,7 @@ use crate::live::http_get;
 const PROMETHEUS: &str = "/usr/bin/prometheus";
 
 /// Kills the Prometheus this test started, whatever happens.
-struct Running(Child);
+pub(crate) struct Running(Child);
 
 impl Drop for Running {
     fn drop(&mut self) {
@@ -23,7 +23,7 @@ impl Drop for Running {
     }
 }
 
-fn prometheus_or_skip() -> Option<&'static str> {
+pub(crate) fn prometheus_or_skip() -> Option<&'static str> {
     if Path::new(PROMETHEUS).exists() {
         return Some(PROMETHEUS);
     }
@@ -43,7 +43,7 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn start_prometheus(exe: &str, dir: &Path) -> (Running, String) {
+pub(crate) fn start_prometheus(exe: &str, dir: &Path) -> (Running, String) {
     let port = free_port();
     let addr = format!("127.0.0.1:{port}");
     let config = write(dir, "prometheus.yml", "global:\n  scrape_interval: 1m\n");
@@ -86,7 +86,7 @@ fn encode(q: &str) -> String {
 }
 
 /// The single value of an instant query (None: empty result).
-fn query(addr: &str, q: &str) -> Option<f64> {
+pub(crate) fn query(addr: &str, q: &str) -> Option<f64> {
     let (code, body) = http_get(addr, &format!("/api/v1/query?query={}", encode(q)));
     assert_eq!(code, 200, "{q}: {body}");
     let v: serde_json::Value = serde_json::from_str(&body).unwrap();
