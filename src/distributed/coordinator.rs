@@ -17,9 +17,9 @@ use super::rejoin;
 use super::server::{Shared, State, lock};
 use super::worker::Exit;
 use crate::live::{LiveState, PlanFacts, RunState, Snapshot};
+use crate::output::Format;
 use crate::plan::{Overrides, Plan};
 use crate::redact::Redactor;
-use crate::output::Format;
 use crate::report::{self, Dest, OutSpec};
 use crate::run::Outcome;
 use crate::stats::Shard;
@@ -433,7 +433,12 @@ fn finish(
     let missing: Vec<String> = slots
         .iter()
         .filter(|w| w.result.is_none())
-        .map(|w| format!("worker {} ({}, segment {}/{n})", w.segment, w.name, w.segment))
+        .map(|w| {
+            format!(
+                "worker {} ({}, segment {}/{n})",
+                w.segment, w.name, w.segment
+            )
+        })
         .collect();
     if parts.is_empty() {
         return (

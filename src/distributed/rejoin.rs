@@ -226,8 +226,7 @@ pub fn part(
 ) -> Result<Summary, String> {
     let n = workers;
     let seg = Segment::new(w.segment, n).map_err(|e| e.to_string())?;
-    let segment_plan =
-        crate::plan::segment::apply(plan.clone(), seg).map_err(|e| e.to_string())?;
+    let segment_plan = crate::plan::segment::apply(plan.clone(), seg).map_err(|e| e.to_string())?;
     let label = |name: &str, k: u64| {
         format!(
             "worker {} (segment {}/{n}), incarnation {k} ({name})",
@@ -264,9 +263,7 @@ pub fn part(
     m.run.rejoined.push(format!(
         "segment {seg} rejoined at {:.1}s: {} incarnations; {kept} requests kept from the \
          earlier one(s), {} from the rest of the schedule",
-        w.offset_s,
-        w.incarnation,
-        result.summary.requests
+        w.offset_s, w.incarnation, result.summary.requests
     ));
     Ok(m)
 }
@@ -335,11 +332,19 @@ mod tests {
     fn a_restart_with_its_segment_is_a_new_incarnation_that_keeps_the_earlier_part() {
         let mut s = state();
         // Asked-for segments first, the others fill the gaps in order.
-        for r in [reg("b", Some(2), Some(3)), reg("a", None, None), reg("c", None, None)] {
+        for r in [
+            reg("b", Some(2), Some(3)),
+            reg("a", None, None),
+            reg("c", None, None),
+        ] {
             check(&s, &r).unwrap();
             assert_eq!(place(&mut s, &r).incarnation, 1);
         }
-        let segs: Vec<(u64, &str)> = s.slots.iter().map(|w| (w.segment, w.name.as_str())).collect();
+        let segs: Vec<(u64, &str)> = s
+            .slots
+            .iter()
+            .map(|w| (w.segment, w.name.as_str()))
+            .collect();
         assert_eq!(segs, [(2, "b"), (1, "a"), (3, "c")]);
         // The run started 2 s ago; segment 2 counted 5 requests, then its worker died.
         s.start_at_ms = Some(now_ms() - 2000);
@@ -359,7 +364,11 @@ mod tests {
         assert!((2000..5000).contains(&resume.elapsed_ms), "{resume:?}");
         let w = &s.slots[0];
         assert_eq!((w.name.as_str(), w.earlier.len()), ("b2", 1));
-        assert_eq!(w.shard.totals().0, 0, "the new incarnation starts from zero");
+        assert_eq!(
+            w.shard.totals().0,
+            0,
+            "the new incarnation starts from zero"
+        );
         assert_eq!(totals(w).0, 5, "the earlier part is kept");
         assert_eq!(all_of(w).totals().0, 5);
         assert!(s.notices.last().unwrap().contains("rejoined by b2"));

@@ -39,7 +39,9 @@ fn cut(load: &mut Load, elapsed: Duration, done: Option<u64>) -> Result<(), Stri
     let ended = || format!("its stages ended before {at}");
     match &mut load.model {
         LoadModel::ConstantUsers { .. } => {}
-        LoadModel::RampingUsers { profile } => *profile = from(profile, elapsed).ok_or_else(ended)?,
+        LoadModel::RampingUsers { profile } => {
+            *profile = from(profile, elapsed).ok_or_else(ended)?
+        }
         LoadModel::ArrivalRate { rate, .. } => *rate = from(rate, elapsed).ok_or_else(ended)?,
     }
     if let (Some(budget), Some(done)) = (load.requests, done) {
@@ -141,7 +143,10 @@ mod tests {
         let LoadModel::ArrivalRate { rate, max_vus } = &r.load.model else {
             panic!("{:?}", r.load.model)
         };
-        assert_eq!((rate.start, rate.total(), *max_vus), (30.0, Duration::from_secs(40), 10));
+        assert_eq!(
+            (rate.start, rate.total(), *max_vus),
+            (30.0, Duration::from_secs(40), 10)
+        );
         let whole = &r.segment.as_ref().unwrap().whole;
         let LoadModel::ArrivalRate { rate, .. } = &whole.model else {
             panic!()

@@ -177,9 +177,7 @@ async fn handle(state: &Shared, req: Request<Incoming>) -> Answer {
                     };
                     match path.as_str() {
                         "/register" => parse(&body, &path).and_then(|r| register(state, r)),
-                        "/delta" => {
-                            parse(&body, &path).and_then(|d| delta(state, &d, body.len()))
-                        }
+                        "/delta" => parse(&body, &path).and_then(|d| delta(state, &d, body.len())),
                         _ => parse(&body, &path).and_then(|r| result(state, r)),
                     }
                     .unwrap_or_else(|e| e)

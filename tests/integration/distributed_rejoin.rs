@@ -102,7 +102,11 @@ fn a_worker_restarted_with_its_segment_rejoins_and_nothing_counts_twice() {
     assert_schema(&merged);
     // Every request the target saw is in the merged result, once.
     assert_eq!(merged["summary"]["requests"].as_u64(), Some(target.total()));
-    assert!(merged["run"].get("partial").is_none(), "{:#}", merged["run"]);
+    assert!(
+        merged["run"].get("partial").is_none(),
+        "{:#}",
+        merged["run"]
+    );
     let rejoined = merged["run"]["rejoined"].as_array().unwrap();
     assert_eq!(rejoined.len(), 1, "{rejoined:?}");
     assert!(
@@ -160,7 +164,10 @@ fn coordinator_pushes_the_aggregate_and_each_instance_to_prometheus() {
     let merged = json(&dir.path().join("merged.json"));
     let total = merged["summary"]["requests"].as_f64().unwrap();
     assert_eq!(total as u64, target.total());
-    let sel = format!(r#"job="loadtester",plan="{}",scenario="home",status="200""#, plan.display());
+    let sel = format!(
+        r#"job="loadtester",plan="{}",scenario="home",status="200""#,
+        plan.display()
+    );
     // The aggregate: no instance label, the merged count.
     let aggregate = query(
         &addr,
