@@ -78,18 +78,12 @@ fn a_worker_restarted_with_its_segment_rejoins_and_nothing_counts_twice() {
         std::thread::sleep(Duration::from_millis(20));
     };
     // SIGKILL: no goodbye, no result; then the pod retry: the same command again.
-    let killed_at = Instant::now();
     workers[1].kill().unwrap();
     let _ = workers[1].wait();
     let again = segment_worker(dir.path(), &plan, port, 2, "w2-again.json");
     let (code, err) = finish(again, "restarted worker");
     assert_eq!(code, Some(0), "{err}");
     assert!(err.contains("rejoining segment 2/3"), "{err}");
-    // It ran the rest of the schedule, not the whole 10 s again.
-    assert!(
-        killed_at.elapsed() < Duration::from_millis(9_900),
-        "the restarted worker ran longer than the rest of the schedule"
-    );
     for i in [0, 2] {
         let w = workers.remove(if i == 0 { 0 } else { 1 });
         let (code, err) = finish(w, "worker");
@@ -127,6 +121,12 @@ fn a_worker_restarted_with_its_segment_rejoins_and_nothing_counts_twice() {
         kept + own("w1.json") + own("w3.json") + own("w2-again.json"),
         target.total()
     );
+    // The restarted worker ran the rest of the schedule (it was killed after its first
+    // delta, a second or more into the 10 s), not the whole 10 s again.
+    let rest = json(&dir.path().join("w2-again.json"))["summary"]["duration_s"]
+        .as_f64()
+        .unwrap();
+    assert!(rest > 0.0 && rest < 9.5, "the rest took {rest} s");
     // The merged plan is still the whole plan (3 users), not the rest.
     assert_eq!(merged["plan"]["concurrency"], 3);
 }
