@@ -81,9 +81,9 @@ fn a_worker_restarted_with_its_segment_rejoins_and_nothing_counts_twice() {
     workers[1].kill().unwrap();
     let _ = workers[1].wait();
     let again = segment_worker(dir.path(), &plan, port, 2, "w2-again.json");
-    let (code, err) = finish(again, "restarted worker");
-    assert_eq!(code, Some(0), "{err}");
-    assert!(err.contains("rejoining segment 2/3"), "{err}");
+    let (code, restarted) = finish(again, "restarted worker");
+    assert_eq!(code, Some(0), "{restarted}");
+    assert!(restarted.contains("rejoining segment 2/3"), "{restarted}");
     for i in [0, 2] {
         let w = workers.remove(if i == 0 { 0 } else { 1 });
         let (code, err) = finish(w, "worker");
@@ -121,12 +121,21 @@ fn a_worker_restarted_with_its_segment_rejoins_and_nothing_counts_twice() {
         kept + own("w1.json") + own("w3.json") + own("w2-again.json"),
         target.total()
     );
-    // The restarted worker ran the rest of the schedule (it was killed after its first
-    // delta, a second or more into the 10 s), not the whole 10 s again.
+    // The restarted worker ran the rest of the schedule from where the run was when it
+    // rejoined ("rejoining segment 2/3 at X s of the run"), not the whole 10 s again.
+    let at: f64 = restarted
+        .split("rejoining segment 2/3 at ")
+        .nth(1)
+        .and_then(|t| t.split('s').next())
+        .and_then(|t| t.parse().ok())
+        .unwrap_or_else(|| panic!("no rejoin offset in: {restarted}"));
     let rest = json(&dir.path().join("w2-again.json"))["summary"]["duration_s"]
         .as_f64()
         .unwrap();
-    assert!(rest > 0.0 && rest < 9.5, "the rest took {rest} s");
+    assert!(
+        at > 0.0 && rest > 0.0 && rest < 10.0 - at + 0.5,
+        "rejoined at {at} s, the rest took {rest} s"
+    );
     // The merged plan is still the whole plan (3 users), not the rest.
     assert_eq!(merged["plan"]["concurrency"], 3);
 }
