@@ -1,4 +1,4 @@
-//! Distributed runs, third half: a worker killed with SIGKILL and restarted with the same
+//! Distributed runs, faults and pushes: a worker killed with SIGKILL and restarted with the same
 //! `--segment` rejoins the coordinator (a Kubernetes Job's pod retry), and the coordinator's
 //! own `--out prometheus-rw=URL` against a REAL Prometheus (skipped when it is not
 //! installed, unless `LOADTESTER_REQUIRE_PROMETHEUS=1`).
