@@ -520,8 +520,19 @@ fn worker(args: &RunArgs) -> u8 {
             return INVALID;
         }
     };
+    let segment =
+        match worker::requested_segment(args.segment.segment, args.segment.segments, |k| {
+            std::env::var(k).ok()
+        }) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return INVALID;
+            }
+        };
     let common = &args.common;
     let opts = worker::WorkerOptions {
+        segment,
         endpoint,
         plan: args.plan.as_deref(),
         overrides: common.overrides(args.base_url.clone()),

@@ -13,9 +13,11 @@ use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
 use super::merge::merge;
+use super::rejoin;
 use super::server::{Shared, State, lock};
 use super::worker::Exit;
 use crate::live::{LiveState, PlanFacts, RunState, Snapshot};
+use crate::output::Format;
 use crate::plan::{Overrides, Plan};
 use crate::redact::Redactor;
 use crate::report::{self, Dest, OutSpec};
@@ -65,6 +67,22 @@ pub fn run(opts: CoordinatorOptions, interrupt: &CancellationToken) -> (Option<S
     if let Err(e) = report::check_writable(&opts.outputs) {
         return (None, Exit::Usage(e));
     }
+    let mut rw_urls = Vec::new();
+    for o in &opts.outputs {
+        match (&o.format, &o.dest) {
+            (Format::PrometheusRw, Dest::Url(u)) => rw_urls.push(u.clone()),
+            (_, Dest::Url(u)) => {
+                return (
+                    None,
+                    Exit::Usage(format!(
+                        "--out …={u}: the coordinator pushes only prometheus-rw; give other \
+                         live outputs to the workers"
+                    )),
+                );
+            }
+            _ => {}
+        }
+    }
     let run_id = format!(
         "{:016x}",
         std::time::SystemTime::now()
@@ -103,6 +121,13 @@ pub fn run(opts: CoordinatorOptions, interrupt: &CancellationToken) -> (Option<S
             );
         }
     };
+    let mut pushers = Vec::new();
+    for u in &rw_urls {
+        match super::remote_write::Pusher::start(u, state.clone()) {
+            Ok(p) => pushers.push(p),
+            Err(e) => return (None, Exit::Usage(e)),
+        }
+    }
     eprintln!(
         "coordinator: listening on http://{0} (GET /status, /metrics); waiting for {1} worker{2}",
         server.addr(),
@@ -197,6 +222,11 @@ pub fn run(opts: CoordinatorOptions, interrupt: &CancellationToken) -> (Option<S
                 return (merged.clone(), Exit::Ran(Outcome::OutputFailed(e)));
             }
         }
+        for p in pushers.drain(..) {
+            if let Err(e) = p.finish() {
+                return (merged.clone(), Exit::Ran(Outcome::OutputFailed(e)));
+            }
+        }
     }
     drop(server);
     (merged, exit)
@@ -239,13 +269,14 @@ fn cut(s: &mut State, plan: &Plan, redactor: &Redactor, elapsed: Duration) {
     let mut all = Shard::new(plan.scenarios.len());
     let mut users = 0u64;
     for w in &mut s.slots {
-        all.merge(&w.shard);
+        let mine = rejoin::all_of(w);
+        all.merge(&mine);
         users = users.saturating_add(w.users);
         w.live = Some(live_state(
             facts(),
             state_of(w.result.is_some()),
             plan,
-            &w.shard,
+            &mine,
             w.elapsed_s,
             w.users,
             redactor,
@@ -300,7 +331,7 @@ fn check_abort(s: &State, plan: &Plan, elapsed: Duration) -> Option<(usize, Stri
     }
     let mut all = Shard::new(plan.scenarios.len());
     for w in &s.slots {
-        all.merge(&w.shard);
+        all.merge(&rejoin::all_of(w));
     }
     let src = ShardSource {
         shard: &all,
@@ -336,17 +367,19 @@ fn check_abort(s: &State, plan: &Plan, elapsed: Duration) -> Option<(usize, Stri
 fn mark_dead(s: &mut State) {
     let n = s.workers;
     let mut notices = Vec::new();
-    for (i, w) in s.slots.iter_mut().enumerate() {
+    for w in &mut s.slots {
         if w.result.is_none() && !w.dead && w.last_seen.elapsed() >= DEAD_AFTER {
             w.dead = true;
-            let (requests, _) = w.shard.totals();
+            let (requests, _) = rejoin::totals(w);
             notices.push(format!(
                 "coordinator: worker {} ({}, segment {}/{n}) sent nothing for {}s: counted as \
-                 missing; its last snapshot ({requests} requests) stays in /status",
-                i + 1,
+                 missing unless a worker restarted with --segment {}/{n} rejoins; its last \
+                 snapshot ({requests} requests) stays in /status",
+                w.segment,
                 w.name,
-                i + 1,
-                DEAD_AFTER.as_secs()
+                w.segment,
+                DEAD_AFTER.as_secs(),
+                w.segment
             ));
         }
     }
@@ -362,21 +395,51 @@ fn finish(
 ) -> (Option<Summary>, Exit) {
     let s = lock(state);
     let n = s.workers;
-    let parts: Vec<(String, &Summary)> = s
-        .slots
+    let mut slots: Vec<&super::server::Slot> = s.slots.iter().collect();
+    slots.sort_by_key(|w| w.segment);
+    let mut owned: Vec<(String, Summary)> = Vec::new();
+    for w in slots.iter().filter(|w| !w.earlier.is_empty()) {
+        let (Some(r), Some(plan)) = (&w.result, &s.plan) else {
+            continue;
+        };
+        match rejoin::part(plan, n, s.start_at_ms.unwrap_or(0), w, r) {
+            Ok(m) => owned.push((format!("segment {}", w.segment), m)),
+            Err(e) => {
+                return (
+                    None,
+                    Exit::Failed(format!(
+                        "cannot merge the incarnations of segment {}/{n}: {e}",
+                        w.segment
+                    )),
+                );
+            }
+        }
+    }
+    let delivered: Vec<(u64, &Summary)> = slots
         .iter()
-        .enumerate()
-        .filter_map(|(i, w)| {
-            let r = w.result.as_ref()?;
-            Some((format!("worker {} (segment {}/{n})", i + 1, i + 1), r))
+        .filter_map(|w| {
+            let key = format!("segment {}", w.segment);
+            let r = owned
+                .iter()
+                .find(|(k, _)| *k == key)
+                .map(|(_, m)| m)
+                .or(w.result.as_ref())?;
+            Some((w.segment, r))
         })
         .collect();
-    let missing: Vec<String> = s
-        .slots
+    let parts: Vec<(String, &Summary)> = delivered
         .iter()
-        .enumerate()
-        .filter(|(_, w)| w.result.is_none())
-        .map(|(i, w)| format!("worker {} ({}, segment {}/{n})", i + 1, w.name, i + 1))
+        .map(|(i, r)| (format!("worker {i} (segment {i}/{n})"), *r))
+        .collect();
+    let missing: Vec<String> = slots
+        .iter()
+        .filter(|w| w.result.is_none())
+        .map(|w| {
+            format!(
+                "worker {} ({}, segment {}/{n})",
+                w.segment, w.name, w.segment
+            )
+        })
         .collect();
     if parts.is_empty() {
         return (
@@ -391,7 +454,25 @@ fn finish(
         Ok(m) => m,
         Err(e) => return (None, Exit::Failed(format!("cannot merge the results: {e}"))),
     };
-    if s.stop.is_some() && !interrupted {
+    // Each worker's final live numbers are those of its result (its last delta may miss
+    // the last second), so per-instance series end exactly where the report does.
+    let finals: Vec<(u64, LiveState)> = delivered
+        .iter()
+        .map(|(i, r)| (*i, LiveState::of_summary(r)))
+        .collect();
+    let stopped = s.stop.is_some();
+    drop(parts);
+    drop(delivered);
+    drop(slots);
+    drop(s);
+    let mut s = lock(state);
+    for (segment, live) in finals {
+        if let Some(w) = s.slots.iter_mut().find(|w| w.segment == segment) {
+            w.live = Some(live);
+        }
+    }
+    drop(s);
+    if stopped && !interrupted {
         // The workers were stopped by the coordinator, not by a user.
         merged.run.interrupted = false;
         merged.run.stopped_by = "aborted".into();

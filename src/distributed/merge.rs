@@ -63,6 +63,10 @@ pub fn merge(
         .flat_map(|(_, p)| p.run.missing.iter().cloned())
         .chain(missing.iter().cloned())
         .collect();
+    out.run.rejoined = parts
+        .iter()
+        .flat_map(|(_, p)| p.run.rejoined.iter().cloned())
+        .collect();
     if let Some((count, seen)) = segments {
         for i in 1..=count {
             let name = format!("{i}/{count}");

@@ -10,5 +10,8 @@
 pub mod coordinator;
 pub mod merge;
 pub mod protocol;
+pub mod rejoin;
+pub mod remote_write;
+pub mod rest;
 pub mod server;
 pub mod worker;

@@ -4,7 +4,8 @@
 //! Routes (all `POST` with JSON but `GET /barrier`; `Authorization: Bearer TOKEN` when the
 //! coordinator has a token):
 //! - `POST /register` [`Register`] → [`Assignment`]: a slot, the segment `I/N`, the run id,
-//!   and the plan text for a worker that brought none (409 when the plan hash differs).
+//!   and the plan text for a worker that brought none (409 when the plan hash differs). A
+//!   worker that asks for a segment of a started run rejoins it ([`Resume`]).
 //! - `GET /barrier?worker=I` → [`Barrier`]: `start_at_ms` once every worker has joined.
 //! - `POST /delta` [`Delta`] → [`Reply`]: what the worker counted since its last message
 //!   (histograms lossless, HdrHistogram V2+deflate base64), numbered so a lost message shows.
@@ -41,6 +42,23 @@ pub struct Register {
     /// The plan's file name.
     #[serde(default)]
     pub plan_source: Option<String>,
+    /// The segment asked for, 1-based (`--segment I/N`, or a Kubernetes Indexed Job's
+    /// `JOB_COMPLETION_INDEX` + 1): a restarted worker rejoins with it.
+    #[serde(default)]
+    pub segment: Option<u64>,
+    /// The segment count the worker was told (`N` of `--segment I/N`), checked against
+    /// `--workers`.
+    #[serde(default)]
+    pub segments: Option<u64>,
+}
+
+/// For a worker that rejoins a started run: where the segment's schedule is.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Resume {
+    /// Milliseconds since the shared start when the coordinator answered.
+    pub elapsed_ms: u64,
+    /// Requests the earlier incarnations completed (a `requests` budget counts them).
+    pub requests_done: u64,
 }
 
 /// The answer to [`Register`].
@@ -58,6 +76,17 @@ pub struct Assignment {
     /// The plan's file name, with `plan_text`.
     #[serde(default)]
     pub plan_source: Option<String>,
+    /// 1 for the first worker of a segment, 2 for the first restart…; every later message
+    /// carries it, so an earlier incarnation's messages are never counted again.
+    #[serde(default = "first")]
+    pub incarnation: u64,
+    /// Set when the run has started: run the rest of the segment's schedule from here.
+    #[serde(default)]
+    pub resume: Option<Resume>,
+}
+
+fn first() -> u64 {
+    1
 }
 
 /// `GET /barrier`.
@@ -100,6 +129,9 @@ pub struct Delta {
     pub worker: u64,
     /// Its segment, `I/N`.
     pub segment: String,
+    /// The worker's incarnation ([`Assignment::incarnation`]).
+    #[serde(default = "first")]
+    pub incarnation: u64,
     /// 1, 2, 3…: a gap means a message was lost.
     pub seq: u64,
     /// Seconds since the worker started its load.
@@ -121,6 +153,9 @@ pub struct FinalResult {
     pub run_id: String,
     /// The worker's slot.
     pub worker: u64,
+    /// The worker's incarnation ([`Assignment::incarnation`]).
+    #[serde(default = "first")]
+    pub incarnation: u64,
     /// The messages sent before this one (for the gap check).
     pub seq: u64,
     /// The worker's whole, lossless result (`--out json` content).
@@ -387,6 +422,7 @@ mod tests {
             run_id: "0123456789abcdef".into(),
             worker: 1,
             segment: "1/3".into(),
+            incarnation: 1,
             seq: 2,
             elapsed_s: 2.0,
             users: 60,

@@ -37,6 +37,14 @@ pub const START_DELAY_MS: u64 = 1500;
 
 /// One registered worker.
 pub struct Slot {
+    /// Its segment, 1-based (`I` of `I/N`): what it is called in messages and `/status`.
+    pub segment: u64,
+    /// 1, then one more each time a restarted worker rejoins with this segment.
+    pub incarnation: u64,
+    /// Where this incarnation started in the run's schedule, seconds (0 for the first).
+    pub offset_s: f64,
+    /// What earlier incarnations (killed, then rejoined) counted, kept for the report.
+    pub earlier: Vec<super::rejoin::Earlier>,
     /// Its name (host name).
     pub name: String,
     /// Last message, for the dead-worker check.
@@ -45,6 +53,8 @@ pub struct Slot {
     pub seq: u64,
     /// Messages lost (gaps in `seq`).
     pub lost: u64,
+    /// Bytes of the delta bodies received (for the message size in `/status`).
+    pub delta_bytes: u64,
     /// Everything its deltas added up to.
     pub shard: Shard,
     /// Users active at its last delta.
@@ -167,7 +177,7 @@ async fn handle(state: &Shared, req: Request<Incoming>) -> Answer {
                     };
                     match path.as_str() {
                         "/register" => parse(&body, &path).and_then(|r| register(state, r)),
-                        "/delta" => parse(&body, &path).and_then(|d| delta(state, &d)),
+                        "/delta" => parse(&body, &path).and_then(|d| delta(state, &d, body.len())),
                         _ => parse(&body, &path).and_then(|r| result(state, r)),
                     }
                     .unwrap_or_else(|e| e)
@@ -208,12 +218,7 @@ fn parse<T: for<'de> serde::Deserialize<'de>>(body: &[u8], path: &str) -> Result
 
 fn register(state: &Shared, r: Register) -> Result<Answer, Answer> {
     let mut s = lock(state);
-    if s.start_at_ms.is_some() || s.slots.len() as u64 >= s.workers {
-        return Err(text(
-            StatusCode::CONFLICT,
-            &format!("all {} workers have registered already\n", s.workers),
-        ));
-    }
+    super::rejoin::check(&s, &r).map_err(|e| text(StatusCode::CONFLICT, &format!("{e}\n")))?;
     if s.plan.is_none() {
         let Some(text_) = &r.plan_text else {
             return Err(text(
@@ -251,26 +256,9 @@ fn register(state: &Shared, r: Register) -> Result<Answer, Answer> {
             ),
         ));
     }
-    let n = s.plan.as_ref().map_or(0, |p| p.scenarios.len());
-    s.slots.push(Slot {
-        name: r.name.clone(),
-        last_seen: Instant::now(),
-        seq: 0,
-        lost: 0,
-        shard: Shard::new(n),
-        users: 0,
-        elapsed_s: 0.0,
-        result: None,
-        dead: false,
-        live: None,
-    });
-    let worker = s.slots.len() as u64;
-    let workers = s.workers;
-    s.notices.push(format!(
-        "coordinator: worker {worker}/{workers} registered: {} (segment {worker}/{workers})",
-        r.name
-    ));
-    if worker == workers {
+    let placed = super::rejoin::place(&mut s, &r);
+    let (worker, workers) = (placed.segment, s.workers);
+    if placed.resume.is_none() && s.start_at_ms.is_none() && s.slots.len() as u64 == workers {
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
@@ -286,6 +274,8 @@ fn register(state: &Shared, r: Register) -> Result<Answer, Answer> {
             None
         },
         plan_source: Some(s.plan_source.clone()),
+        incarnation: placed.incarnation,
+        resume: placed.resume,
     }))
 }
 
@@ -297,19 +287,24 @@ fn slot<'a>(s: &'a mut State, run_id: &str, worker: u64) -> Result<&'a mut Slot,
             &format!("run id `{run_id}` is not this run's (`{}`)\n", s.run_id),
         ));
     }
-    let i = usize::try_from(worker.saturating_sub(1)).unwrap_or(usize::MAX);
     s.slots
-        .get_mut(i)
-        .filter(|_| worker > 0)
+        .iter_mut()
+        .find(|w| w.segment == worker)
         .ok_or_else(|| text(StatusCode::NOT_FOUND, &format!("no worker {worker}\n")))
 }
 
-fn delta(state: &Shared, d: &Delta) -> Result<Answer, Answer> {
+fn delta(state: &Shared, d: &Delta, size: usize) -> Result<Answer, Answer> {
     let mut s = lock(state);
     let stop = s.stop.clone();
     let mut notice = None;
     {
         let slot = slot(&mut s, &d.run_id, d.worker)?;
+        if d.incarnation != slot.incarnation {
+            // A worker whose segment was taken over by a restarted one: never counted.
+            return Ok(json(&Reply {
+                stop: Some(super::rejoin::superseded(slot, d.incarnation)),
+            }));
+        }
         slot.last_seen = Instant::now();
         if d.seq <= slot.seq {
             // A repeat: already counted.
@@ -324,8 +319,9 @@ fn delta(state: &Shared, d: &Delta) -> Result<Answer, Answer> {
             ));
         }
         slot.seq = d.seq;
+        slot.delta_bytes = slot.delta_bytes.saturating_add(size as u64);
         slot.users = d.users;
-        slot.elapsed_s = d.elapsed_s;
+        slot.elapsed_s = slot.offset_s + d.elapsed_s;
         apply(&mut slot.shard, d).map_err(|e| {
             text(
                 StatusCode::BAD_REQUEST,
@@ -342,6 +338,12 @@ fn result(state: &Shared, r: FinalResult) -> Result<Answer, Answer> {
     let stop = s.stop.clone();
     let worker = r.worker;
     let slot = slot(&mut s, &r.run_id, worker)?;
+    if r.incarnation != slot.incarnation {
+        return Err(text(
+            StatusCode::CONFLICT,
+            &format!("{}\n", super::rejoin::superseded(slot, r.incarnation)),
+        ));
+    }
     slot.last_seen = Instant::now();
     slot.dead = false;
     slot.result = Some(r.result);
@@ -362,13 +364,13 @@ fn render_status(state: &Shared) -> String {
     let workers: Vec<serde_json::Value> = s
         .slots
         .iter()
-        .enumerate()
-        .map(|(i, w)| {
-            let (requests, failed) = w.shard.totals();
+        .map(|w| {
+            let (requests, failed) = super::rejoin::totals(w);
             serde_json::json!({
-                "worker": i + 1,
+                "worker": w.segment,
                 "name": w.name,
-                "segment": format!("{}/{}", i + 1, s.workers),
+                "segment": format!("{}/{}", w.segment, s.workers),
+                "incarnation": w.incarnation,
                 "state": if w.result.is_some() { "done" } else if w.dead { "dead" } else { "running" },
                 "requests": requests,
                 "failed": failed,
@@ -376,6 +378,7 @@ fn render_status(state: &Shared) -> String {
                 "elapsed_s": w.elapsed_s,
                 "messages": w.seq,
                 "lost_messages": w.lost,
+                "delta_bytes": w.delta_bytes,
                 "last_seen_s_ago": w.last_seen.elapsed().as_secs_f64(),
             })
         })
@@ -386,16 +389,19 @@ fn render_status(state: &Shared) -> String {
     format!("{v:#}\n")
 }
 
-/// The aggregate families, then each worker's samples with an `instance` label added.
+/// `GET /metrics`: [`families`] as Prometheus text.
 fn render_metrics(state: &Shared) -> String {
-    let s = lock(state);
-    let Some(live) = &s.live else {
-        return String::new();
-    };
+    families(&lock(state)).map_or_else(String::new, |f| metrics::text(&f))
+}
+
+/// The aggregate families, then each worker's samples with an `instance` label added
+/// (`/metrics` and the coordinator's remote write); `None` before the start.
+pub fn families(s: &State) -> Option<Vec<metrics::Family>> {
+    let live = s.live.as_ref()?;
     let mut families = metrics::families(live);
-    for (i, w) in s.slots.iter().enumerate() {
+    for w in &s.slots {
         let Some(wl) = &w.live else { continue };
-        let instance = format!("worker-{}", i + 1);
+        let instance = format!("worker-{}", w.segment);
         for f in metrics::families(wl) {
             if let Some(into) = families.iter_mut().find(|a| a.name == f.name) {
                 into.samples.extend(f.samples.into_iter().map(|mut smp| {
@@ -405,7 +411,7 @@ fn render_metrics(state: &Shared) -> String {
             }
         }
     }
-    metrics::text(&families)
+    Some(families)
 }
 
 fn json<T: serde::Serialize>(v: &T) -> Answer {

@@ -44,6 +44,34 @@ pub struct WorkerOptions<'a> {
     pub wait: Duration,
     /// The worker's own outputs and live endpoints.
     pub run: RunOptions,
+    /// The segment asked for, `(I, Some(N))` from `--segment I/N`, `(I, None)` from a bare
+    /// `JOB_COMPLETION_INDEX` (see [`requested_segment`]); `None`: the coordinator picks.
+    pub segment: Option<(u64, Option<u64>)>,
+}
+
+/// The segment a worker asks for: `--segment I/N`, `--segments N` with
+/// `JOB_COMPLETION_INDEX`, `LOADTESTER_SEGMENT` (`plan::segment::select`), else a bare
+/// `JOB_COMPLETION_INDEX` (0-based: pod `k` of an Indexed Job asks for segment `k + 1`,
+/// so a retried pod rejoins with its segment). `env` reads an environment variable.
+pub fn requested_segment(
+    flag: Option<Segment>,
+    segments: Option<u64>,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<Option<(u64, Option<u64>)>, String> {
+    if let Some(s) = plan::segment::select(flag, segments, &env)? {
+        return Ok(Some((s.index(), Some(s.count()))));
+    }
+    let Some(text) = env(plan::segment::JOB_INDEX_ENV) else {
+        return Ok(None);
+    };
+    let t = text.trim();
+    match t.parse::<u64>() {
+        Ok(k) if t.bytes().all(|b| b.is_ascii_digit()) => Ok(Some((k.saturating_add(1), None))),
+        _ => Err(format!(
+            "{}=`{text}` is not a 0-based index",
+            plan::segment::JOB_INDEX_ENV
+        )),
+    }
 }
 
 /// Register, run the segment, report. `console` makes the worker's own display for the
@@ -68,6 +96,8 @@ pub fn run(opts: WorkerOptions<'_>, console: &dyn Fn(&Plan) -> Box<dyn Sink>) ->
         plan_hash: own.as_ref().map(|(p, _)| p.hash.clone()),
         plan_text: own.as_ref().map(|(_, t)| t.clone()),
         plan_source: own.as_ref().map(|(p, _)| p.source.clone()),
+        segment: opts.segment.map(|(i, _)| i),
+        segments: opts.segment.and_then(|(_, n)| n),
     };
     let deadline = Instant::now() + opts.wait;
     let body = match serde_json::to_vec(&register) {
@@ -80,6 +110,7 @@ pub fn run(opts: WorkerOptions<'_>, console: &dyn Fn(&Plan) -> Box<dyn Sink>) ->
         Ok(a) => a,
         Err(e) => return Exit::Failed(e),
     };
+    let answered = Instant::now();
     let plan = match (own, &assigned.plan_text) {
         (Some((p, _)), _) => p,
         (None, Some(text)) => {
@@ -107,32 +138,26 @@ pub fn run(opts: WorkerOptions<'_>, console: &dyn Fn(&Plan) -> Box<dyn Sink>) ->
         Ok(p) => p,
         Err(e) => return Exit::Usage(e.to_string()),
     };
-    let path = format!("/barrier?worker={}", assigned.worker);
-    let start_at = loop {
-        let b: Barrier = match retry(&opts.endpoint, deadline, "wait for the start", |ep| {
-            ep.call(&path, None, Duration::from_secs(10))
-        }) {
-            Ok(b) => b,
+    let plan = match &assigned.resume {
+        None => match wait_for_start(&opts, &assigned, deadline) {
+            Ok(()) => plan,
             Err(e) => return Exit::Failed(e),
-        };
-        if let Some(why) = b.abort {
-            return Exit::Failed(format!("the coordinator called the run off: {why}"));
+        },
+        // Rejoining a started run: no barrier, the rest of the schedule from now.
+        Some(r) => {
+            let elapsed = Duration::from_millis(r.elapsed_ms) + answered.elapsed();
+            eprintln!(
+                "worker: rejoining segment {segment} at {:.1}s of the run (incarnation {}): \
+                 running the rest of its schedule",
+                elapsed.as_secs_f64(),
+                assigned.incarnation
+            );
+            match super::rest::rest(plan, elapsed, r.requests_done) {
+                Ok(p) => p,
+                Err(e) => return Exit::Failed(format!("segment {segment}: {e}")),
+            }
         }
-        if let Some(ms) = b.start_at_ms {
-            break UNIX_EPOCH + Duration::from_millis(ms);
-        }
-        if Instant::now() >= deadline {
-            return Exit::Failed(format!(
-                "the coordinator at {} did not start the run within {} (--wait)",
-                opts.endpoint.url(),
-                humantime::format_duration(opts.wait)
-            ));
-        }
-        std::thread::sleep(Duration::from_millis(100));
     };
-    if let Ok(wait) = start_at.duration_since(SystemTime::now()) {
-        std::thread::sleep(wait);
-    }
     let stop = CancellationToken::new();
     let (tx, rx) = mpsc::channel::<Delta>();
     let told = Arc::new(AtomicBool::new(false));
@@ -144,6 +169,7 @@ pub fn run(opts: WorkerOptions<'_>, console: &dyn Fn(&Plan) -> Box<dyn Sink>) ->
         seq: 0,
         run_id: assigned.run_id.clone(),
         worker: assigned.worker,
+        incarnation: assigned.incarnation,
         segment: segment.to_string(),
     };
     let mut display = console(&plan);
@@ -163,6 +189,7 @@ pub fn run(opts: WorkerOptions<'_>, console: &dyn Fn(&Plan) -> Box<dyn Sink>) ->
     let fin = FinalResult {
         run_id: assigned.run_id,
         worker: assigned.worker,
+        incarnation: assigned.incarnation,
         seq,
         result: summary,
     };
@@ -186,6 +213,38 @@ pub fn run(opts: WorkerOptions<'_>, console: &dyn Fn(&Plan) -> Box<dyn Sink>) ->
         return Exit::Ran(Outcome::Passed);
     }
     Exit::Ran(outcome)
+}
+
+/// Poll the start barrier, then sleep until the shared start.
+fn wait_for_start(
+    opts: &WorkerOptions<'_>,
+    assigned: &Assignment,
+    deadline: Instant,
+) -> Result<(), String> {
+    let path = format!("/barrier?worker={}", assigned.worker);
+    let start_at = loop {
+        let b: Barrier = retry(&opts.endpoint, deadline, "wait for the start", |ep| {
+            ep.call(&path, None, Duration::from_secs(10))
+        })?;
+        if let Some(why) = b.abort {
+            return Err(format!("the coordinator called the run off: {why}"));
+        }
+        if let Some(ms) = b.start_at_ms {
+            break UNIX_EPOCH + Duration::from_millis(ms);
+        }
+        if Instant::now() >= deadline {
+            return Err(format!(
+                "the coordinator at {} did not start the run within {} (--wait)",
+                opts.endpoint.url(),
+                humantime::format_duration(opts.wait)
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    if let Ok(wait) = start_at.duration_since(SystemTime::now()) {
+        std::thread::sleep(wait);
+    }
+    Ok(())
 }
 
 /// Call until it answers or `deadline`; backoff 250 ms doubling to 5 s. An answer with an
@@ -272,6 +331,7 @@ struct Reporter {
     seq: u64,
     run_id: String,
     worker: u64,
+    incarnation: u64,
     segment: String,
 }
 
@@ -283,6 +343,7 @@ impl Reporter {
         let d = Delta {
             run_id: self.run_id.clone(),
             worker: self.worker,
+            incarnation: self.incarnation,
             segment: self.segment.clone(),
             seq: self.seq,
             elapsed_s: live.elapsed.as_secs_f64(),

@@ -146,6 +146,10 @@ pub struct RunInfo {
     /// The parts a merged result lacks: `segment 2/3`, `worker 2 (segment 2/3)`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub missing: Vec<String>,
+    /// Segments of a distributed run whose worker was restarted and rejoined: the earlier
+    /// part is kept and the rest ran on the new worker (`segment 2/3 rejoined at 2.1 s …`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rejoined: Vec<String>,
 }
 
 /// One merged part, as `run.parts[]` records it.
@@ -413,6 +417,7 @@ impl Summary {
                 parts: Vec::new(),
                 partial: false,
                 missing: Vec::new(),
+                rejoined: Vec::new(),
                 segment: plan.segment.as_ref().map(|s| s.segment.to_string()),
             },
             summary: Totals {

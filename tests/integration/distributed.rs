@@ -22,7 +22,7 @@ fn segment(dir: &Path, plan: &Path, i: u64) -> Child {
         .expect("binary starts")
 }
 
-fn json(path: &Path) -> serde_json::Value {
+pub(crate) fn json(path: &Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(path).expect("readable")).expect("json")
 }
 
@@ -133,7 +133,7 @@ fn merge_of_three_segments_is_the_whole_run() {
 }
 
 /// A free loopback port for a coordinator (bound and released).
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -143,7 +143,7 @@ fn free_port() -> u16 {
 
 /// `loadtester --role coordinator --plan PLAN --workers 3 --listen 127.0.0.1:PORT
 /// --out json=DIR/merged.json`.
-fn coordinator(dir: &Path, plan: &Path, port: u16, extra: &[&str]) -> Child {
+pub(crate) fn coordinator(dir: &Path, plan: &Path, port: u16, extra: &[&str]) -> Child {
     bin()
         .arg("--role")
         .arg("coordinator")
@@ -178,7 +178,7 @@ fn worker(dir: &Path, plan: Option<&Path>, port: u16, n: u64) -> Child {
 }
 
 /// GET a coordinator route as text (None while it does not answer).
-fn get(port: u16, path: &str) -> Option<String> {
+pub(crate) fn get(port: u16, path: &str) -> Option<String> {
     use std::io::{Read, Write};
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
     write!(
@@ -214,7 +214,7 @@ fn status_with_three_running(port: u16) -> serde_json::Value {
     }
 }
 
-fn finish(c: Child, who: &str) -> (Option<i32>, String) {
+pub(crate) fn finish(c: Child, who: &str) -> (Option<i32>, String) {
     let out = c.wait_with_output().unwrap();
     (out.status.code(), format!("{who}: {}", stderr(&out)))
 }

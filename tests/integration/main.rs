@@ -12,6 +12,7 @@ mod discover;
 mod discover_browser;
 mod discover_site;
 mod distributed;
+mod distributed_rejoin;
 mod faults;
 mod fidelity;
 mod flows;
