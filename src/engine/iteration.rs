@@ -43,7 +43,9 @@ pub struct Vu {
     /// Iterations this user has started.
     pub iterations: u64,
     /// Flow state: capture slots, bound data rows, cookie jar, random generator, buffers.
-    pub flow: FlowState,
+    /// Allocated on the first flow iteration: users of plain single-request scenarios never
+    /// need it, and inline it would add 200 bytes to every user (ADR-160).
+    pub flow: Option<Box<FlowState>>,
 }
 
 impl Vu {
@@ -55,8 +57,15 @@ impl Vu {
             conn: Conn::new(shared.connector.clone(), shared.ctl.segment.local(id)),
             parts: ResponseParts::default(),
             iterations: 0,
-            flow: FlowState::new(id, &shared.program),
+            flow: None,
         }
+    }
+
+    /// The user's flow state, allocated on first use.
+    fn flow_state(&mut self, p: &Program) -> &mut FlowState {
+        let id = self.id;
+        self.flow
+            .get_or_insert_with(|| Box::new(FlowState::new(id, p)))
     }
 }
 
@@ -155,16 +164,18 @@ async fn run_flow(
 ) {
     let p = &shared.program;
     let shape = shape(sc);
+    let id = vu.id;
+    let flow = vu.flow_state(p);
     for &d in &sc.data_used {
         let d = usize::from(d);
-        let (Some(set), Some(row)) = (p.data.get(d), vu.flow.rows.get_mut(d)) else {
+        let (Some(set), Some(row)) = (p.data.get(d), flow.rows.get_mut(d)) else {
             continue;
         };
         let n = set.rows.len().max(1) as u64;
         *row = match set.order {
             Order::Sequential => (p.cursors[d].fetch_add(1, Ordering::Relaxed) % n) as usize,
-            Order::Random => vu.flow.rng.below(n) as usize,
-            Order::PerVu => (vu.id % n) as usize,
+            Order::Random => flow.rng.below(n) as usize,
+            Order::PerVu => (id % n) as usize,
             Order::Unique => {
                 let i = p.cursors[d].fetch_add(1, Ordering::Relaxed);
                 if i >= n {
@@ -176,7 +187,7 @@ async fn run_flow(
             }
         };
     }
-    for slot in vu.flow.slots.iter_mut().take(sc.slots) {
+    for slot in flow.slots.iter_mut().take(sc.slots) {
         slot.clear();
     }
     lock(shard).start_iteration(s, &shape);
@@ -212,7 +223,7 @@ async fn run_flow(
             } => {
                 if times == 0 {
                     pc = exit;
-                } else if let Some(c) = vu.flow.counters.get_mut(counter) {
+                } else if let Some(c) = vu.flow_state(p).counters.get_mut(counter) {
                     *c = 0;
                 }
             }
@@ -221,7 +232,7 @@ async fn run_flow(
                 head,
                 times,
             } => {
-                if let Some(c) = vu.flow.counters.get_mut(counter) {
+                if let Some(c) = vu.flow_state(p).counters.get_mut(counter) {
                     *c += 1;
                     if *c < times {
                         pc = head + 1;
@@ -240,7 +251,7 @@ async fn run_flow(
 /// Pause for a think step; false if the iteration must end (Ctrl-C, abort). After the end
 /// of the duration the pause goes on: the iteration finishes within `graceful_stop`.
 async fn think(shared: &Shared, vu: &mut Vu, t: Think) -> bool {
-    let pause = t.pick(&mut vu.flow.rng);
+    let pause = t.pick(&mut vu.flow_state(&shared.program).rng);
     tokio::select! {
         _ = tokio::time::sleep(pause) => !shared.ctl.cut_token.is_cancelled(),
         _ = shared.ctl.cut_token.cancelled() => false,
@@ -270,6 +281,7 @@ async fn step(
         iterations,
         flow,
     } = vu;
+    let flow = flow.get_or_insert_with(|| Box::new(FlowState::new(*id, p)));
     let use_jar = sc.cookies && flow.jar.has(origin.host_id);
     let wire: &[u8] = match (&st.wire, use_jar) {
         (Some(w), false) => w,

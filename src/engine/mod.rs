@@ -9,6 +9,7 @@
 
 pub mod coordinate;
 pub mod flow;
+mod footprint;
 pub mod iteration;
 pub mod open;
 pub mod pacer;
@@ -178,6 +179,37 @@ pub struct Shared {
     pub program: crate::engine::flow::program::Program,
 }
 
+impl Shared {
+    /// The shared state of a run of `plan` on `threads` engine threads, dialing `addr`.
+    pub fn new(plan: &Plan, threads: usize, addr: SocketAddr) -> Result<Shared, EngineError> {
+        let connector = crate::http::conn::Connector::new(
+            &plan.http,
+            &plan.target,
+            plan.timeout,
+            threads,
+            addr,
+        )
+        .map_err(EngineError::Tls)?;
+        let weights: Vec<u32> = plan.scenarios.iter().map(|s| s.weight).collect();
+        Ok(Shared {
+            addr,
+            connector: Arc::new(connector),
+            requests: plan
+                .scenarios
+                .iter()
+                .map(|s| render(&plan.target, s))
+                .collect(),
+            table: weight_table(&weights),
+            issued: AtomicU64::new(0),
+            limit: plan.load.requests.unwrap_or(u64::MAX),
+            stop: AtomicBool::new(false),
+            timeout: plan.timeout,
+            ctl: worker::RunCtl::new(&plan.load).segmented(plan.segment.as_ref()),
+            program: crate::engine::flow::program::Program::build(plan, threads)?,
+        })
+    }
+}
+
 /// Resolve the target once, before the run (a DNS lookup is not part of any request; its
 /// duration is reported as the `dns` phase). `connect_to` replaces the address to dial.
 pub fn resolve(plan: &Plan) -> Result<(SocketAddr, Option<Duration>), EngineError> {
@@ -206,26 +238,7 @@ pub fn run(
     let (addr, dns) = resolve(plan)?;
     let users = plan.load.model.max_users() as usize;
     let threads = threads_for(users);
-    let connector =
-        crate::http::conn::Connector::new(&plan.http, &plan.target, plan.timeout, threads, addr)
-            .map_err(EngineError::Tls)?;
-    let weights: Vec<u32> = plan.scenarios.iter().map(|s| s.weight).collect();
-    let shared = Arc::new(Shared {
-        addr,
-        connector: Arc::new(connector),
-        requests: plan
-            .scenarios
-            .iter()
-            .map(|s| render(&plan.target, s))
-            .collect(),
-        table: weight_table(&weights),
-        issued: AtomicU64::new(0),
-        limit: plan.load.requests.unwrap_or(u64::MAX),
-        stop: AtomicBool::new(false),
-        timeout: plan.timeout,
-        ctl: worker::RunCtl::new(&plan.load).segmented(plan.segment.as_ref()),
-        program: crate::engine::flow::program::Program::build(plan, threads)?,
-    });
+    let shared = Arc::new(Shared::new(plan, threads, addr)?);
     // One socket per user, plus spares: raise the soft limit to the hard one first.
     let nofile = crate::generator::raise_nofile(
         u64::from(plan.load.model.max_users()).saturating_add(crate::generator::SPARE_FDS),

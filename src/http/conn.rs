@@ -30,6 +30,7 @@ use tokio_rustls::client::TlsStream;
 use super::HttpError;
 use super::decompress::{self, ACCEPT_ENCODING, Encoding};
 use super::h2;
+use super::hyper1;
 use super::origin::lookup_async;
 pub use super::origin::{Origin, resolve};
 use super::redirect;
@@ -66,6 +67,8 @@ pub struct Connector {
     /// Requests must be rewritten (`Connection: close`, `Accept-Encoding`).
     rewrite: bool,
     slots: Option<Slots>,
+    /// Plain HTTP/1.1 on hyper instead of the codec (`LOADTESTER_HTTP1=hyper`, bench only).
+    hyper1: bool,
 }
 
 impl std::fmt::Debug for Connector {
@@ -122,6 +125,7 @@ impl Connector {
             server_name,
             lazy_tls: OnceLock::new(),
             slots,
+            hyper1: hyper1::enabled(),
         })
     }
 
@@ -157,6 +161,7 @@ impl Connector {
             lazy_tls: OnceLock::new(),
             rewrite: self.rewrite,
             slots: None,
+            hyper1: self.hyper1,
         })
     }
 
@@ -190,6 +195,7 @@ enum Link {
     Tcp(TcpStream),
     Tls(Box<TlsStream<TcpStream>>),
     H2(h2::Sender),
+    Hyper1(Box<hyper1::Link>),
 }
 
 impl std::fmt::Debug for Link {
@@ -199,6 +205,7 @@ impl std::fmt::Debug for Link {
             Link::Tcp(_) => "Tcp",
             Link::Tls(_) => "Tls",
             Link::H2(_) => "H2",
+            Link::Hyper1(_) => "Hyper1",
         })
     }
 }
@@ -208,6 +215,7 @@ impl Link {
         match self {
             Link::Closed => false,
             Link::H2(s) => !s.is_closed(),
+            Link::Hyper1(s) => !s.is_closed(),
             _ => true,
         }
     }
@@ -312,14 +320,17 @@ impl Conn {
     /// Send one request (`wire`: the complete HTTP/1.1 request bytes; `head`: it is a HEAD
     /// request) and read its response, keeping what `parts` asks for; redirects are
     /// followed up to `follow_redirects`.
-    pub async fn send(
-        &mut self,
-        wire: &[u8],
+    ///
+    /// Not an `async fn`: it hands back [`Conn::send_flow`]'s future itself, so every
+    /// user's state does not hold one more layer of arguments (ADR-160).
+    pub fn send<'a>(
+        &'a mut self,
+        wire: &'a [u8],
         head: bool,
-        parts: &mut ResponseParts,
-    ) -> Result<Exchange, HttpError> {
+        parts: &'a mut ResponseParts,
+    ) -> impl Future<Output = Result<Exchange, HttpError>> + 'a {
         let max = self.connector.opts.follow_redirects;
-        self.send_flow(wire, head, parts, max, None).await
+        self.send_flow(wire, head, parts, max, None)
     }
 
     /// [`Conn::send`] for a flow step: follow at most `max_redirects` hops (the step's
@@ -491,36 +502,14 @@ impl Conn {
         // Small requests must leave at once; Nagle would add up to 40 ms.
         let _ = tcp.set_nodelay(true);
         timing.connect = Some(t0.elapsed());
-        let (Some(tls), Some(name)) = (&c.tls, &c.server_name) else {
-            self.link = if c.opts.version == HttpVersion::Http2 {
-                Link::H2(Box::pin(h2::handshake(tcp)).await?)
-            } else {
-                Link::Tcp(tcp)
-            };
+        if c.tls.is_none() && c.opts.version != HttpVersion::Http2 && !c.hyper1 {
+            self.link = Link::Tcp(tcp);
             return Ok(());
-        };
-        let t1 = Instant::now();
-        // The TLS and h2 handshakes are boxed: their futures are kilobytes, and inline they
-        // would sit in every user's state and every plain-TCP connect (10,000 users
-        // connecting at once: ~70 MB more at peak).
-        let handshake = Box::pin(tokio::time::timeout(
-            c.connect_timeout,
-            tls.connect(name.clone(), tcp),
-        ));
-        let stream = match handshake.await {
-            Err(_) => return Err(HttpError::Tls(TlsReason::HandshakeTimeout)),
-            Ok(Err(e)) => return Err(HttpError::from_io(e)),
-            Ok(Ok(s)) => s,
-        };
-        timing.tls = Some(t1.elapsed());
-        let alpn_h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2".as_slice());
-        self.link = if alpn_h2 {
-            Link::H2(Box::pin(h2::handshake(stream)).await?)
-        } else if c.opts.version == HttpVersion::Http2 {
-            return Err(HttpError::Tls(TlsReason::AlpnMismatch));
-        } else {
-            Link::Tls(Box::new(stream))
-        };
+        }
+        // Boxed: a TLS stream is a kilobyte, and inline this connect future (which every
+        // user holds at once while 10,000 connect at the start) would carry it for plain TCP
+        // too (ADR-160).
+        self.link = Box::pin(upgrade(c, tcp, timing)).await?;
         Ok(())
     }
 
@@ -552,6 +541,7 @@ impl Conn {
                 ))
                 .await
             }
+            Link::Hyper1(link) => Box::pin(hyper1::send(link, wire, parts)).await,
         }
     }
 
@@ -579,6 +569,45 @@ impl Conn {
             parts.body.clear();
         }
         Ok(size)
+    }
+}
+
+/// TLS, HTTP/2 or hyper's HTTP/1.1 on a connected socket: the cold part of a connect.
+async fn upgrade(
+    c: Arc<Connector>,
+    tcp: TcpStream,
+    timing: &mut Timing,
+) -> Result<Link, HttpError> {
+    let (Some(tls), Some(name)) = (&c.tls, &c.server_name) else {
+        return Ok(if c.opts.version == HttpVersion::Http2 {
+            Link::H2(Box::pin(h2::handshake(tcp)).await?)
+        } else if c.hyper1 {
+            Link::Hyper1(Box::new(Box::pin(hyper1::handshake(tcp)).await?))
+        } else {
+            Link::Tcp(tcp)
+        });
+    };
+    let t1 = Instant::now();
+    // The TLS and h2 handshakes are boxed: their futures are kilobytes, and inline they
+    // would sit in every user's state and every plain-TCP connect (10,000 users
+    // connecting at once: ~70 MB more at peak).
+    let handshake = Box::pin(tokio::time::timeout(
+        c.connect_timeout,
+        tls.connect(name.clone(), tcp),
+    ));
+    let stream = match handshake.await {
+        Err(_) => return Err(HttpError::Tls(TlsReason::HandshakeTimeout)),
+        Ok(Err(e)) => return Err(HttpError::from_io(e)),
+        Ok(Ok(s)) => s,
+    };
+    timing.tls = Some(t1.elapsed());
+    let alpn_h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2".as_slice());
+    if alpn_h2 {
+        Ok(Link::H2(Box::pin(h2::handshake(stream)).await?))
+    } else if c.opts.version == HttpVersion::Http2 {
+        Err(HttpError::Tls(TlsReason::AlpnMismatch))
+    } else {
+        Ok(Link::Tls(Box::new(stream)))
     }
 }
 
@@ -638,6 +667,49 @@ fn retryable(e: HttpError) -> bool {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    /// The boxed connect future is held by every user at once during a connect storm
+    /// (10,000 users connecting at the start): see `engine::footprint` (ADR-160).
+    #[test]
+    fn connect_future_size() {
+        let target = Target {
+            scheme: Scheme::Http,
+            host: "127.0.0.1".into(),
+            port: 9,
+            base_path: String::new(),
+            authority: "127.0.0.1:9".into(),
+            url: "http://127.0.0.1:9".into(),
+        };
+        let addr = "127.0.0.1:9".parse().unwrap();
+        let opts = HttpOptions::default();
+        let c = Connector::new(&opts, &target, Duration::from_secs(1), 1, addr).unwrap();
+        let mut conn = Conn::new(Arc::new(c), 0);
+        let mut timing = Timing::default();
+        let connect = conn.connect(&mut timing);
+        let n = std::mem::size_of_val(&connect);
+        drop(connect);
+        let dial = conn.dial(&mut timing);
+        let d = std::mem::size_of_val(&dial);
+        drop(dial);
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let _in_rt = rt.enter();
+        let tcp = tokio::time::timeout(Duration::from_secs(1), TcpStream::connect(addr));
+        let sleep = tokio::time::sleep(Duration::from_secs(1));
+        let mut parts = ResponseParts::default();
+        let once = conn.once(b"", false, &mut parts);
+        let o = std::mem::size_of_val(&once);
+        drop(once);
+        eprintln!(
+            "SIZES connect_future={n} dial={d} timeout_tcp={} sleep={} once={o} timing={} exchange={}",
+            std::mem::size_of_val(&tcp),
+            std::mem::size_of_val(&sleep),
+            std::mem::size_of::<Timing>(),
+            std::mem::size_of::<Exchange>(),
+        );
+    }
 
     #[test]
     fn only_idempotent_methods_are_retried() {

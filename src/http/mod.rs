@@ -10,6 +10,7 @@
 pub mod conn;
 pub mod decompress;
 pub mod h2;
+pub mod hyper1;
 pub mod origin;
 pub mod redirect;
 pub mod request;
