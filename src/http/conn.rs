@@ -669,9 +669,11 @@ mod tests {
     use super::*;
 
     /// The boxed connect future is held by every user at once during a connect storm
-    /// (10,000 users connecting at the start): see `engine::footprint` (ADR-160).
+    /// (10,000 users connecting at the start). Debug-build sizes when the ceiling was set
+    /// (ADR-160): 424 bytes, of which the TCP connect with its timeout is 304; with the TLS
+    /// state inline it was 1,296.
     #[test]
-    fn connect_future_size() {
+    fn connect_future_stays_small() {
         let target = Target {
             scheme: Scheme::Http,
             host: "127.0.0.1".into(),
@@ -686,28 +688,11 @@ mod tests {
         let mut conn = Conn::new(Arc::new(c), 0);
         let mut timing = Timing::default();
         let connect = conn.connect(&mut timing);
-        let n = std::mem::size_of_val(&connect);
+        let size = std::mem::size_of_val(&connect);
         drop(connect);
-        let dial = conn.dial(&mut timing);
-        let d = std::mem::size_of_val(&dial);
-        drop(dial);
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        let _in_rt = rt.enter();
-        let tcp = tokio::time::timeout(Duration::from_secs(1), TcpStream::connect(addr));
-        let sleep = tokio::time::sleep(Duration::from_secs(1));
-        let mut parts = ResponseParts::default();
-        let once = conn.once(b"", false, &mut parts);
-        let o = std::mem::size_of_val(&once);
-        drop(once);
-        eprintln!(
-            "SIZES connect_future={n} dial={d} timeout_tcp={} sleep={} once={o} timing={} exchange={}",
-            std::mem::size_of_val(&tcp),
-            std::mem::size_of_val(&sleep),
-            std::mem::size_of::<Timing>(),
-            std::mem::size_of::<Exchange>(),
+        assert!(
+            size <= 512,
+            "the connect future is {size} bytes (ceiling 512): box its cold part (ADR-160)"
         );
     }
 
