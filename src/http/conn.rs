@@ -30,7 +30,6 @@ use tokio_rustls::client::TlsStream;
 use super::HttpError;
 use super::decompress::{self, ACCEPT_ENCODING, Encoding};
 use super::h2;
-use super::hyper1;
 use super::origin::lookup_async;
 pub use super::origin::{Origin, resolve};
 use super::redirect;
@@ -67,8 +66,6 @@ pub struct Connector {
     /// Requests must be rewritten (`Connection: close`, `Accept-Encoding`).
     rewrite: bool,
     slots: Option<Slots>,
-    /// Plain HTTP/1.1 on hyper instead of the codec (`LOADTESTER_HTTP1=hyper`, bench only).
-    hyper1: bool,
 }
 
 impl std::fmt::Debug for Connector {
@@ -125,7 +122,6 @@ impl Connector {
             server_name,
             lazy_tls: OnceLock::new(),
             slots,
-            hyper1: hyper1::enabled(),
         })
     }
 
@@ -161,7 +157,6 @@ impl Connector {
             lazy_tls: OnceLock::new(),
             rewrite: self.rewrite,
             slots: None,
-            hyper1: self.hyper1,
         })
     }
 
@@ -195,7 +190,6 @@ enum Link {
     Tcp(TcpStream),
     Tls(Box<TlsStream<TcpStream>>),
     H2(h2::Sender),
-    Hyper1(Box<hyper1::Link>),
 }
 
 impl std::fmt::Debug for Link {
@@ -205,7 +199,6 @@ impl std::fmt::Debug for Link {
             Link::Tcp(_) => "Tcp",
             Link::Tls(_) => "Tls",
             Link::H2(_) => "H2",
-            Link::Hyper1(_) => "Hyper1",
         })
     }
 }
@@ -215,7 +208,6 @@ impl Link {
         match self {
             Link::Closed => false,
             Link::H2(s) => !s.is_closed(),
-            Link::Hyper1(s) => !s.is_closed(),
             _ => true,
         }
     }
@@ -502,7 +494,7 @@ impl Conn {
         // Small requests must leave at once; Nagle would add up to 40 ms.
         let _ = tcp.set_nodelay(true);
         timing.connect = Some(t0.elapsed());
-        if c.tls.is_none() && c.opts.version != HttpVersion::Http2 && !c.hyper1 {
+        if c.tls.is_none() && c.opts.version != HttpVersion::Http2 {
             self.link = Link::Tcp(tcp);
             return Ok(());
         }
@@ -541,7 +533,6 @@ impl Conn {
                 ))
                 .await
             }
-            Link::Hyper1(link) => Box::pin(hyper1::send(link, wire, parts)).await,
         }
     }
 
@@ -572,7 +563,7 @@ impl Conn {
     }
 }
 
-/// TLS, HTTP/2 or hyper's HTTP/1.1 on a connected socket: the cold part of a connect.
+/// TLS or HTTP/2 on a connected socket: the cold part of a connect.
 async fn upgrade(
     c: Arc<Connector>,
     tcp: TcpStream,
@@ -581,8 +572,6 @@ async fn upgrade(
     let (Some(tls), Some(name)) = (&c.tls, &c.server_name) else {
         return Ok(if c.opts.version == HttpVersion::Http2 {
             Link::H2(Box::pin(h2::handshake(tcp)).await?)
-        } else if c.hyper1 {
-            Link::Hyper1(Box::new(Box::pin(hyper1::handshake(tcp)).await?))
         } else {
             Link::Tcp(tcp)
         });

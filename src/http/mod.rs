@@ -10,7 +10,6 @@
 pub mod conn;
 pub mod decompress;
 pub mod h2;
-pub mod hyper1;
 pub mod origin;
 pub mod redirect;
 pub mod request;
