@@ -12,6 +12,8 @@
 #   bench/compare.sh                               # 50 connections, 8 s
 #   bench/compare.sh --conns 10000 --duration 5    # memory test
 #   ROUNDS=5 bench/compare.sh                      # more alternating rounds (default 3)
+#   AB_ENV="LOADTESTER_HTTP1=hyper" bench/compare.sh
+#                 # each round also runs our binary with that environment (row loadtester-b)
 # Options / environment (flags win):
 #   --conns N       CONNS       connections (default 50)
 #   --duration S    DURATION    seconds, "8" or "8s" (default 8)
@@ -214,7 +216,7 @@ sys.exit(rc)' "$WORK/$name.time" "$@" > "$OUT/$name.out" 2>&1 || rc=$?
 
 ROWS=()
 declare -A PER_CPU=()
-declare -a WRK_PER=() OURS_PER=()
+declare -a WRK_PER=() OURS_PER=() B_PER=()
 # Single runs on a shared 2-core machine vary by ±15 %: alternate wrk and loadtester for
 # ROUNDS rounds (default 3) and compare medians.
 ROUNDS="${ROUNDS:-3}"
@@ -238,6 +240,7 @@ add_row() {
     case "$name" in
         wrk) WRK_PER+=("${row##*|}") ;;
         loadtester) OURS_PER+=("${row##*|}") ;;
+        loadtester-b) B_PER+=("${row##*|}") ;;
     esac
     ROWS+=("${row%|*}")
 }
@@ -268,30 +271,36 @@ else
 fi
 
 # --- loadtester (ours) -------------------------------------------------------
-if [[ -x "$LOADTESTER" ]]; then
-    echo "compare.sh: running loadtester" >&2
-    rm -f "$OUT/loadtester.json"
-    rc=0
-    run_timed loadtester "$LOADTESTER" --plan "$PLAN" --base-url "$URL" -c "$CONNS" \
-        -d "${DURATION}s" --out "json=$OUT/loadtester.json" --quiet || rc=$?
-    requests=""
-    if [[ -s "$OUT/loadtester.json" ]]; then
+# run_ours ROW [VAR=VALUE...] : our binary, with extra environment (the B variant).
+run_ours() {
+    local row="$1" rc=0 requests="" parsed
+    shift
+    echo "compare.sh: running $row" >&2
+    rm -f "$OUT/$row.json"
+    run_timed "$row" env "$@" "$LOADTESTER" --plan "$PLAN" --base-url "$URL" -c "$CONNS" \
+        -d "${DURATION}s" --out "json=$OUT/$row.json" --quiet || rc=$?
+    if [[ -s "$OUT/$row.json" ]]; then
         parsed="$(python3 -c '
 import json, sys
 summary = json.load(open(sys.argv[1]))["summary"]
 rps = summary.get("rps")
 print(int(summary["requests"]), rps if isinstance(rps, (int, float)) else "")' \
-            "$OUT/loadtester.json" 2> /dev/null || true)"
+            "$OUT/$row.json" 2> /dev/null || true)"
         requests="${parsed%% *}"
         rps="${parsed#* }"
     fi
     if [[ -n "$requests" ]]; then
-        add_row loadtester "$requests" "$rps" "loadtester#$round"
-        [[ "$rc" -eq 0 ]] || note "loadtester exited with $rc (results still read); see $OUT/loadtester.out"
+        add_row "$row" "$requests" "$rps" "$row#$round"
+        [[ "$rc" -eq 0 ]] || note "$row exited with $rc (results still read); see $OUT/$row.out"
     else
-        note "loadtester failed (exit $rc, no .summary.requests in $OUT/loadtester.json); see $OUT/loadtester.out"
+        note "$row failed (exit $rc, no .summary.requests in $OUT/$row.json); see $OUT/$row.out"
         FAILED=1
     fi
+}
+if [[ -x "$LOADTESTER" ]]; then
+    run_ours loadtester
+    # shellcheck disable=SC2086 # AB_ENV is a list of VAR=VALUE words
+    [[ -z "${AB_ENV:-}" ]] || run_ours loadtester-b $AB_ENV
 else
     SKIPPED+=("loadtester ($LOADTESTER not built; cargo build --release)")
 fi
@@ -349,6 +358,15 @@ if [[ ${#WRK_PER[@]} -gt 0 && ${#OURS_PER[@]} -gt 0 ]]; then
         printf "\nmedian of %d rounds, requests per CPU-second: wrk %.0f, loadtester %.0f\n", n, wrk, ours
         if (wrk > 0) printf "loadtester / wrk requests per CPU-second: %.2f\n", ours / wrk
     }'
+    if [[ ${#B_PER[@]} -gt 0 ]]; then
+        b="$(median "${B_PER[@]}")"
+        awk -v b="$b" -v ours="$o" -v wrk="$w" -v env="$AB_ENV" 'BEGIN {
+            printf "loadtester-b (%s): %.0f requests per CPU-second", env, b
+            if (wrk > 0) printf ", %.2f of wrk", b / wrk
+            if (ours > 0) printf ", %.2f of loadtester", b / ours
+            printf "\n"
+        }'
+    fi
 fi
 echo "raw output in $OUT" >&2
 exit "$FAILED"

@@ -43,7 +43,9 @@ pub struct Vu {
     /// Iterations this user has started.
     pub iterations: u64,
     /// Flow state: capture slots, bound data rows, cookie jar, random generator, buffers.
-    pub flow: FlowState,
+    /// Allocated on the first flow iteration: users of plain single-request scenarios never
+    /// need it, and inline it would add 200 bytes to every user (ADR-160).
+    pub flow: Option<Box<FlowState>>,
     /// Scenarios whose setup steps this user ran (`engine::lifecycle`).
     pub lifecycle: super::lifecycle::Lifecycle,
 }
@@ -57,9 +59,16 @@ impl Vu {
             conn: Conn::new(shared.connector.clone(), shared.ctl.segment.local(id)),
             parts: ResponseParts::default(),
             iterations: 0,
-            flow: FlowState::new(id, &shared.program),
+            flow: None,
             lifecycle: super::lifecycle::Lifecycle::default(),
         }
+    }
+
+    /// The user's flow state, allocated on first use.
+    fn flow_state(&mut self, p: &Program) -> &mut FlowState {
+        let id = self.id;
+        self.flow
+            .get_or_insert_with(|| Box::new(FlowState::new(id, p)))
     }
 }
 
@@ -173,7 +182,8 @@ async fn run_flow(
     if !bind_rows(shared, vu, sc) {
         return;
     }
-    for slot in vu.flow.slots.iter_mut().take(sc.slots).skip(sc.kept_slots) {
+    let flow = vu.flow_state(&shared.program);
+    for slot in flow.slots.iter_mut().take(sc.slots).skip(sc.kept_slots) {
         slot.clear();
     }
     let shape = shape(sc);
@@ -199,16 +209,18 @@ pub(super) struct Ended {
 /// Bind this iteration's data rows; false when a `unique` set is used up (the run ends).
 pub(super) fn bind_rows(shared: &Shared, vu: &mut Vu, sc: &ScenarioProgram) -> bool {
     let p = &shared.program;
+    let id = vu.id;
+    let flow = vu.flow_state(p);
     for &d in &sc.data_used {
         let d = usize::from(d);
-        let (Some(set), Some(row)) = (p.data.get(d), vu.flow.rows.get_mut(d)) else {
+        let (Some(set), Some(row)) = (p.data.get(d), flow.rows.get_mut(d)) else {
             continue;
         };
         let n = set.rows.len().max(1) as u64;
         *row = match set.order {
             Order::Sequential => (p.cursors[d].fetch_add(1, Ordering::Relaxed) % n) as usize,
-            Order::Random => vu.flow.rng.below(n) as usize,
-            Order::PerVu => (vu.id % n) as usize,
+            Order::Random => flow.rng.below(n) as usize,
+            Order::PerVu => (id % n) as usize,
             Order::Unique => {
                 let i = p.cursors[d].fetch_add(1, Ordering::Relaxed);
                 if i >= n {
@@ -269,7 +281,7 @@ pub(super) async fn exec(
             } => {
                 if times == 0 {
                     pc = exit;
-                } else if let Some(c) = vu.flow.counters.get_mut(counter) {
+                } else if let Some(c) = vu.flow_state(&shared.program).counters.get_mut(counter) {
                     *c = 0;
                 }
             }
@@ -278,7 +290,7 @@ pub(super) async fn exec(
                 head,
                 times,
             } => {
-                if let Some(c) = vu.flow.counters.get_mut(counter) {
+                if let Some(c) = vu.flow_state(&shared.program).counters.get_mut(counter) {
                     *c += 1;
                     if *c < times {
                         pc = head + 1;
@@ -293,7 +305,7 @@ pub(super) async fn exec(
 /// Pause for a think step; false if the iteration must end (Ctrl-C, abort). After the end
 /// of the duration the pause goes on: the iteration finishes within `graceful_stop`.
 async fn think(shared: &Shared, vu: &mut Vu, t: Think) -> bool {
-    let pause = t.pick(&mut vu.flow.rng);
+    let pause = t.pick(&mut vu.flow_state(&shared.program).rng);
     tokio::select! {
         _ = tokio::time::sleep(pause) => !shared.ctl.cut_token.is_cancelled(),
         _ = shared.ctl.cut_token.cancelled() => false,
@@ -324,6 +336,7 @@ async fn step(
         flow,
         ..
     } = vu;
+    let flow = flow.get_or_insert_with(|| Box::new(FlowState::new(*id, p)));
     let use_jar = sc.cookies && flow.jar.has(origin.host_id);
     let wire: &[u8] = match (&st.wire, use_jar) {
         (Some(w), false) => w,

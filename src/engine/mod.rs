@@ -9,6 +9,7 @@
 
 pub mod coordinate;
 pub mod flow;
+mod footprint;
 pub mod iteration;
 pub mod lifecycle;
 pub mod open;
@@ -225,6 +226,37 @@ pub struct Shared {
     /// The scenarios' flows joined with their targets (what `iteration` runs); one for
     /// every workload, so data cursors are the run's.
     pub program: Arc<crate::engine::flow::program::Program>,
+}
+
+impl Shared {
+    /// The shared state of a run of `plan` on `threads` engine threads, dialing `addr`.
+    pub fn new(plan: &Plan, threads: usize, addr: SocketAddr) -> Result<Shared, EngineError> {
+        let connector = crate::http::conn::Connector::new(
+            &plan.http,
+            &plan.target,
+            plan.timeout,
+            threads,
+            addr,
+        )
+        .map_err(EngineError::Tls)?;
+        let weights: Vec<u32> = plan.scenarios.iter().map(|s| s.weight).collect();
+        Ok(Shared {
+            addr,
+            connector: Arc::new(connector),
+            requests: plan
+                .scenarios
+                .iter()
+                .map(|s| crate::http::request::render(&plan.target, s))
+                .collect(),
+            table: crate::schedule::weight_table(&weights),
+            issued: AtomicU64::new(0),
+            limit: plan.load.requests.unwrap_or(u64::MAX),
+            stop: AtomicBool::new(false),
+            timeout: plan.timeout,
+            ctl: worker::RunCtl::new(&plan.load).segmented(plan.segment.as_ref()),
+            program: Arc::new(crate::engine::flow::program::Program::build(plan, threads)?),
+        })
+    }
 }
 
 /// Resolve the target once, before the run (a DNS lookup is not part of any request; its

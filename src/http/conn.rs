@@ -312,14 +312,17 @@ impl Conn {
     /// Send one request (`wire`: the complete HTTP/1.1 request bytes; `head`: it is a HEAD
     /// request) and read its response, keeping what `parts` asks for; redirects are
     /// followed up to `follow_redirects`.
-    pub async fn send(
-        &mut self,
-        wire: &[u8],
+    ///
+    /// Not an `async fn`: it hands back [`Conn::send_flow`]'s future itself, so every
+    /// user's state does not hold one more layer of arguments (ADR-160).
+    pub fn send<'a>(
+        &'a mut self,
+        wire: &'a [u8],
         head: bool,
-        parts: &mut ResponseParts,
-    ) -> Result<Exchange, HttpError> {
+        parts: &'a mut ResponseParts,
+    ) -> impl Future<Output = Result<Exchange, HttpError>> + 'a {
         let max = self.connector.opts.follow_redirects;
-        self.send_flow(wire, head, parts, max, None).await
+        self.send_flow(wire, head, parts, max, None)
     }
 
     /// [`Conn::send`] for a flow step: follow at most `max_redirects` hops (the step's
@@ -491,36 +494,14 @@ impl Conn {
         // Small requests must leave at once; Nagle would add up to 40 ms.
         let _ = tcp.set_nodelay(true);
         timing.connect = Some(t0.elapsed());
-        let (Some(tls), Some(name)) = (&c.tls, &c.server_name) else {
-            self.link = if c.opts.version == HttpVersion::Http2 {
-                Link::H2(Box::pin(h2::handshake(tcp)).await?)
-            } else {
-                Link::Tcp(tcp)
-            };
+        if c.tls.is_none() && c.opts.version != HttpVersion::Http2 {
+            self.link = Link::Tcp(tcp);
             return Ok(());
-        };
-        let t1 = Instant::now();
-        // The TLS and h2 handshakes are boxed: their futures are kilobytes, and inline they
-        // would sit in every user's state and every plain-TCP connect (10,000 users
-        // connecting at once: ~70 MB more at peak).
-        let handshake = Box::pin(tokio::time::timeout(
-            c.connect_timeout,
-            tls.connect(name.clone(), tcp),
-        ));
-        let stream = match handshake.await {
-            Err(_) => return Err(HttpError::Tls(TlsReason::HandshakeTimeout)),
-            Ok(Err(e)) => return Err(HttpError::from_io(e)),
-            Ok(Ok(s)) => s,
-        };
-        timing.tls = Some(t1.elapsed());
-        let alpn_h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2".as_slice());
-        self.link = if alpn_h2 {
-            Link::H2(Box::pin(h2::handshake(stream)).await?)
-        } else if c.opts.version == HttpVersion::Http2 {
-            return Err(HttpError::Tls(TlsReason::AlpnMismatch));
-        } else {
-            Link::Tls(Box::new(stream))
-        };
+        }
+        // Boxed: a TLS stream is a kilobyte, and inline this connect future (which every
+        // user holds at once while 10,000 connect at the start) would carry it for plain TCP
+        // too (ADR-160).
+        self.link = Box::pin(upgrade(c, tcp, timing)).await?;
         Ok(())
     }
 
@@ -582,6 +563,43 @@ impl Conn {
     }
 }
 
+/// TLS or HTTP/2 on a connected socket: the cold part of a connect.
+async fn upgrade(
+    c: Arc<Connector>,
+    tcp: TcpStream,
+    timing: &mut Timing,
+) -> Result<Link, HttpError> {
+    let (Some(tls), Some(name)) = (&c.tls, &c.server_name) else {
+        return Ok(if c.opts.version == HttpVersion::Http2 {
+            Link::H2(Box::pin(h2::handshake(tcp)).await?)
+        } else {
+            Link::Tcp(tcp)
+        });
+    };
+    let t1 = Instant::now();
+    // The TLS and h2 handshakes are boxed: their futures are kilobytes, and inline they
+    // would sit in every user's state and every plain-TCP connect (10,000 users
+    // connecting at once: ~70 MB more at peak).
+    let handshake = Box::pin(tokio::time::timeout(
+        c.connect_timeout,
+        tls.connect(name.clone(), tcp),
+    ));
+    let stream = match handshake.await {
+        Err(_) => return Err(HttpError::Tls(TlsReason::HandshakeTimeout)),
+        Ok(Err(e)) => return Err(HttpError::from_io(e)),
+        Ok(Ok(s)) => s,
+    };
+    timing.tls = Some(t1.elapsed());
+    let alpn_h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2".as_slice());
+    if alpn_h2 {
+        Ok(Link::H2(Box::pin(h2::handshake(stream)).await?))
+    } else if c.opts.version == HttpVersion::Http2 {
+        Err(HttpError::Tls(TlsReason::AlpnMismatch))
+    } else {
+        Ok(Link::Tls(Box::new(stream)))
+    }
+}
+
 /// Copy `wire` into `out`, adding `Connection: close` (keep_alive off) and
 /// `Accept-Encoding` (decompress on) after the request line unless already present.
 fn rewrite(wire: &[u8], opts: &HttpOptions, out: &mut Vec<u8>) {
@@ -638,6 +656,34 @@ fn retryable(e: HttpError) -> bool {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    /// The boxed connect future is held by every user at once during a connect storm
+    /// (10,000 users connecting at the start). Debug-build sizes when the ceiling was set
+    /// (ADR-160): 424 bytes, of which the TCP connect with its timeout is 304; with the TLS
+    /// state inline it was 1,296.
+    #[test]
+    fn connect_future_stays_small() {
+        let target = Target {
+            scheme: Scheme::Http,
+            host: "127.0.0.1".into(),
+            port: 9,
+            base_path: String::new(),
+            authority: "127.0.0.1:9".into(),
+            url: "http://127.0.0.1:9".into(),
+        };
+        let addr = "127.0.0.1:9".parse().unwrap();
+        let opts = HttpOptions::default();
+        let c = Connector::new(&opts, &target, Duration::from_secs(1), 1, addr).unwrap();
+        let mut conn = Conn::new(Arc::new(c), 0);
+        let mut timing = Timing::default();
+        let connect = conn.connect(&mut timing);
+        let size = std::mem::size_of_val(&connect);
+        drop(connect);
+        assert!(
+            size <= 512,
+            "the connect future is {size} bytes (ceiling 512): box its cold part (ADR-160)"
+        );
+    }
 
     #[test]
     fn only_idempotent_methods_are_retried() {
