@@ -17,8 +17,8 @@ pub use model::{LoadModel, Origin};
 
 use super::flow::{Wait, wait};
 use super::model::Load;
-use super::validate::{Checker, DEFAULT_CONCURRENCY, DEFAULT_DURATION, MAX_CONCURRENCY, join};
-use super::yaml::{Node, Value};
+use super::validate::{Checker, DEFAULT_CONCURRENCY, DEFAULT_DURATION, MAX_CONCURRENCY};
+use super::yaml::Node;
 use crate::schedule::{Profile, Stage};
 
 /// Pause between a user's iterations (closed model): the same type as a flow's `think`
@@ -294,64 +294,8 @@ fn number(c: &mut Checker, node: &Node, path: &str, min: f64, max: f64) -> Optio
 }
 
 fn check_stages(c: &mut Checker, node: &Node) -> Option<Vec<Stage>> {
-    let Value::Seq(items) = &node.value else {
-        return c.fail(
-            node,
-            "load.stages",
-            format!(
-                "expected a list of `{{duration, target}}`, found {}",
-                node.kind()
-            ),
-        );
-    };
-    if items.is_empty() {
-        return c.fail(
-            node,
-            "load.stages",
-            "is empty; give at least one `{duration, target}`".into(),
-        );
-    }
-    let mut out = Vec::with_capacity(items.len());
-    let mut ok = true;
-    for (i, item) in items.iter().enumerate() {
-        let path = format!("load.stages[{i}]");
-        let Some(f) = c.map(item, &path, &["duration", "target"]) else {
-            ok = false;
-            continue;
-        };
-        let duration = match f.get("duration") {
-            Some(n) => c.duration(n, &join(&path, "duration")),
-            None => c.fail(
-                item,
-                &join(&path, "duration"),
-                "missing; expected e.g. `30s`".into(),
-            ),
-        };
-        let target = match f.get("target") {
-            Some(n) => number(c, n, &join(&path, "target"), 0.0, 10_000_000.0),
-            None => c.fail(
-                item,
-                &join(&path, "target"),
-                "missing; expected users or a rate".into(),
-            ),
-        };
-        match (duration, target) {
-            (Some(d), Some(t)) if !d.is_zero() => out.push(Stage {
-                duration: d,
-                target: t,
-            }),
-            (Some(_), Some(_)) => {
-                ok = false;
-                c.fail::<()>(
-                    item,
-                    &join(&path, "duration"),
-                    "must be longer than 0s".into(),
-                );
-            }
-            _ => ok = false,
-        }
-    }
-    ok.then_some(out)
+    // One reader for `load.stages` and a workload's `stages` (targets in users or per second).
+    super::workload::parts::check_stages(c, node, "load.stages", 1.0)
 }
 
 /// The load model as written into the JSON result (`plan.load`).

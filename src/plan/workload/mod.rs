@@ -16,7 +16,7 @@ use super::model::Load;
 pub mod check;
 #[cfg(test)]
 mod check_tests;
-mod parts;
+pub(crate) mod parts;
 #[cfg(test)]
 mod segment_tests;
 
