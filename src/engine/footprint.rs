@@ -25,7 +25,25 @@ mod tests {
         let plan = crate::plan::load_str("t.yaml", text, &Default::default())
             .unwrap_or_else(|e| panic!("plan: {e:?}"));
         let addr: SocketAddr = "127.0.0.1:9".parse().unwrap_or_else(|e| panic!("{e}"));
-        Arc::new(Shared::new(&plan, 1, addr).unwrap_or_else(|e| panic!("{e}")))
+        // Built as a run builds it: one unit of the plan's one load.
+        let connector =
+            crate::http::conn::Connector::new(&plan.http, &plan.target, plan.timeout, 1, addr)
+                .unwrap_or_else(|e| panic!("{e}"));
+        let program = crate::engine::flow::program::Program::build(&plan, 1)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let units = crate::engine::workloads::units(
+            &plan,
+            addr,
+            &Arc::new(connector),
+            &Arc::new(program),
+            1,
+            Instant::now(),
+        );
+        units
+            .into_iter()
+            .next()
+            .map(|u| u.shared)
+            .unwrap_or_else(|| panic!("one unit"))
     }
 
     /// Debug-build sizes when these ceilings were set (ADR-160): `Vu` 280 bytes (`Conn` 152,

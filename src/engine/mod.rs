@@ -228,37 +228,6 @@ pub struct Shared {
     pub program: Arc<crate::engine::flow::program::Program>,
 }
 
-impl Shared {
-    /// The shared state of a run of `plan` on `threads` engine threads, dialing `addr`.
-    pub fn new(plan: &Plan, threads: usize, addr: SocketAddr) -> Result<Shared, EngineError> {
-        let connector = crate::http::conn::Connector::new(
-            &plan.http,
-            &plan.target,
-            plan.timeout,
-            threads,
-            addr,
-        )
-        .map_err(EngineError::Tls)?;
-        let weights: Vec<u32> = plan.scenarios.iter().map(|s| s.weight).collect();
-        Ok(Shared {
-            addr,
-            connector: Arc::new(connector),
-            requests: plan
-                .scenarios
-                .iter()
-                .map(|s| crate::http::request::render(&plan.target, s))
-                .collect(),
-            table: crate::schedule::weight_table(&weights),
-            issued: AtomicU64::new(0),
-            limit: plan.load.requests.unwrap_or(u64::MAX),
-            stop: AtomicBool::new(false),
-            timeout: plan.timeout,
-            ctl: worker::RunCtl::new(&plan.load).segmented(plan.segment.as_ref()),
-            program: Arc::new(crate::engine::flow::program::Program::build(plan, threads)?),
-        })
-    }
-}
-
 /// Resolve the target once, before the run (a DNS lookup is not part of any request; its
 /// duration is reported as the `dns` phase). `connect_to` replaces the address to dial.
 pub fn resolve(plan: &Plan) -> Result<(SocketAddr, Option<Duration>), EngineError> {
