@@ -47,12 +47,14 @@ fn https_with_trusted_ca_negotiates_h2_by_alpn() {
     let seen = server.seen();
     assert_eq!(seen.len(), 20);
     assert!(seen.iter().all(|s| s.version == "HTTP/2.0"), "{seen:?}");
-    // Two users, one connection each, one handshake each.
-    assert_eq!(server.connections(), 2);
-    assert_eq!(count(&json, "/summary/timings_ms/tls/count"), 2);
+    // Two users, at most one connection each (a user whose task starts late on a loaded
+    // machine may find the budget used up), one handshake per connection, the rest reused.
+    let conns = server.connections();
+    assert!((1..=2).contains(&conns), "{conns} connections");
+    assert_eq!(count(&json, "/summary/timings_ms/tls/count"), conns);
     assert_eq!(count(&json, "/summary/timings_ms/ttfb/count"), 20);
-    assert_eq!(count(&json, "/summary/connections_new"), 2);
-    assert_eq!(count(&json, "/summary/connections_reused"), 18);
+    assert_eq!(count(&json, "/summary/connections_new"), conns);
+    assert_eq!(count(&json, "/summary/connections_reused"), 20 - conns);
     assert_eq!(json["plan"]["tls_insecure"], false);
 }
 
@@ -68,7 +70,11 @@ fn forced_http11_over_tls() {
     assert_eq!(code, 0, "{json}");
     assert_eq!(json["summary"]["protocol"], "HTTP/1.1");
     assert!(server.seen().iter().all(|s| s.version == "HTTP/1.1"));
-    assert_eq!(server.connections(), 2, "keep-alive over TLS");
+    assert!(
+        (1..=2).contains(&server.connections()),
+        "keep-alive over TLS: {} connections",
+        server.connections()
+    );
 }
 
 #[test]
@@ -226,10 +232,12 @@ fn redirect_chains_are_followed_and_counted() {
     assert_eq!(count(&json, "/summary/requests"), 5);
     assert_eq!(count(&json, "/summary/redirects"), 15);
     assert_eq!(server.seen().len(), 20);
-    assert_eq!(
-        server.connections(),
-        2,
-        "same-origin hops reuse the connection"
+    // Same-origin hops reuse the connection: 20 requests over at most the two users'
+    // connections (one user may use up the budget of 5 before the other has connected).
+    assert!(
+        (1..=2).contains(&server.connections()),
+        "same-origin hops reuse the connection: {} connections",
+        server.connections()
     );
 
     // Not followed: the redirect is the result.
@@ -397,10 +405,12 @@ fn users_share_h2_connections_when_asked() {
     assert_eq!(code, 0, "{json}");
     assert_eq!(server.seen().len(), 40);
     let threads = json["run"]["threads"].as_u64().unwrap();
-    assert_eq!(
-        server.connections(),
-        threads,
-        "one shared connection per engine thread"
+    // One shared connection per engine thread (a thread whose users start after the budget
+    // of 40 is used up opens none).
+    assert!(
+        (1..=threads).contains(&server.connections()),
+        "one shared connection per engine thread: {} for {threads} threads",
+        server.connections()
     );
 }
 

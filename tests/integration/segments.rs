@@ -56,7 +56,7 @@ fn three_segments_add_up_to_the_whole_budget_and_users() {
         dir.path(),
         "p.yaml",
         &format!(
-            "base_url: {}\ndefaults:\n  concurrency: 10\n  requests: 100\nscenarios:\n  - name: a\n    path: /a/{{{{ vu() }}}}\n    weight: 2\n  - name: b\n    path: /b/{{{{ vu() }}}}\n",
+            "base_url: {}\ndefaults:\n  concurrency: 10\n  requests: 100\n  think: 50ms\nscenarios:\n  - name: a\n    path: /a/{{{{ vu() }}}}\n    weight: 2\n  - name: b\n    path: /b/{{{{ vu() }}}}\n",
             target.url()
         ),
     );
@@ -76,7 +76,9 @@ fn three_segments_add_up_to_the_whole_budget_and_users() {
     assert_eq!((a.len(), b.len()), (67, 33));
     let per_part = col(&parts, |j| j["scenarios"][0]["requests"].as_u64().unwrap());
     assert_eq!(per_part.iter().sum::<u64>(), 67, "{per_part:?}");
-    // Users are the whole plan's ten, each in exactly one segment: `vu()` is 1..=10.
+    // Users are the whole plan's ten, each in exactly one segment: `vu()` is 1..=10. The think
+    // time spreads each segment's budget over about half a second, so a user whose task starts
+    // late on a loaded machine still gets a request before its siblings use up the budget.
     let users: BTreeSet<u64> = recorded
         .iter()
         .filter_map(|r| r.path.rsplit('/').next()?.parse().ok())
