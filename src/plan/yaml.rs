@@ -391,7 +391,10 @@ mod tests {
         let small = fastest(&mapping(10_000), 10_000);
         let text = mapping(80_000);
         let large = fastest(&text, 80_000);
-        assert!(large < small * 32, "10,000 keys {small:?}, 80,000 keys {large:?}");
+        assert!(
+            large < small * 32,
+            "10,000 keys {small:?}, 80,000 keys {large:?}"
+        );
         let dup = format!("{text}k7: again\n");
         assert!(
             parse(&dup)

@@ -123,8 +123,7 @@ fn run_subcommand_and_overrides() {
         target.connections()
     );
     let json: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.path().join("r.json")).unwrap())
-            .unwrap();
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("r.json")).unwrap()).unwrap();
     assert_eq!(json["plan"]["concurrency"], 5);
     assert_eq!(json["summary"]["requests"], 37);
 }

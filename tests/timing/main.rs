@@ -4,7 +4,6 @@
 //! (ADR-250). Each test still takes `timing_lock`, so they also run one at a time here.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[allow(dead_code)]
 #[path = "../integration/common.rs"]
 mod common;
 mod load_models;
