@@ -60,7 +60,7 @@ pub fn claim(shared: &Shared) -> Option<(u64, usize)> {
 /// Closed model: one virtual user, until the run stops, its ramp ends or the budget is spent.
 pub async fn virtual_user(id: u64, shared: Arc<Shared>, shard: Arc<Mutex<Shard>>) {
     let mut vu = Vu::new(id, &shared);
-    let mut rng = crate::plan::flow::functions::Rng::for_user(id, shared.program.seed, 1);
+    let mut rng = crate::plan::flow::functions::Rng::for_user(vu.id, shared.program.seed, 1);
     let ramp = shared.ctl.model.user_ramp().cloned();
     let mut active = false;
     loop {
@@ -149,6 +149,10 @@ pub struct RunCtl {
     pub segment: Segment,
     /// `per-vu-iterations`: iterations each user runs before it stops.
     pub per_user: Option<u64>,
+    /// The run-wide number of this workload's user 0: the users of the workloads before
+    /// it in the plan (their whole-run numbers in a segment), so `vu()` is unique across
+    /// workloads as k6's `__VU` is (`engine::workloads::first_users`).
+    pub first_user: u64,
 }
 
 impl RunCtl {
@@ -165,6 +169,7 @@ impl RunCtl {
             data_exhausted: std::sync::atomic::AtomicBool::new(false),
             segment: Segment::WHOLE,
             per_user: None,
+            first_user: 0,
         }
     }
 
