@@ -1,5 +1,6 @@
 //! Workloads, the rest of issue 16: an `abort_on_fail` threshold on one workload stops the
-//! whole run live, and `vu()` numbers are unique across the workloads of a run.
+//! whole run live, `vu()` numbers are unique across the workloads of a run, and a pasted
+//! k6 block validates against the plan schema as it loads.
 
 use crate::common::*;
 
@@ -153,4 +154,79 @@ fn vu_numbers_stay_unique_across_workloads_and_segments() {
             "{per_segment:?}"
         );
     }
+}
+
+/// The schema as `loadtester schema plan` prints it, compiled by a real validator.
+fn plan_schema() -> jsonschema::Validator {
+    let out = run(&["schema", "plan"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let schema: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    jsonschema::validator_for(&schema).unwrap()
+}
+
+fn schema_problems(v: &jsonschema::Validator, yaml: &str) -> Vec<String> {
+    let json: serde_json::Value =
+        serde_saphyr::from_str_with_options(yaml, loadtester::plan::doc::yaml_options()).unwrap();
+    v.iter_errors(&json)
+        .map(|e| format!("{e} at {}", e.instance_path))
+        .collect()
+}
+
+/// `plans/k6-scenarios.yaml` with every workload key in k6's camelCase spelling.
+fn camel_case(text: &str) -> String {
+    let mut out = text.to_string();
+    for (snake, camel) in [
+        ("pre_allocated_vus:", "preAllocatedVUs:"),
+        ("max_vus:", "maxVUs:"),
+        ("time_unit:", "timeUnit:"),
+        ("start_time:", "startTime:"),
+        ("start_vus:", "startVUs:"),
+    ] {
+        assert!(out.contains(snake), "{snake}");
+        out = out.replace(snake, camel);
+    }
+    out
+}
+
+#[test]
+fn k6_blocks_validate_against_the_schema_as_they_load() {
+    let schema = plan_schema();
+    let dir = tempdir();
+    let k6 = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("plans/k6-scenarios.yaml"),
+    )
+    .unwrap();
+    // A k6 block as pasted: camelCase executor keys, gracefulStop, startRate, maxDuration,
+    // and the object thresholds' abortOnFail/delayAbortEval.
+    let extra = "  spike:\n    executor: ramping-arrival-rate\n    startRate: 0\n    timeUnit: 1s\n    preAllocatedVUs: 2\n    maxVUs: 4\n    stages: [{duration: 1s, target: 10}]\n    gracefulStop: 1s\n  once:\n    executor: shared-iterations\n    vus: 1\n    iterations: 2\n    maxDuration: 5s\n";
+    let thresholds = "  http_req_failed{workload:spike}:\n    - {threshold: 'rate<0.1', abortOnFail: true, delayAbortEval: 10s}\n";
+    let camel = camel_case(&k6).replace(
+        "thresholds:\n",
+        &format!("{extra}thresholds:\n{thresholds}"),
+    );
+    for (name, text) in [("k6-scenarios.yaml", k6.as_str()), ("camel.yaml", &camel)] {
+        let p = schema_problems(&schema, text);
+        assert!(p.is_empty(), "{name}: {p:#?}\n{text}");
+        let file = write(dir.path(), name, text);
+        let out = run(&["validate", file.to_str().unwrap()]);
+        assert!(out.status.success(), "{name}: {}\n{text}", stderr(&out));
+    }
+    // Both spellings of one key: the loader and the schema both refuse it.
+    let both = camel.replace("    maxVUs: 50\n", "    maxVUs: 50\n    max_vus: 50\n");
+    assert_ne!(both, camel);
+    assert!(!schema_problems(&schema, &both).is_empty(), "{both}");
+    let file = write(dir.path(), "both.yaml", &both);
+    let out = run(&["validate", file.to_str().unwrap()]);
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    // A misspelled camelCase key is still unknown to the schema.
+    let typo = camel.replace("preAllocatedVUs: 20", "preAllocatedVus: 20");
+    assert_ne!(typo, camel);
+    let p = schema_problems(&schema, &typo);
+    assert!(p.iter().any(|m| m.contains("preAllocatedVus")), "{p:#?}");
+    // A plan whose workloads bring all their scenarios needs no top-level `scenarios`.
+    let inline = "base_url: http://127.0.0.1:1\nworkloads:\n  w:\n    executor: constant-vus\n    duration: 1s\n    scenarios: [{name: x, path: /}]\n";
+    assert!(schema_problems(&schema, inline).is_empty());
+    let none = "base_url: http://127.0.0.1:1\n";
+    let p = schema_problems(&schema, none);
+    assert!(p.iter().any(|m| m.contains("scenarios")), "{p:#?}");
 }

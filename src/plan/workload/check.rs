@@ -30,8 +30,9 @@ const COMMON: &[&str] = &[
     "tags",
     "graceful_stop",
 ];
-/// Snake-case key → k6's camelCase spelling, accepted as an alias.
-const ALIASES: &[(&str, &str)] = &[
+/// Snake-case key → k6's camelCase spelling, accepted as an alias (the plan document's
+/// JSON Schema lists them too, `plan::doc::workload`).
+pub(crate) const ALIASES: &[(&str, &str)] = &[
     ("start_time", "startTime"),
     ("graceful_stop", "gracefulStop"),
     ("start_vus", "startVUs"),
