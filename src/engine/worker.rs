@@ -102,8 +102,9 @@ pub async fn virtual_user(id: u64, shared: Arc<Shared>, shard: Arc<Mutex<Shard>>
         };
         let began = Instant::now();
         iteration::run(&shared, &mut vu, s, began, &shard).await;
-        // The scenario's own pause (think or pacing), else the run's think.
+        // The scenario's own pause (think or pacing), else the workload's (or run's).
         let wait = (shared.program.scenarios.get(s).and_then(|p| p.wait))
+            .or(shared.ctl.pacing.map(crate::plan::flow::Wait::Pacing))
             .or(shared.ctl.think.map(crate::plan::flow::Wait::Think));
         if let Some(wait) = wait {
             let pause = wait.pause(began.elapsed(), &mut rng);
@@ -134,6 +135,9 @@ pub struct RunCtl {
     pub model: LoadModel,
     /// Pause between a user's iterations (closed model).
     pub think: Option<Think>,
+    /// Closed model: an iteration starts every this long (a workload's `think: {pacing}` or
+    /// `wait_time: constant_pacing(S)`); a scenario's own pause replaces it.
+    pub pacing: Option<Duration>,
     /// Cancelled when the run stops, to wake users that sleep (ramps, think, pacing).
     pub stop_token: tokio_util::sync::CancellationToken,
     /// Cancelled when running iterations must end at once (Ctrl-C, an aborting threshold);
@@ -162,6 +166,7 @@ impl RunCtl {
             start: Instant::now(),
             model: load.model.clone(),
             think: load.think,
+            pacing: load.pacing,
             stop_token: tokio_util::sync::CancellationToken::new(),
             cut_token: tokio_util::sync::CancellationToken::new(),
             active: std::sync::atomic::AtomicU64::new(0),

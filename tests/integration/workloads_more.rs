@@ -230,3 +230,58 @@ fn k6_blocks_validate_against_the_schema_as_they_load() {
     let p = schema_problems(&schema, none);
     assert!(p.iter().any(|m| m.contains("scenarios")), "{p:#?}");
 }
+
+/// Gaps between consecutive arrivals of `path` at the target, in ms.
+fn gaps_ms(target: &loadtester::target::TargetHandle, path: &str) -> Vec<f64> {
+    let at: Vec<f64> = target
+        .recorded()
+        .iter()
+        .filter(|r| r.path == path)
+        .map(|r| r.at.as_secs_f64() * 1000.0)
+        .collect();
+    at.windows(2).map(|w| w[1] - w[0]).collect()
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    assert!(!v.is_empty());
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+#[test]
+fn each_workload_has_its_own_think_or_pacing() {
+    let _serial = timing_lock();
+    let target = target(100_000);
+    let dir = tempdir();
+    let plan = write(
+        dir.path(),
+        "p.yaml",
+        &format!(
+            "base_url: {}\ndefaults:\n  think: 2s\nscenarios:\n  - {{name: slow, path: /delay/250}}\n  - {{name: quick, path: /, think: 100ms}}\n  - {{name: plain, path: /delay/1}}\nworkloads:\n  paced:\n    executor: constant-vus\n    vus: 1\n    duration: 3s\n    wait_time: constant_pacing(0.5)\n    exec: slow\n  overridden:\n    executor: constant-vus\n    vus: 1\n    duration: 3s\n    think: 1s\n    exec: quick\n  locust:\n    users: 1\n    duration: 3s\n    wait_time: between(0.2, 0.3)\n    exec: plain\n",
+            target.url()
+        ),
+    );
+    let (out, json) = run_json(dir.path(), &plan, &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // Pacing: an iteration starts every 500 ms although each takes 250 ms (a think time
+    // would make that 750 ms).
+    let paced = gaps_ms(&target, "/delay/250");
+    assert!((4..=7).contains(&(paced.len() + 1)), "{paced:?}");
+    let m = median(paced.clone());
+    assert!((430.0..650.0).contains(&m), "median {m} ms of {paced:?}");
+    // A scenario's own think replaces its workload's (1 s) and the plan's (2 s).
+    let quick = gaps_ms(&target, "/");
+    assert!(quick.len() + 1 >= 10, "{quick:?}");
+    let m = median(quick.clone());
+    assert!(m < 400.0, "median {m} ms of {quick:?}");
+    // Locust's `between(0.2, 0.3)` on the class: 200–300 ms pauses plus a 1 ms request.
+    let locust = gaps_ms(&target, "/delay/1");
+    let m = median(locust.clone());
+    assert!((180.0..500.0).contains(&m), "median {m} ms of {locust:?}");
+    assert!(locust.iter().all(|g| *g >= 190.0), "{locust:?}");
+    // The result says how each paces.
+    let paced = workload(&json, "paced");
+    assert_eq!(paced["load"]["pacing_s"], 0.5, "{}", paced["load"]);
+    let locust = workload(&json, "locust");
+    assert_eq!(locust["load"]["think_s"], serde_json::json!([0.2, 0.3]));
+}

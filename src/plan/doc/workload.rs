@@ -29,9 +29,14 @@ pub struct Workload {
     /// k6's `exec`: the one scenario (by name) this workload runs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exec: Option<String>,
-    /// Closed model: pause between a user's iterations (default `defaults.think`).
+    /// Closed model: pause between a user's iterations, `1s`, `{min, max}` or `{pacing}`
+    /// (default `defaults.think`); a scenario's own `think` replaces it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub think: Option<Think>,
+    /// Locust's spelling of `think`: `between(1, 3)`, `constant(2)` or
+    /// `constant_pacing(5)` (seconds); give one of them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wait_time: Option<String>,
     /// Tags written into the result beside this workload's numbers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tags: Option<indexmap::IndexMap<String, String>>,
