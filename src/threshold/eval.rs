@@ -544,7 +544,7 @@ impl<'p> Watch<'p> {
 
     /// Check the live statistics; returns the reason to abort, once.
     pub fn check(&mut self, live: &crate::engine::Live) -> Option<String> {
-        self.workloads.tick(live);
+        self.workloads.tick();
         if self.fired.is_some() || live.stopping {
             return None;
         }
@@ -559,7 +559,7 @@ impl<'p> Watch<'p> {
                 continue;
             }
             let v = match t.filter.workload {
-                Some(_) => self.workloads.observe(t, live),
+                Some(_) => self.workloads.observe(t, self.plan, live),
                 None => observe(t, &src),
             };
             let Some(v) = v else { continue };
