@@ -1,6 +1,7 @@
 //! The pieces of a workload that are not its executor's numbers: which scenarios it
 //! runs (by name, inline, or k6's `exec`), its `tags`, its pause between iterations, and
-//! the number and stage lists its executor keys use. Split from `check` to keep each file to one concern.
+//! the number and stage lists its executor keys use. Split from `check` to keep each file
+//! to one concern.
 
 use super::check::Context;
 use crate::plan::error::did_you_mean;
