@@ -34,7 +34,8 @@ use crate::stats::flow::Shape;
 /// A virtual user's private state, kept across its iterations.
 #[derive(Debug)]
 pub struct Vu {
-    /// 0-based user number.
+    /// 0-based user number, unique in the run: its workload's `first_user` plus its
+    /// number in the workload (`vu()` is this plus 1).
     pub id: u64,
     /// The user's own keep-alive connection.
     pub conn: Conn,
@@ -51,10 +52,10 @@ pub struct Vu {
 }
 
 impl Vu {
-    /// A fresh user; it connects on its first request.
+    /// A fresh user, number `id` of its workload; it connects on its first request.
     pub fn new(id: u64, shared: &Shared) -> Vu {
         Vu {
-            id,
+            id: shared.ctl.first_user.saturating_add(id),
             // HTTP/2 sharing groups a thread's users by their local number.
             conn: Conn::new(shared.connector.clone(), shared.ctl.segment.local(id)),
             parts: ResponseParts::default(),

@@ -60,7 +60,7 @@ pub fn claim(shared: &Shared) -> Option<(u64, usize)> {
 /// Closed model: one virtual user, until the run stops, its ramp ends or the budget is spent.
 pub async fn virtual_user(id: u64, shared: Arc<Shared>, shard: Arc<Mutex<Shard>>) {
     let mut vu = Vu::new(id, &shared);
-    let mut rng = crate::plan::flow::functions::Rng::for_user(id, shared.program.seed, 1);
+    let mut rng = crate::plan::flow::functions::Rng::for_user(vu.id, shared.program.seed, 1);
     let ramp = shared.ctl.model.user_ramp().cloned();
     let mut active = false;
     loop {
@@ -102,8 +102,9 @@ pub async fn virtual_user(id: u64, shared: Arc<Shared>, shard: Arc<Mutex<Shard>>
         };
         let began = Instant::now();
         iteration::run(&shared, &mut vu, s, began, &shard).await;
-        // The scenario's own pause (think or pacing), else the run's think.
+        // The scenario's own pause (think or pacing), else the workload's (or run's).
         let wait = (shared.program.scenarios.get(s).and_then(|p| p.wait))
+            .or(shared.ctl.pacing.map(crate::plan::flow::Wait::Pacing))
             .or(shared.ctl.think.map(crate::plan::flow::Wait::Think));
         if let Some(wait) = wait {
             let pause = wait.pause(began.elapsed(), &mut rng);
@@ -134,6 +135,9 @@ pub struct RunCtl {
     pub model: LoadModel,
     /// Pause between a user's iterations (closed model).
     pub think: Option<Think>,
+    /// Closed model: an iteration starts every this long (a workload's `think: {pacing}` or
+    /// `wait_time: constant_pacing(S)`); a scenario's own pause replaces it.
+    pub pacing: Option<Duration>,
     /// Cancelled when the run stops, to wake users that sleep (ramps, think, pacing).
     pub stop_token: tokio_util::sync::CancellationToken,
     /// Cancelled when running iterations must end at once (Ctrl-C, an aborting threshold);
@@ -149,6 +153,10 @@ pub struct RunCtl {
     pub segment: Segment,
     /// `per-vu-iterations`: iterations each user runs before it stops.
     pub per_user: Option<u64>,
+    /// The run-wide number of this workload's user 0: the users of the workloads before
+    /// it in the plan (their whole-run numbers in a segment), so `vu()` is unique across
+    /// workloads as k6's `__VU` is (`engine::workloads::first_users`).
+    pub first_user: u64,
 }
 
 impl RunCtl {
@@ -158,6 +166,7 @@ impl RunCtl {
             start: Instant::now(),
             model: load.model.clone(),
             think: load.think,
+            pacing: load.pacing,
             stop_token: tokio_util::sync::CancellationToken::new(),
             cut_token: tokio_util::sync::CancellationToken::new(),
             active: std::sync::atomic::AtomicU64::new(0),
@@ -165,6 +174,7 @@ impl RunCtl {
             data_exhausted: std::sync::atomic::AtomicBool::new(false),
             segment: Segment::WHOLE,
             per_user: None,
+            first_user: 0,
         }
     }
 

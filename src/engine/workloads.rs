@@ -120,6 +120,7 @@ pub fn units(
         }
     }
     let status = crate::plan::threshold::status_codes(&plan.thresholds);
+    let mut firsts = first_users(&specs).into_iter();
     specs
         .into_iter()
         .map(|(name, load, scenarios, offset, per_user, whole)| {
@@ -135,6 +136,7 @@ pub fn units(
             let mut ctl = worker::RunCtl::new(&load);
             ctl.start = t0 + offset;
             ctl.per_user = per_user;
+            ctl.first_user = firsts.next().unwrap_or(0);
             if let (Some(s), Some(whole)) = (seg, whole) {
                 ctl.model = whole.model;
                 ctl.segment = s.segment;
@@ -173,6 +175,24 @@ pub fn units(
                     at_us: AtomicU64::new(u64::MAX),
                 }),
             }
+        })
+        .collect()
+}
+
+/// The run-wide number of each unit's first user: the users of the units before it, in
+/// plan order (k6's `__VU` is unique across scenarios). The whole run's users count
+/// (`max_vus` for the open model), also in a segment: a segment's users of one workload
+/// are among that workload's whole-run numbers (`schedule::segment`), so the ids stay
+/// distinct across workloads and segments alike.
+fn first_users(specs: &[Spec]) -> Vec<u64> {
+    let mut next = 0u64;
+    specs
+        .iter()
+        .map(|(_, load, _, _, _, whole)| {
+            let first = next;
+            let users = whole.as_ref().unwrap_or(load).model.max_users();
+            next = next.saturating_add(u64::from(users));
+            first
         })
         .collect()
 }

@@ -524,6 +524,8 @@ impl Source for ShardSource<'_> {
 pub struct Watch<'p> {
     plan: &'p Plan,
     fired: Option<usize>,
+    /// The workloads `{workload:NAME}` thresholds judge, on their own shards.
+    workloads: super::live_workload::LiveWorkloads,
 }
 
 impl<'p> Watch<'p> {
@@ -533,11 +535,16 @@ impl<'p> Watch<'p> {
         plan.thresholds
             .iter()
             .any(|t| t.abort_on_fail)
-            .then_some(Watch { plan, fired: None })
+            .then(|| Watch {
+                plan,
+                fired: None,
+                workloads: super::live_workload::LiveWorkloads::new(plan),
+            })
     }
 
     /// Check the live statistics; returns the reason to abort, once.
     pub fn check(&mut self, live: &crate::engine::Live) -> Option<String> {
+        self.workloads.tick();
         if self.fired.is_some() || live.stopping {
             return None;
         }
@@ -551,7 +558,11 @@ impl<'p> Watch<'p> {
             if !t.abort_on_fail {
                 continue;
             }
-            let Some(v) = observe(t, &src) else { continue };
+            let v = match t.filter.workload {
+                Some(_) => self.workloads.observe(t, self.plan, live),
+                None => observe(t, &src),
+            };
+            let Some(v) = v else { continue };
             if t.op.holds(v, t.limit) {
                 continue;
             }

@@ -6,6 +6,7 @@
 //! above `summary` and `engine`, which it reads, and below the sinks that print verdicts.
 
 pub mod eval;
+mod live_workload;
 
 pub use crate::plan::threshold::*;
 pub use crate::summary::ThresholdResult;

@@ -46,3 +46,4 @@ mod terminal;
 mod thresholds;
 mod tls_util;
 mod workloads;
+mod workloads_more;

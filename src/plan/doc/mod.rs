@@ -45,7 +45,7 @@ pub use write::{WriteError, from_doc, json_schema};
 /// validated [`crate::plan::Plan`].
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-#[schemars(title = "loadtester plan")]
+#[schemars(title = "loadtester plan", transform = scenarios_unless_workloads)]
 pub struct PlanDoc {
     /// The service's URL, `http://host:port/prefix` or `https://…`; the path prefix is
     /// joined before every scenario path. Required unless `--base-url` is given.
@@ -59,6 +59,8 @@ pub struct PlanDoc {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub load: Option<Load>,
     /// What to send: a non-empty list of scenarios, chosen per iteration by weight.
+    /// Required unless `workloads` bring their own (empty: not written).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub scenarios: Vec<Scenario>,
     /// Pass/fail criteria in k6's syntax; a failed one makes the exit code 99.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -110,6 +112,19 @@ impl PlanDoc {
         }
         Ok(doc)
     }
+}
+
+/// `scenarios` is required unless the plan has `workloads` (which may bring their own
+/// inline scenarios), as the loader has it.
+fn scenarios_unless_workloads(schema: &mut schemars::Schema) {
+    schema.insert(
+        "if".into(),
+        serde_json::json!({"not": {"required": ["workloads"]}}),
+    );
+    schema.insert(
+        "then".into(),
+        serde_json::json!({"required": ["scenarios"]}),
+    );
 }
 
 /// How plan text is read into a document (also for converting a plan to JSON for the

@@ -410,3 +410,52 @@ fn lifecycle_pacing_and_phases_round_trip() {
         assert_eq!(meaning(&reloaded), meaning(&original), "{written}");
     }
 }
+
+/// A plan whose workloads bring only inline scenarios (no top-level `scenarios`, which the
+/// loader allows) reads into a document, is written back without `scenarios: []`, and
+/// loads to the same plan; k6's camelCase keys read as aliases and come back snake-case.
+#[test]
+fn workloads_with_only_inline_scenarios_round_trip() {
+    let text = "base_url: http://127.0.0.1:1\nworkloads:\n  shop:\n    executor: constant-vus\n    vus: 2\n    duration: 1s\n    startTime: 2s\n    gracefulStop: 1s\n    scenarios:\n      - {name: browse, path: /}\n      - name: buy\n        steps:\n          - {path: /cart, method: POST}\n  api:\n    executor: constant-arrival-rate\n    rate: 5\n    timeUnit: 1s\n    duration: 1s\n    preAllocatedVUs: 1\n    maxVUs: 2\n    scenarios:\n      - {name: ping, path: /ping}\n";
+    let ov = Overrides::default();
+    let original = load_str("p.yaml", text, &ov).unwrap();
+    let doc = PlanDoc::from_yaml(text).unwrap();
+    assert!(doc.scenarios.is_empty());
+    let shop = &doc.workloads.as_ref().unwrap()["shop"];
+    assert_eq!(shop.start_time.as_deref(), Some("2s"));
+    assert!(matches!(
+        shop.scenarios.as_deref(),
+        Some([WorkloadScenario::Inline(_), WorkloadScenario::Inline(_)])
+    ));
+    let written = doc.to_yaml("").unwrap();
+    assert!(!written.contains("scenarios: []"), "{written}");
+    assert!(written.contains("start_time: 2s"), "{written}");
+    assert!(written.contains("pre_allocated_vus: 1"), "{written}");
+    assert_eq!(PlanDoc::from_yaml(&written).unwrap(), doc, "{written}");
+    let reloaded = load_str("p.yaml", &written, &ov).unwrap();
+    assert_eq!(meaning(&reloaded), meaning(&original), "{written}");
+    assert_eq!(reloaded.workloads.len(), 2);
+    assert_eq!(reloaded.scenarios.len(), 3);
+    let built = from_doc("p.yaml", &doc, &ov).unwrap();
+    assert_eq!(meaning(&built), meaning(&original));
+}
+
+/// The schema lists k6's camelCase workload keys beside the snake-case ones, and makes
+/// `scenarios` required only without `workloads`.
+#[test]
+fn the_schema_knows_the_camel_case_aliases() {
+    let schema = json_schema();
+    let workload = &schema["definitions"]["Workload"];
+    let props = workload["properties"].as_object().unwrap();
+    for (snake, camel) in crate::plan::workload::check::ALIASES {
+        assert!(props.contains_key(*snake), "{snake}");
+        assert!(props.contains_key(*camel), "{camel}");
+    }
+    assert_eq!(workload["additionalProperties"], false);
+    assert!(
+        !schema["required"]
+            .as_array()
+            .is_some_and(|r| r.iter().any(|k| k == "scenarios"))
+    );
+    assert_eq!(schema["then"]["required"][0], "scenarios");
+}

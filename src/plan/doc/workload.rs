@@ -1,6 +1,8 @@
 //! `workloads:` in the plan document: name → workload (k6's `options.scenarios`, Locust's
 //! user classes). The keys mirror `plan::workload::check`; k6's camelCase spellings are
-//! read as aliases and written back in snake_case.
+//! read as aliases and written back in snake_case; the JSON Schema lists them as keys of
+//! their own (schemars does not see serde aliases), so a pasted k6 block validates in an
+//! editor as it loads.
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -10,6 +12,7 @@ use super::{Decimal, Scenario, Stage, Think, Whole};
 /// One workload: an executor with its numbers, when it starts, what it runs.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(transform = camel_aliases)]
 pub struct Workload {
     /// k6's executor: `constant-vus`, `ramping-vus`, `constant-arrival-rate`,
     /// `ramping-arrival-rate`, `per-vu-iterations`, `shared-iterations`; omitted for a
@@ -26,9 +29,14 @@ pub struct Workload {
     /// k6's `exec`: the one scenario (by name) this workload runs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exec: Option<String>,
-    /// Closed model: pause between a user's iterations (default `defaults.think`).
+    /// Closed model: pause between a user's iterations, `1s`, `{min, max}` or `{pacing}`
+    /// (default `defaults.think`); a scenario's own `think` replaces it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub think: Option<Think>,
+    /// Locust's spelling of `think`: `between(1, 3)`, `constant(2)` or
+    /// `constant_pacing(5)` (seconds); give one of them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wait_time: Option<String>,
     /// Tags written into the result beside this workload's numbers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tags: Option<indexmap::IndexMap<String, String>>,
@@ -101,4 +109,34 @@ pub enum WorkloadScenario {
     Name(String),
     /// A scenario only this workload runs.
     Inline(Box<Scenario>),
+}
+
+/// Give the workload's schema k6's camelCase spellings (`plan::workload::check::ALIASES`)
+/// as properties of their own, each with its snake-case twin's schema, and forbid giving
+/// both spellings of one key (the loader rejects that too).
+fn camel_aliases(schema: &mut schemars::Schema) {
+    let aliases = crate::plan::workload::check::ALIASES;
+    let Some(props) = schema
+        .get_mut("properties")
+        .and_then(serde_json::Value::as_object_mut)
+    else {
+        return;
+    };
+    for (snake, camel) in aliases {
+        let Some(mut twin) = props.get(*snake).cloned() else {
+            continue;
+        };
+        if let Some(o) = twin.as_object_mut() {
+            o.insert(
+                "description".into(),
+                format!("k6's spelling of `{snake}` (give one of them).").into(),
+            );
+        }
+        props.insert((*camel).to_string(), twin);
+    }
+    let once: Vec<serde_json::Value> = aliases
+        .iter()
+        .map(|(snake, camel)| serde_json::json!({"not": {"required": [snake, camel]}}))
+        .collect();
+    schema.insert("allOf".into(), once.into());
 }

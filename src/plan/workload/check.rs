@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::parts::{check_stages, number, pick_scenarios, tags};
 use super::{EXECUTORS, Executor, Workload, share_users};
-use crate::plan::flow::{Globals, StepDefaults, check_think};
+use crate::plan::flow::{Globals, StepDefaults};
 use crate::plan::load::{DEFAULT_MAX_VUS, Origin};
 use crate::plan::model::{Load, Scenario};
 use crate::plan::validate::{
@@ -27,11 +27,13 @@ const COMMON: &[&str] = &[
     "scenarios",
     "exec",
     "think",
+    "wait_time",
     "tags",
     "graceful_stop",
 ];
-/// Snake-case key → k6's camelCase spelling, accepted as an alias.
-const ALIASES: &[(&str, &str)] = &[
+/// Snake-case key → k6's camelCase spelling, accepted as an alias (the plan document's
+/// JSON Schema lists them too, `plan::doc::workload`).
+pub(crate) const ALIASES: &[(&str, &str)] = &[
     ("start_time", "startTime"),
     ("graceful_stop", "gracefulStop"),
     ("start_vus", "startVUs"),
@@ -377,11 +379,9 @@ fn one<'n>(
         Some(n) => tags(c, n, &at("tags")),
         None => Vec::new(),
     };
-    let think_node = f.get("think").map(|n| (n, at("think")));
-    let think = match think_node {
-        Some((n, ref p)) => check_think(c, n, p),
-        None => cx.think.and_then(|n| check_think(c, n, "defaults.think")),
-    };
+    let think_node = (f.get("think").map(|n| (n, at("think"))))
+        .or_else(|| f.get("wait_time").map(|n| (n, at("wait_time"))));
+    let (think, pacing) = super::parts::wait(c, f, path, cx.think);
     let picked = pick_scenarios(c, f, path, scenarios, cx);
     let whole = |c: &mut Checker, key: &str, min: u64, max: u64| -> Option<Option<u64>> {
         match field(c, f, path, key) {
@@ -471,7 +471,7 @@ fn one<'n>(
                 },
                 graceful_stop,
                 think,
-                pacing: None,
+                pacing,
                 phases: Vec::new(),
             }
         }
@@ -500,7 +500,7 @@ fn one<'n>(
                 model: LoadModel::RampingUsers { profile },
                 graceful_stop,
                 think,
-                pacing: None,
+                pacing,
                 phases: Vec::new(),
             }
         }
@@ -591,7 +591,7 @@ fn one<'n>(
                 },
                 graceful_stop,
                 think,
-                pacing: None,
+                pacing,
                 phases: Vec::new(),
             }
         }
@@ -625,7 +625,7 @@ fn one<'n>(
                 model,
                 graceful_stop,
                 think,
-                pacing: None,
+                pacing,
                 phases: Vec::new(),
             }
         }

@@ -234,3 +234,42 @@ fn validate_lines_describe_each_workload() {
         ]
     );
 }
+
+#[test]
+fn a_workload_paces_or_thinks_with_think_or_wait_time() {
+    let s = |x: f64| Duration::from_secs_f64(x);
+    let p = load(
+        "defaults:\n  think: {pacing: 4s}\nworkloads:\n  paced:\n    executor: constant-vus\n    duration: 1s\n    think: {pacing: 2s}\n  locust:\n    users: 2\n    wait_time: between(1, 3)\n  steady:\n    executor: per-vu-iterations\n    wait_time: constant_pacing(0.5)\n  inherits:\n    executor: constant-vus\n    duration: 1s\n",
+    )
+    .unwrap();
+    let waits: Vec<_> = p
+        .workloads
+        .iter()
+        .map(|w| (w.load.think.map(|t| (t.min, t.max)), w.load.pacing))
+        .collect();
+    assert_eq!(
+        waits,
+        vec![
+            (None, Some(s(2.0))),
+            (Some((s(1.0), s(3.0))), None),
+            (None, Some(s(0.5))),
+            (None, Some(s(4.0))),
+        ]
+    );
+    // One pause, two spellings: not both; and never with an arrival rate.
+    let e = load("workloads:\n  w:\n    executor: constant-vus\n    duration: 1s\n    think: 1s\n    wait_time: constant(1)\n").unwrap_err();
+    assert!(
+        e.contains("p.yaml:10:16: workloads.w.wait_time: give `think` or `wait_time`, not both"),
+        "{e}"
+    );
+    let e = load("workloads:\n  w:\n    executor: constant-vus\n    duration: 1s\n    wait_time: betwen(1, 2)\n").unwrap_err();
+    assert!(
+        e.contains("workloads.w.wait_time: unknown wait_time `betwen`"),
+        "{e}"
+    );
+    let e = load("workloads:\n  w:\n    executor: constant-arrival-rate\n    rate: 1\n    duration: 1s\n    wait_time: constant(1)\n").unwrap_err();
+    assert!(
+        e.contains("workloads.w.wait_time: has no effect with constant-arrival-rate"),
+        "{e}"
+    );
+}

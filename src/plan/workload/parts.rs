@@ -1,10 +1,13 @@
 //! The pieces of a workload that are not its executor's numbers: which scenarios it
-//! runs (by name, inline, or k6's `exec`), its `tags`, and the number and stage lists its
-//! executor keys use. Split from `check` to keep each file to one concern.
+//! runs (by name, inline, or k6's `exec`), its `tags`, its pause between iterations, and
+//! the number and stage lists its executor keys use. Split from `check` to keep each file
+//! to one concern.
 
 use super::check::Context;
 use crate::plan::error::did_you_mean;
 use crate::plan::flow::check_scenario;
+use crate::plan::flow::wait::{Wait, check_scenario_wait, check_think_or_pacing};
+use crate::plan::load::Think;
 use crate::plan::model::Scenario;
 use crate::plan::validate::{Checker, Fields, join};
 use crate::plan::yaml::{Node, Value};
@@ -208,4 +211,27 @@ pub(crate) fn check_stages(
         }
     }
     ok.then_some(out)
+}
+
+/// A workload's pause between a user's iterations, as `(think, pacing)`: its own `think`
+/// (a duration, `{min, max}` or `{pacing}`) or Locust's `wait_time` (`between(1, 3)`,
+/// `constant(2)`, `constant_pacing(5)`), else `defaults.think`. A scenario's own pause
+/// replaces it for that scenario's iterations (`engine::worker`).
+pub(crate) fn wait(
+    c: &mut Checker,
+    f: &Fields,
+    path: &str,
+    defaults: Option<&Node>,
+) -> (Option<Think>, Option<std::time::Duration>) {
+    let (think, wait_time) = (f.get("think"), f.get("wait_time"));
+    let w = if think.is_some() || wait_time.is_some() {
+        check_scenario_wait(c, think, wait_time, path)
+    } else {
+        defaults.and_then(|n| check_think_or_pacing(c, n, "defaults.think"))
+    };
+    match w {
+        Some(Wait::Think(t)) => (Some(t), None),
+        Some(Wait::Pacing(d)) => (None, Some(d)),
+        None => (None, None),
+    }
 }
