@@ -97,61 +97,30 @@ impl Series {
         users: u64,
         target: f64,
     ) -> &Window {
-        let mut w = std::mem::take(&mut self.scratch);
+        // Reset in place: a new window would allocate (and touch) its histograms every
+        // second (ADR-270).
+        let w = &mut self.scratch;
         w.latency.reset();
         w.requests = 0;
         w.failed = 0;
         w.missed = 0;
-        w.lag.reset();
+        if !w.lag.is_empty() {
+            w.lag.reset();
+        }
         w.iterations = 0;
         w.iterations_cut = 0;
         for s in shards {
-            lock(s).take_window(&mut w);
+            lock(s).take_window(w);
         }
-        self.push_window(&w, length, users, target);
-        self.scratch = w;
+        let row = row_of(self.rows.len() as u64, &self.scratch, length, users, target);
+        self.rows.push(row);
         &self.scratch
     }
 
     /// Add the row of window `w`.
     pub fn push_window(&mut self, w: &Window, length: Duration, users: u64, target: f64) {
-        let ms = |q: f64| {
-            if w.latency.is_empty() {
-                0.0
-            } else {
-                w.latency.value_at_quantile(q) as f64 / 1000.0
-            }
-        };
-        let secs = length.as_secs_f64();
-        self.rows.push(SecondRow {
-            t: self.rows.len() as u64,
-            requests: w.requests,
-            failed: w.failed,
-            missed: w.missed,
-            rps: if secs > 0.0 {
-                w.requests as f64 / secs
-            } else {
-                0.0
-            },
-            p50_ms: ms(0.50),
-            p95_ms: ms(0.95),
-            p99_ms: ms(0.99),
-            schedule_lag_p99_ms: if w.lag.is_empty() {
-                0.0
-            } else {
-                w.lag.value_at_quantile(0.99) as f64 / 1000.0
-            },
-            users,
-            target,
-            histogram: if w.latency.is_empty() {
-                String::new()
-            } else {
-                crate::util::hist::encode(&w.latency)
-            },
-            iterations: w.iterations,
-            iterations_cut: w.iterations_cut,
-            phase: None,
-        });
+        let row = row_of(self.rows.len() as u64, w, length, users, target);
+        self.rows.push(row);
     }
 
     /// Mark the last row with the named phase running at `t` (nothing without phases).
@@ -162,5 +131,46 @@ impl Series {
         ) {
             row.phase = Some(p.name.clone());
         }
+    }
+}
+
+/// The row of window `w`: the `t`-th, covering `length`.
+fn row_of(t: u64, w: &Window, length: Duration, users: u64, target: f64) -> SecondRow {
+    let ms = |q: f64| {
+        if w.latency.is_empty() {
+            0.0
+        } else {
+            w.latency.value_at_quantile(q) as f64 / 1000.0
+        }
+    };
+    let secs = length.as_secs_f64();
+    SecondRow {
+        t,
+        requests: w.requests,
+        failed: w.failed,
+        missed: w.missed,
+        rps: if secs > 0.0 {
+            w.requests as f64 / secs
+        } else {
+            0.0
+        },
+        p50_ms: ms(0.50),
+        p95_ms: ms(0.95),
+        p99_ms: ms(0.99),
+        schedule_lag_p99_ms: if w.lag.is_empty() {
+            0.0
+        } else {
+            w.lag.value_at_quantile(0.99) as f64 / 1000.0
+        },
+        users,
+        target,
+        histogram: if w.latency.is_empty() {
+            String::new()
+        } else {
+            crate::util::hist::encode(&w.latency)
+        },
+        iterations: w.iterations,
+        iterations_cut: w.iterations_cut,
+        phase: None,
     }
 }

@@ -10,6 +10,13 @@
 //! carry their histograms (HdrHistogram V2+deflate, µs), so `Summary::merge` adds rows of
 //! several results exactly, by wall-clock second. Seconds in which a scenario did nothing
 //! have no row, so idle scenarios cost nothing in the JSON.
+//!
+//! Memory (ADR-270): the collector keeps one running total per scenario and step, and a
+//! full-precision latency histogram is 188 kB (1 µs to 1 h, 3 significant digits), so two
+//! of them per scenario were 37 MB at 100 scenarios. The timeline is for charts, so its
+//! histograms have 2 significant digits (26 kB, values within 1 %; the `scenarios[]`
+//! statistics keep 3 and stay exact); one running total per scenario is kept, allocated
+//! when the scenario first does something, and one scratch total is reused for all.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -20,7 +27,7 @@ use serde::{Deserialize, Serialize};
 use super::worker::lock;
 use crate::outcome::ErrorKind;
 use crate::stats::{ScenarioStats, Shard};
-use crate::util::hist::{encode, new_histogram};
+use crate::util::hist::{MAX_LATENCY_US, encode};
 
 /// Per-scenario and phase rows of a run.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
@@ -129,6 +136,19 @@ fn is_zero(n: &u64) -> bool {
     *n == 0
 }
 
+/// Significant digits of the timeline's histograms (the final statistics keep 3).
+pub const SIGFIG: u8 = 2;
+
+/// An empty timeline histogram: µs from 1 to [`MAX_LATENCY_US`], [`SIGFIG`] digits. Rows of
+/// every result use it, so merging them adds like buckets (exact); a row written with
+/// another precision (older results) is re-bucketed into it.
+pub fn new_histogram() -> Histogram<u64> {
+    match Histogram::new_with_bounds(1, MAX_LATENCY_US, SIGFIG) {
+        Ok(h) => h,
+        Err(e) => unreachable!("constant histogram bounds are valid: {e}"),
+    }
+}
+
 /// 95th percentile of `h` in ms (0 when empty).
 pub fn p95_ms(h: &Histogram<u64>) -> f64 {
     if h.is_empty() {
@@ -189,6 +209,39 @@ impl Totals {
         }
     }
 
+    /// Nothing counted (a scenario that has not done anything yet).
+    fn is_empty(&self) -> bool {
+        self.requests == 0
+            && self.completed == 0
+            && self.aborted == 0
+            && self.capture_fails == 0
+            && self.bytes == 0
+            && self.latency.is_empty()
+            && self.steps.iter().all(Totals::is_empty)
+    }
+
+    /// The totals of scenario `i` now, summed over `shards` (each locked in turn).
+    fn load(&mut self, shards: &[Arc<Mutex<Shard>>], i: usize) {
+        self.reset();
+        let mut steps = 0;
+        for s in shards {
+            let shard = lock(s);
+            if let Some(st) = shard.scenarios.get(i) {
+                self.add(st);
+                steps = steps.max(st.flow.as_ref().map_or(0, |f| f.steps.len()));
+            }
+        }
+        // This scratch total last held another scenario, which may have had more steps.
+        self.steps.truncate(steps);
+    }
+
+    /// Bytes of histogram counts held (the size test's measure).
+    #[cfg(test)]
+    fn held_bytes(&self) -> usize {
+        self.latency.distinct_values() * std::mem::size_of::<u64>()
+            + self.steps.iter().map(Totals::held_bytes).sum::<usize>()
+    }
+
     fn add(&mut self, st: &ScenarioStats) {
         let _ = self.latency.add(&st.latency);
         self.requests += st.requests;
@@ -239,8 +292,11 @@ impl Phases {
 
 /// Cuts [`Timeline`] rows from the shards, once a second (the coordinator's thread).
 pub struct Collector {
-    prev: Vec<Totals>,
-    cur: Vec<Totals>,
+    /// Per scenario, its totals at the last cut; `None` until it first did something
+    /// (idle scenarios hold nothing).
+    prev: Vec<Option<Box<Totals>>>,
+    /// One scenario's totals now: reused for every scenario, then swapped with its `prev`.
+    cur: Totals,
     prev_phases: Phases,
     cur_phases: Phases,
     out: Timeline,
@@ -250,7 +306,6 @@ pub struct Collector {
 impl Collector {
     /// A collector for scenarios named `names` (plan order).
     pub fn new(names: &[String]) -> Collector {
-        let n = names.len();
         Collector {
             out: Timeline {
                 scenarios: names
@@ -262,8 +317,8 @@ impl Collector {
                     .collect(),
                 phases: Vec::new(),
             },
-            prev: (0..n).map(|_| Totals::new()).collect(),
-            cur: (0..n).map(|_| Totals::new()).collect(),
+            prev: names.iter().map(|_| None).collect(),
+            cur: Totals::new(),
             prev_phases: Phases::new(),
             cur_phases: Phases::new(),
             t: 0,
@@ -272,26 +327,26 @@ impl Collector {
 
     /// Cut the rows of the second that just ended (call once per `series` row).
     pub fn sample(&mut self, shards: &[Arc<Mutex<Shard>>]) {
-        for c in &mut self.cur {
-            c.reset();
+        let t = self.t;
+        for (i, prev) in self.prev.iter_mut().enumerate() {
+            self.cur.load(shards, i);
+            if prev.is_none() && self.cur.is_empty() {
+                continue;
+            }
+            let before = prev.get_or_insert_with(|| Box::new(Totals::new()));
+            if let Some(row) = scenario_row(t, &self.cur, before) {
+                self.out.scenarios[i].rows.push(row);
+            }
+            std::mem::swap(&mut self.cur, &mut **before);
         }
         self.cur_phases.connect.reset();
         self.cur_phases.tls.reset();
         self.cur_phases.ttfb.reset();
         for s in shards {
             let shard = lock(s);
-            for (c, st) in self.cur.iter_mut().zip(&shard.scenarios) {
-                c.add(st);
-            }
             let _ = self.cur_phases.connect.add(&shard.http.connect);
             let _ = self.cur_phases.tls.add(&shard.http.tls);
             let _ = self.cur_phases.ttfb.add(&shard.http.ttfb);
-        }
-        let t = self.t;
-        for (i, (now, before)) in self.cur.iter().zip(&self.prev).enumerate() {
-            if let Some(row) = scenario_row(t, now, before) {
-                self.out.scenarios[i].rows.push(row);
-            }
         }
         let (now, before) = (&self.cur_phases, &self.prev_phases);
         let connect = difference(&now.connect, &before.connect);
@@ -310,9 +365,25 @@ impl Collector {
                 ttfb_histogram: encoded(&ttfb),
             });
         }
-        std::mem::swap(&mut self.cur, &mut self.prev);
         std::mem::swap(&mut self.cur_phases, &mut self.prev_phases);
         self.t += 1;
+    }
+
+    /// Bytes of histogram counts the collector holds between cuts (the size test's measure).
+    #[cfg(test)]
+    fn held_bytes(&self) -> usize {
+        let phases = |p: &Phases| {
+            (p.connect.distinct_values() + p.tls.distinct_values() + p.ttfb.distinct_values())
+                * std::mem::size_of::<u64>()
+        };
+        self.prev
+            .iter()
+            .flatten()
+            .map(|t| t.held_bytes())
+            .sum::<usize>()
+            + self.cur.held_bytes()
+            + phases(&self.prev_phases)
+            + phases(&self.cur_phases)
     }
 
     /// The rows so far.
@@ -337,17 +408,23 @@ fn scenario_row(t: u64, now: &Totals, before: &Totals) -> Option<ScenarioSecond>
             (n > 0).then(|| (k.name().to_string(), n))
         })
         .collect();
-    let empty = Totals::new();
     let steps = now
         .steps
         .iter()
         .enumerate()
         .map(|(j, s)| {
-            let b = before.steps.get(j).unwrap_or(&empty);
-            let h = difference(&s.latency, &b.latency);
+            // A step the last cut had not seen yet started from nothing.
+            let (h, requests, failed) = match before.steps.get(j) {
+                Some(b) => (
+                    difference(&s.latency, &b.latency),
+                    d(s.requests, b.requests),
+                    d(s.failed, b.failed),
+                ),
+                None => (s.latency.clone(), s.requests, s.failed),
+            };
             StepSecond {
-                requests: d(s.requests, b.requests),
-                failed: d(s.failed, b.failed),
+                requests,
+                failed,
                 p95_ms: p95_ms(&h),
                 histogram: encoded(&h),
             }
@@ -366,4 +443,129 @@ fn scenario_row(t: u64, now: &Totals, before: &Totals) -> Option<ScenarioSecond>
         capture_failures: d(now.capture_fails, before.capture_fails),
         steps,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::outcome::Outcome;
+    use crate::stats::flow::Shape;
+    use crate::util::hist::decode;
+
+    fn shards(n: usize, scenarios: usize) -> Vec<Arc<Mutex<Shard>>> {
+        (0..n)
+            .map(|_| Arc::new(Mutex::new(Shard::new(scenarios))))
+            .collect()
+    }
+
+    fn names(n: usize) -> Vec<String> {
+        (0..n).map(|i| format!("s{i}")).collect()
+    }
+
+    fn request(shard: &Mutex<Shard>, s: usize, us: u64) {
+        let mut sh = lock(shard);
+        sh.start(s);
+        sh.record(s, Outcome::Response(200), Duration::from_micros(us), 10);
+    }
+
+    /// What the collector holds between cuts is bounded, structurally (ADR-270): nothing
+    /// for a scenario that did nothing, one 2-digit running total (≈ 26 kB) for one that
+    /// did, one per flow step, plus one scratch total and the phase histograms. With two
+    /// full-precision totals per scenario, 100 scenarios held 37 MB.
+    #[test]
+    fn held_memory_is_bounded() {
+        const TOTAL: usize = 27 * 1024; // one 2-digit histogram over 1 µs–1 h, and a little
+        let sh = shards(2, 100);
+        let mut c = Collector::new(&names(100));
+        c.sample(&sh);
+        let fixed = c.held_bytes();
+        assert!(fixed <= 7 * TOTAL, "idle: {fixed} bytes");
+        request(&sh[0], 7, 1_500);
+        c.sample(&sh);
+        assert!(
+            c.held_bytes() <= fixed + TOTAL,
+            "one active: {}",
+            c.held_bytes()
+        );
+        for s in 0..100 {
+            request(&sh[s % 2], s, 900 + s as u64);
+        }
+        c.sample(&sh);
+        let all = c.held_bytes();
+        assert!(all <= fixed + 100 * TOTAL, "100 active: {all} bytes");
+        assert!(all < 3 * 1024 * 1024, "100 active: {all} bytes");
+        // A flow scenario's steps: one running total each.
+        let shape = Shape {
+            steps: 3,
+            ..Shape::default()
+        };
+        for step in 0..3 {
+            let mut g = lock(&sh[1]);
+            g.start_step(5, step, &shape);
+            g.record_step(
+                5,
+                step,
+                &shape,
+                Outcome::Response(200),
+                Duration::from_millis(2),
+                10,
+                false,
+            );
+        }
+        c.sample(&sh);
+        assert!(c.held_bytes() <= all + 2 * 3 * TOTAL, "{}", c.held_bytes());
+        let rows = &c.finish().scenarios;
+        assert_eq!(rows[7].rows.len(), 2);
+        assert_eq!(rows[8].rows.len(), 1);
+        assert_eq!(rows[5].rows.last().map(|r| r.steps.len()), Some(3));
+    }
+
+    /// Rows are the seconds' own requests, bucketed at [`SIGFIG`] digits — the same as
+    /// recording each second's latencies into a fresh timeline histogram — and a plain
+    /// scenario cut after a flow scenario carries no steps of it.
+    #[test]
+    fn rows_are_the_seconds_own_requests() {
+        let sh = shards(2, 3);
+        let mut c = Collector::new(&names(3));
+        let seconds: [&[u64]; 3] = [&[1_234, 56_789, 999], &[], &[3_600_000_000, 1, 77_777]];
+        let shape = Shape {
+            steps: 2,
+            ..Shape::default()
+        };
+        for (t, lat) in seconds.iter().enumerate() {
+            for (k, us) in lat.iter().enumerate() {
+                request(&sh[k % 2], 2, *us);
+            }
+            if t == 0 {
+                let mut g = lock(&sh[0]);
+                g.start_step(0, 1, &shape);
+                let d = Duration::from_micros(4_321);
+                g.record_step(0, 1, &shape, Outcome::Response(500), d, 5, false);
+            }
+            c.sample(&sh);
+        }
+        let tl = c.finish();
+        let rows = &tl.scenarios[2].rows;
+        assert_eq!(rows.iter().map(|r| r.t).collect::<Vec<_>>(), [0, 2]);
+        for (row, lat) in rows.iter().zip([seconds[0], seconds[2]]) {
+            let mut want = new_histogram();
+            for us in lat {
+                want.saturating_record(*us);
+            }
+            let got = decode(&row.histogram).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(got.sigfig(), SIGFIG);
+            assert_eq!(got, want);
+            assert_eq!(row.requests, lat.len() as u64);
+            assert_eq!(row.p95_ms, p95_ms(&want));
+            assert!(row.steps.is_empty(), "{row:?}");
+        }
+        let flow = &tl.scenarios[0].rows;
+        assert_eq!(flow.len(), 1);
+        assert_eq!(flow[0].steps.len(), 2);
+        assert_eq!((flow[0].steps[1].requests, flow[0].steps[1].failed), (1, 1));
+        assert_eq!(flow[0].steps[0].requests, 0);
+        assert!(tl.scenarios[1].rows.is_empty());
+    }
 }

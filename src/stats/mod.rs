@@ -155,10 +155,24 @@ impl Default for Window {
             requests: 0,
             failed: 0,
             missed: 0,
-            lag: new_histogram(),
+            lag: growing_histogram(),
             iterations: 0,
             iterations_cut: 0,
         }
+    }
+}
+
+/// A histogram of [`new_histogram`]'s precision that starts at 16 kB and grows to the
+/// largest value added, instead of 188 kB up front: a window's `lag` only ever receives
+/// other histograms (open model), and most windows never do (ADR-270). Its percentiles
+/// are those of [`new_histogram`].
+fn growing_histogram() -> Histogram<u64> {
+    match Histogram::new_with_bounds(1, 2, 3) {
+        Ok(mut h) => {
+            h.auto(true);
+            h
+        }
+        Err(e) => unreachable!("constant histogram bounds are valid: {e}"),
     }
 }
 

@@ -150,6 +150,33 @@ fn a_result_reads_back_unchanged() {
     assert_eq!(round_trip(&one), one);
 }
 
+/// Timeline rows are 2-digit histograms (ADR-270); rows of results written before, with
+/// 3 digits, merge by re-bucketing into them: a 3-digit bucket lies inside one 2-digit
+/// bucket, so the merge equals one 2-digit histogram of all the values.
+#[test]
+fn three_digit_timeline_rows_merge_into_two_digit_ones() {
+    let plan = plan();
+    let (a, b) = (
+        (0, 1, Outcome::Response(200), 1_234, 10),
+        (0, 1, Outcome::Response(200), 56_789, 10),
+    );
+    let mut old = summary(&plan, &[&a]);
+    let mut full = crate::util::hist::new_histogram();
+    full.record(1_234).unwrap();
+    old.timeline.scenarios[1].rows[0].histogram = crate::util::hist::encode(&full);
+    let new = summary(&plan, &[&b]);
+    let merged = Summary::merge(&[round_trip(&old), round_trip(&new)]).unwrap();
+    let row = &merged.timeline.scenarios[1].rows[0];
+    let got = decode(&row.histogram).unwrap();
+    let mut want = crate::engine::timeline::new_histogram();
+    want.record(1_234).unwrap();
+    want.record(56_789).unwrap();
+    assert_eq!(got.sigfig(), crate::engine::timeline::SIGFIG);
+    assert_eq!(got, want);
+    assert_eq!(row.requests, 2);
+    assert_eq!(row.p95_ms, crate::engine::timeline::p95_ms(&want));
+}
+
 #[test]
 fn refuses_version_1_and_other_plans() {
     let plan = plan();

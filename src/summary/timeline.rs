@@ -2,7 +2,9 @@
 //! same scenario (by position, as `scenarios`) and wall-clock second are added, their
 //! histograms merged, and the p95 recomputed from the merged histogram — the same
 //! alignment as the run's `series` (a part that started `k` seconds after the earliest
-//! contributes its row `t` to row `t + k`).
+//! contributes its row `t` to row `t + k`). The sums are timeline histograms
+//! (`engine::timeline::SIGFIG` digits), so rows of current results add bucket by bucket
+//! and rows of older, 3-digit results are re-bucketed into them.
 
 use std::collections::BTreeMap;
 
@@ -10,9 +12,9 @@ use hdrhistogram::Histogram;
 
 use super::{Summary, decode};
 use crate::engine::timeline::{
-    PhaseSecond, ScenarioSecond, ScenarioSeries, StepSecond, Timeline, p95_ms,
+    PhaseSecond, ScenarioSecond, ScenarioSeries, StepSecond, Timeline, new_histogram, p95_ms,
 };
-use crate::util::hist::{encode, new_histogram};
+use crate::util::hist::encode;
 
 fn offset_s(p: &Summary, start_ms: u64) -> u64 {
     let offset_ms = p

@@ -30,6 +30,7 @@ mod k8s;
 mod library;
 mod lifecycle;
 mod live;
+mod memory;
 mod nginx;
 mod otlp;
 mod pdf;
