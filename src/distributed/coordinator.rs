@@ -484,6 +484,12 @@ fn finish(
             w.live = Some(live);
         }
     }
+    // Merged: the workers' per-second rows are in `merged` now, so the outputs are
+    // written without N more copies of them beside it (ADR-241).
+    for r in s.slots.iter_mut().filter_map(|w| w.result.as_mut()) {
+        r.series = Vec::new();
+        r.timeline = Default::default();
+    }
     drop(s);
     if stopped && !interrupted {
         // The workers were stopped by the coordinator, not by a user.

@@ -105,7 +105,13 @@ impl Summary {
             decode(text).map_err(|e| format!("{name}: {what}: {e}"))
         };
 
-        let mut out = (*first).clone();
+        // The first part without its per-second rows (merged below): holding a copy of
+        // them through the merge would cost one more part's rows at its peak (ADR-241).
+        let mut out = Summary {
+            series: Vec::new(),
+            timeline: Default::default(),
+            ..(*first).clone()
+        };
         out.schema_version = SCHEMA_VERSION;
         out.summary.bytes_sent = 0;
         // Totals.
