@@ -11,17 +11,19 @@
 #    generator process, ROUNDS alternating rounds, median. The coordinator
 #    sits on CPU 1 with nginx (it handles one small message a second).
 # 2. Coordinator memory: a coordinator with 3 workers at an arrival rate of
-#    RATE/s (20 scenarios) for SHORT s and LONG s; its peak RSS (/usr/bin/time
-#    %M) and its VmRSS sampled every 5 s.
+#    RATE/s (20 scenarios) for SHORT s, LONG s and LONGEST s; its peak RSS
+#    (/usr/bin/time %M) and its VmRSS sampled every 5 s. Beside each, at the same
+#    time, a standalone run of the same plan and length (peak RSS), for what one
+#    process running it all keeps.
 # 3. Snapshot size: `delta_bytes / messages` of each worker in the
 #    coordinator's GET /status, polled during the throughput run of 1. (full
 #    speed) and the long run of 2.
 #
 # Usage:
-#   bench/distributed.sh                  # 50 connections, 8 s, 3 rounds, 30 s vs 120 s
-#   ROUNDS=1 SHORT=10 LONG=30 bench/distributed.sh   # quicker
+#   bench/distributed.sh                  # 50 connections, 8 s, 3 rounds, 30/120/300 s
+#   ROUNDS=1 SHORT=10 LONG=30 LONGEST=60 bench/distributed.sh   # quicker
 # Environment:
-#   CONNS (50) DURATION (8) ROUNDS (3) RATE (300) SHORT (30) LONG (120)
+#   CONNS (50) DURATION (8) ROUNDS (3) RATE (300) SHORT (30) LONG (120) LONGEST (300)
 #   PORT (18090: nginx) CPORT (18091: coordinator)
 #   LOADTESTER (target/release/loadtester)  OUT (bench/out)
 #
@@ -36,6 +38,7 @@ ROUNDS="${ROUNDS:-3}"
 RATE="${RATE:-300}"
 SHORT="${SHORT:-30}"
 LONG="${LONG:-120}"
+LONGEST="${LONGEST:-300}"
 PORT="${PORT:-18090}"
 CPORT="${CPORT:-18091}"
 LOADTESTER="${LOADTESTER:-$ROOT/target/release/loadtester}"
@@ -43,7 +46,7 @@ OUT="${OUT:-$ROOT/bench/out}"
 NGINX="${NGINX:-/usr/sbin/nginx}"
 
 note() { echo "distributed.sh: $*" >&2; }
-for v in CONNS DURATION ROUNDS RATE SHORT LONG PORT CPORT; do
+for v in CONNS DURATION ROUNDS RATE SHORT LONG LONGEST PORT CPORT; do
     if ! [[ "${!v}" =~ ^[0-9]+$ ]] || [[ "${!v}" -eq 0 ]]; then
         note "$v must be a positive integer, got '${!v}'"
         exit 2
@@ -206,6 +209,11 @@ rss_run() {
             --quiet > "$WORK/$name.w$i.out" 2>&1 &
         w+=($!)
     done
+    # The same plan and length in one standalone process, at the same time.
+    /usr/bin/time -f "%U %S %M" -o "$WORK/$name.alone.time" \
+        "$LOADTESTER" --plan "$WORK/$name.yaml" --quiet --out "json=$WORK/$name.alone.json" \
+        > "$WORK/$name.alone.out" 2>&1 &
+    local alone=$!
     : > "$WORK/$name.samples"
     while kill -0 "$COORD" 2> /dev/null; do
         [[ -n "$pid" ]] && awk '/^VmRSS/ { printf "%s ", $2 }' "/proc/$pid/status" 2> /dev/null >> "$WORK/$name.samples" || true
@@ -213,9 +221,10 @@ rss_run() {
     done
     wait "$COORD" || note "coordinator of the ${secs}s run exited $?: $(tail -n3 "$WORK/$name.coord.log")"
     for p in "${w[@]}"; do wait "$p" || true; done
+    wait "$alone" || note "the standalone ${secs}s run exited $?: $(tail -n3 "$WORK/$name.alone.out")"
     wait "$poller" 2> /dev/null || true
-    printf '%6ss run: peak RSS %s KiB; VmRSS every 5 s (KiB): %s\n' "$secs" \
-        "$(rss_of "$WORK/$name.coord.time")" "$(cat "$WORK/$name.samples")"
+    printf '%6ss run: coordinator peak RSS %s KiB (standalone run of the plan: %s KiB); coordinator VmRSS every 5 s (KiB): %s\n' "$secs" \
+        "$(rss_of "$WORK/$name.coord.time")" "$(rss_of "$WORK/$name.alone.time")" "$(cat "$WORK/$name.samples")"
     if [[ -s "$WORK/$name.status" ]]; then
         python3 -c 'import json,sys
 for w in json.load(open(sys.argv[1]))["workers"]:
@@ -224,6 +233,7 @@ for w in json.load(open(sys.argv[1]))["workers"]:
 }
 rss_run "$SHORT"
 rss_run "$LONG"
+rss_run "$LONGEST"
 
 echo "== 3. snapshot (delta) size per worker per second, 20 scenarios (bytes, JSON body)"
 echo "   full speed ($CONNS users, 1 worker): $(tr '\n' ' ' < "$WORK/size.fullspeed" 2> /dev/null || echo -)"

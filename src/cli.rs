@@ -160,7 +160,8 @@ pub struct RunArgs {
 /// `--role standalone|coordinator|worker` and what the roles need (`crate::distributed`).
 #[derive(Debug, Args, Clone, Default)]
 pub struct RoleArgs {
-    /// `standalone` runs the plan here; `coordinator` waits for `--workers N` workers,
+    /// `standalone` runs the plan here; `coordinator` waits for `--workers N` workers
+    /// (default: the first worker's segment count),
     /// starts them together, serves their aggregate on `--listen` and writes the merged
     /// report; `worker` registers with `--coordinator URL` and runs its segment.
     #[arg(long, value_enum, default_value_t = Role::Standalone)]
@@ -169,6 +170,8 @@ pub struct RoleArgs {
     #[arg(long, value_name = "URL")]
     pub coordinator: Option<String>,
     /// How many workers the run has (`--role coordinator`); worker I runs segment I/N.
+    /// Default: the segment count of the first worker to register (`--segment I/N`,
+    /// `--segments N`), 1 if it names none.
     #[arg(long, value_name = "N")]
     pub workers: Option<u64>,
     /// Shared secret of coordinator and workers; required when the coordinator listens

@@ -565,13 +565,10 @@ fn worker(args: &RunArgs) -> u8 {
     role_exit(worker::run(opts, &console))
 }
 
-/// `--role coordinator --workers N [--plan FILE] [--listen ADDR]`: the merged run's exit code.
+/// `--role coordinator [--workers N] [--plan FILE] [--listen ADDR]`: the merged run's exit
+/// code; without `--workers` the first worker's segment count sets N (`distributed::count`).
 fn coordinator(args: &RunArgs) -> u8 {
     use loadtester::distributed::coordinator;
-    let Some(workers) = args.role.workers else {
-        eprintln!("error: --role coordinator needs --workers N");
-        return INVALID;
-    };
     let common = &args.common;
     let overrides = common.overrides(args.base_url.clone());
     let plan = match args.plan.as_deref() {
@@ -593,7 +590,7 @@ fn coordinator(args: &RunArgs) -> u8 {
     let opts = coordinator::CoordinatorOptions {
         plan,
         overrides,
-        workers,
+        workers: args.role.workers,
         listen: common
             .listen
             .unwrap_or_else(|| std::net::SocketAddr::from(([127, 0, 0, 1], 8080))),

@@ -35,8 +35,8 @@ pub struct CoordinatorOptions {
     pub plan: Option<(Plan, String)>,
     /// Overrides for a worker-brought plan.
     pub overrides: Overrides,
-    /// `--workers N`.
-    pub workers: u64,
+    /// `--workers N`; `None`: learnt from the first worker (`super::count`).
+    pub workers: Option<u64>,
     /// `--listen ADDR`.
     pub listen: SocketAddr,
     /// `--token` / `LOADTESTER_TOKEN`.
@@ -51,7 +51,7 @@ pub struct CoordinatorOptions {
 
 /// Run the coordinator; messages go to stderr. Returns the merged result when there is one.
 pub fn run(opts: CoordinatorOptions, interrupt: &CancellationToken) -> (Option<Summary>, Exit) {
-    if opts.workers == 0 {
+    if opts.workers == Some(0) {
         return (None, Exit::Usage("--workers must be at least 1".into()));
     }
     if opts.token.is_none() && !opts.listen.ip().is_loopback() {
@@ -99,6 +99,7 @@ pub fn run(opts: CoordinatorOptions, interrupt: &CancellationToken) -> (Option<S
     };
     let state: Shared = Arc::new(Mutex::new(State {
         workers: opts.workers,
+        workers_from: None,
         run_id,
         plan,
         plan_text,
@@ -128,11 +129,18 @@ pub fn run(opts: CoordinatorOptions, interrupt: &CancellationToken) -> (Option<S
             Err(e) => return (None, Exit::Usage(e)),
         }
     }
+    let waiting = match opts.workers {
+        Some(1) => "1 worker".to_string(),
+        Some(n) => format!("{n} workers"),
+        None => format!(
+            "workers (no --workers: the first one's segment count N, from --segment I/N or \
+             --segments N, sets how many; {} if it names none)",
+            super::count::DEFAULT_WORKERS
+        ),
+    };
     eprintln!(
-        "coordinator: listening on http://{0} (GET /status, /metrics); waiting for {1} worker{2}",
+        "coordinator: listening on http://{} (GET /status, /metrics); waiting for {waiting}",
         server.addr(),
-        opts.workers,
-        if opts.workers == 1 { "" } else { "s" }
     );
     let deadline = Instant::now() + opts.wait;
     loop {
@@ -145,11 +153,16 @@ pub fn run(opts: CoordinatorOptions, interrupt: &CancellationToken) -> (Option<S
                 let mut s = lock(&state);
                 let why = if interrupt.is_cancelled() {
                     "interrupted before the start".to_string()
+                } else if s.workers.is_none() {
+                    format!(
+                        "no worker registered within {} (--wait)",
+                        humantime::format_duration(opts.wait)
+                    )
                 } else {
                     format!(
                         "only {} of {} workers registered within {} (--wait); registered: {}",
                         s.slots.len(),
-                        s.workers,
+                        s.count(),
                         humantime::format_duration(opts.wait),
                         names(&s)
                     )
@@ -365,7 +378,7 @@ fn check_abort(s: &State, plan: &Plan, elapsed: Duration) -> Option<(usize, Stri
 }
 
 fn mark_dead(s: &mut State) {
-    let n = s.workers;
+    let n = s.count();
     let mut notices = Vec::new();
     for w in &mut s.slots {
         if w.result.is_none() && !w.dead && w.last_seen.elapsed() >= DEAD_AFTER {
@@ -394,7 +407,7 @@ fn finish(
     interrupted: bool,
 ) -> (Option<Summary>, Exit) {
     let s = lock(state);
-    let n = s.workers;
+    let n = s.count();
     let mut slots: Vec<&super::server::Slot> = s.slots.iter().collect();
     slots.sort_by_key(|w| w.segment);
     let mut owned: Vec<(String, Summary)> = Vec::new();
@@ -470,6 +483,12 @@ fn finish(
         if let Some(w) = s.slots.iter_mut().find(|w| w.segment == segment) {
             w.live = Some(live);
         }
+    }
+    // Merged: the workers' per-second rows are in `merged` now, so the outputs are
+    // written without N more copies of them beside it (ADR-241).
+    for r in s.slots.iter_mut().filter_map(|w| w.result.as_mut()) {
+        r.series = Vec::new();
+        r.timeline = Default::default();
     }
     drop(s);
     if stopped && !interrupted {

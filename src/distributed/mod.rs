@@ -8,6 +8,7 @@
 //! way.
 
 pub mod coordinator;
+pub mod count;
 pub mod merge;
 pub mod protocol;
 pub mod rejoin;
@@ -15,3 +16,6 @@ pub mod remote_write;
 pub mod rest;
 pub mod server;
 pub mod worker;
+
+#[cfg(test)]
+mod footprint_tests;

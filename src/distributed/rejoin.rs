@@ -52,12 +52,13 @@ fn now_ms() -> u64 {
 
 /// Why a registration is refused (answered 409), before anything changes.
 pub fn check(s: &State, r: &Register) -> Result<(), String> {
-    let n = s.workers;
+    let (n, _) = super::count::of(s, r)?;
     let Some(i) = r.segment else {
         if s.start_at_ms.is_some() || s.slots.len() as u64 >= n {
             return Err(format!(
-                "all {n} workers have registered already; a restarted worker rejoins with its \
-                 segment (--segment I/{n}, or JOB_COMPLETION_INDEX in an Indexed Job)"
+                "all {n} workers have registered already ({}); a restarted worker rejoins \
+                 with its segment (--segment I/{n}, or JOB_COMPLETION_INDEX in an Indexed Job)",
+                super::count::source(s)
             ));
         }
         return Ok(());
@@ -66,8 +67,9 @@ pub fn check(s: &State, r: &Register) -> Result<(), String> {
         && m != n
     {
         return Err(format!(
-            "worker `{}` asks for segment {i}/{m}, but this run has {n} workers (--workers {n})",
-            r.name
+            "worker `{}` asks for segment {i}/{m}, but this run has {n} workers ({})",
+            r.name,
+            super::count::source(s)
         ));
     }
     if i == 0 || i > n {
@@ -100,7 +102,7 @@ pub fn check(s: &State, r: &Register) -> Result<(), String> {
 /// Give the registration its slot: the one it asked for (a new incarnation when taken) or
 /// the lowest free one. Call after [`check`].
 pub fn place(s: &mut State, r: &Register) -> Placed {
-    let n = s.workers;
+    let n = s.count();
     let segment = r.segment.unwrap_or_else(|| {
         (1..=n)
             .find(|i| !s.slots.iter().any(|w| w.segment == *i))
@@ -303,7 +305,8 @@ mod tests {
         )
         .unwrap();
         State {
-            workers: 3,
+            workers: Some(3),
+            workers_from: None,
             run_id: "r".into(),
             plan: Some(Arc::new(plan)),
             plan_text: None,

@@ -71,8 +71,11 @@ pub struct Slot {
 
 /// What the coordinator knows.
 pub struct State {
-    /// Workers expected.
-    pub workers: u64,
+    /// Workers expected: `--workers N`, or learnt from the first worker (`super::count`);
+    /// `None` until then.
+    pub workers: Option<u64>,
+    /// Where a learnt count came from (`None`: `--workers`), for messages.
+    pub workers_from: Option<String>,
     /// The run's id.
     pub run_id: String,
     /// The plan (the coordinator's, or the first worker's).
@@ -97,6 +100,13 @@ pub struct State {
     pub notices: Vec<String>,
     /// The token workers must send (`--token`).
     pub token: Option<String>,
+}
+
+impl State {
+    /// The worker count once known (always after the first registration; 0 before).
+    pub fn count(&self) -> u64 {
+        self.workers.unwrap_or(0)
+    }
 }
 
 /// Shared state.
@@ -256,8 +266,9 @@ fn register(state: &Shared, r: Register) -> Result<Answer, Answer> {
             ),
         ));
     }
+    super::count::learn(&mut s, &r).map_err(|e| text(StatusCode::CONFLICT, &format!("{e}\n")))?;
     let placed = super::rejoin::place(&mut s, &r);
-    let (worker, workers) = (placed.segment, s.workers);
+    let (worker, workers) = (placed.segment, s.count());
     if placed.resume.is_none() && s.start_at_ms.is_none() && s.slots.len() as u64 == workers {
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -369,7 +380,7 @@ fn render_status(state: &Shared) -> String {
             serde_json::json!({
                 "worker": w.segment,
                 "name": w.name,
-                "segment": format!("{}/{}", w.segment, s.workers),
+                "segment": format!("{}/{}", w.segment, s.count()),
                 "incarnation": w.incarnation,
                 "state": if w.result.is_some() { "done" } else if w.dead { "dead" } else { "running" },
                 "requests": requests,

@@ -105,7 +105,13 @@ impl Summary {
             decode(text).map_err(|e| format!("{name}: {what}: {e}"))
         };
 
-        let mut out = (*first).clone();
+        // The first part without its per-second rows (merged below): holding a copy of
+        // them through the merge would cost one more part's rows at its peak (ADR-241).
+        let mut out = Summary {
+            series: Vec::new(),
+            timeline: Default::default(),
+            ..(*first).clone()
+        };
         out.schema_version = SCHEMA_VERSION;
         out.summary.bytes_sent = 0;
         // Totals.
@@ -420,23 +426,37 @@ fn merge_checks(parts: &[(String, &Summary)]) -> Option<ChecksSummary> {
 
 /// Rows of all parts added by wall-clock second: a part that started `k` seconds after
 /// the earliest one contributes its row `t` to row `t + k`.
+///
+/// One second at a time, with one scratch histogram: a decoded histogram holds every
+/// bucket (~190 kB), so keeping one per merged second made a long run's merge grow by
+/// that much per second (ADR-241); the rows are grouped first by reference.
 fn merge_series(parts: &[(String, &Summary)], start_ms: u64) -> Result<Vec<SecondRow>, String> {
-    let mut rows: Vec<(SecondRow, Histogram<u64>)> = Vec::new();
-    for (name, p) in parts {
+    // (merged second, part, row) of every row, in merged-second order.
+    let mut at: Vec<(usize, usize, usize)> = Vec::new();
+    for (k, (_, p)) in parts.iter().enumerate() {
         let offset_ms = p
             .run
             .started_at_ms
             .unwrap_or(start_ms)
             .saturating_sub(start_ms);
         let offset = (offset_ms + 500) / 1000;
-        for r in &p.series {
-            let Ok(idx) = usize::try_from(r.t.saturating_add(offset)) else {
-                continue;
-            };
-            if idx >= rows.len() {
-                rows.resize_with(idx + 1, || (empty_row(), new_histogram()));
+        for (j, r) in p.series.iter().enumerate() {
+            if let Ok(idx) = usize::try_from(r.t.saturating_add(offset)) {
+                at.push((idx, k, j));
             }
-            let (row, h) = &mut rows[idx];
+        }
+    }
+    at.sort_unstable();
+    let len = at.last().map_or(0, |(idx, _, _)| idx.saturating_add(1));
+    let mut out = Vec::with_capacity(len);
+    let mut h = new_histogram();
+    let mut next = at.iter().peekable();
+    for i in 0..len {
+        let mut row = empty_row();
+        h.reset();
+        while let Some((_, k, j)) = next.next_if(|(idx, _, _)| *idx == i) {
+            let (name, p) = &parts[*k];
+            let r = &p.series[*j];
             row.requests += r.requests;
             row.failed += r.failed;
             row.missed += r.missed;
@@ -455,34 +475,29 @@ fn merge_series(parts: &[(String, &Summary)], start_ms: u64) -> Result<Vec<Secon
                 return Err(format!("{name}: series[{}] has no histogram", r.t));
             }
             add(
-                h,
+                &mut h,
                 &decode(&r.histogram).map_err(|e| format!("{name}: series[{}]: {e}", r.t))?,
             );
         }
-    }
-    Ok(rows
-        .into_iter()
-        .enumerate()
-        .map(|(i, (mut row, h))| {
-            row.t = i as u64;
-            let q = |x: f64| {
-                if h.is_empty() {
-                    0.0
-                } else {
-                    h.value_at_quantile(x) as f64 / 1000.0
-                }
-            };
-            row.p50_ms = q(0.50);
-            row.p95_ms = q(0.95);
-            row.p99_ms = q(0.99);
-            row.histogram = if h.is_empty() {
-                String::new()
+        row.t = i as u64;
+        let q = |x: f64| {
+            if h.is_empty() {
+                0.0
             } else {
-                encode(&h)
-            };
-            row
-        })
-        .collect())
+                h.value_at_quantile(x) as f64 / 1000.0
+            }
+        };
+        row.p50_ms = q(0.50);
+        row.p95_ms = q(0.95);
+        row.p99_ms = q(0.99);
+        row.histogram = if h.is_empty() {
+            String::new()
+        } else {
+            encode(&h)
+        };
+        out.push(row);
+    }
+    Ok(out)
 }
 
 fn empty_row() -> SecondRow {

@@ -12,6 +12,8 @@ mod discover;
 mod discover_browser;
 mod discover_site;
 mod distributed;
+mod distributed_count;
+mod distributed_memory;
 mod distributed_rejoin;
 mod faults;
 mod fidelity;
