@@ -48,5 +48,4 @@ mod shop_app;
 mod terminal;
 mod thresholds;
 mod tls_util;
-mod workloads;
 mod workloads_more;
