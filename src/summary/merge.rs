@@ -430,17 +430,38 @@ fn merge_checks(parts: &[(String, &Summary)]) -> Option<ChecksSummary> {
 /// One second at a time, with one scratch histogram: a decoded histogram holds every
 /// bucket (~190 kB), so keeping one per merged second made a long run's merge grow by
 /// that much per second (ADR-241); the rows are grouped first by reference.
+/// Parts of one run start together; a part that started more than a day after the earliest
+/// is refused, so a wrong or hostile `run.started_at_ms` cannot make the merge build a
+/// second-by-second series across years.
+const MAX_START_SKEW_S: u64 = 24 * 3600;
+
+/// No run is longer than a plan's longest duration (365 days): a series row past it is
+/// refused (a hostile `t` of 10^18 would otherwise make the merge allocate rows up to it).
+const MAX_ROW_T_S: u64 = crate::plan::validate::MAX_DURATION.as_secs();
+
 fn merge_series(parts: &[(String, &Summary)], start_ms: u64) -> Result<Vec<SecondRow>, String> {
     // (merged second, part, row) of every row, in merged-second order.
     let mut at: Vec<(usize, usize, usize)> = Vec::new();
-    for (k, (_, p)) in parts.iter().enumerate() {
+    for (k, (name, p)) in parts.iter().enumerate() {
         let offset_ms = p
             .run
             .started_at_ms
             .unwrap_or(start_ms)
             .saturating_sub(start_ms);
-        let offset = (offset_ms + 500) / 1000;
+        let offset = offset_ms.saturating_add(500) / 1000;
+        if offset > MAX_START_SKEW_S {
+            return Err(format!(
+                "{name}: run.started_at_ms is {offset} s after the earliest part's; parts of one \
+                 run start within {MAX_START_SKEW_S} s of each other"
+            ));
+        }
         for (j, r) in p.series.iter().enumerate() {
+            if r.t > MAX_ROW_T_S {
+                return Err(format!(
+                    "{name}: series[{j}].t is {}, past the longest run ({MAX_ROW_T_S} s)",
+                    r.t
+                ));
+            }
             if let Ok(idx) = usize::try_from(r.t.saturating_add(offset)) {
                 at.push((idx, k, j));
             }

@@ -198,6 +198,33 @@ fn refuses_version_1_and_other_plans() {
 }
 
 #[test]
+fn hostile_series_times_and_start_times_are_refused_not_allocated() {
+    let plan = plan();
+    let s = (0, 0, Outcome::Response(200), 1500, 10);
+    let a = summary(&plan, &[&s]);
+    // A row at t = 10^18 would make the merge build rows up to it.
+    let mut far = a.clone();
+    far.series[1].t = 1_000_000_000_000_000_000;
+    let e = Summary::merge(&[a.clone(), far]).unwrap_err();
+    assert!(
+        e.contains("part 2: series[1].t is 1000000000000000000"),
+        "{e}"
+    );
+    // A part that claims to start two days (or u64::MAX ms) after the first.
+    for started in [a.run.started_at_ms.unwrap() + 2 * 86_400_000, u64::MAX] {
+        let mut late = a.clone();
+        late.run.started_at_ms = Some(started);
+        let e = Summary::merge(&[a.clone(), late]).unwrap_err();
+        assert!(e.contains("part 2: run.started_at_ms is"), "{e}");
+    }
+    // Parts a few seconds apart still merge, the later one's rows shifted.
+    let mut later = a.clone();
+    later.run.started_at_ms = Some(a.run.started_at_ms.unwrap() + 3_000);
+    let merged = Summary::merge(&[a.clone(), later]).unwrap();
+    assert_eq!(merged.series.len(), a.series.len() + 3);
+}
+
+#[test]
 fn version_1_files_still_read() {
     let text = include_str!("../../tests/data/result-v1.json");
     let s = Summary::from_json(text).unwrap();

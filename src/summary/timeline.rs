@@ -20,7 +20,7 @@ fn offset_s(p: &Summary, start_ms: u64) -> u64 {
         .started_at_ms
         .unwrap_or(start_ms)
         .saturating_sub(start_ms);
-    (offset_ms + 500) / 1000
+    offset_ms.saturating_add(500) / 1000
 }
 
 fn add(into: &mut Histogram<u64>, text: &str, at: &str) -> Result<(), String> {
