@@ -78,36 +78,11 @@ pub fn learn(s: &mut State, r: &Register) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::distributed::rejoin::tests::{reg, state_with};
     use crate::distributed::rejoin::{check, place};
 
     fn state(workers: Option<u64>) -> State {
-        State {
-            workers,
-            workers_from: None,
-            run_id: "r".into(),
-            plan: None,
-            plan_text: None,
-            plan_source: "p.yaml".into(),
-            overrides: Default::default(),
-            slots: Vec::new(),
-            start_at_ms: None,
-            stop: None,
-            abort: None,
-            live: None,
-            notices: Vec::new(),
-            token: None,
-        }
-    }
-
-    fn reg(name: &str, segment: Option<u64>, segments: Option<u64>) -> Register {
-        Register {
-            name: name.into(),
-            plan_hash: None,
-            plan_text: None,
-            plan_source: None,
-            segment,
-            segments,
-        }
+        state_with(workers, None)
     }
 
     fn join(s: &mut State, r: &Register) -> Result<u64, String> {

@@ -291,7 +291,7 @@ fn of_deltas(segment_plan: &Plan, e: &Earlier, start_at_ms: u64) -> Summary {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use std::sync::Arc;
 
     use super::*;
@@ -304,11 +304,19 @@ mod tests {
             &Default::default(),
         )
         .unwrap();
+        state_with(Some(3), Some(Arc::new(plan)))
+    }
+
+    /// A coordinator's state before any worker registered (also for `count`'s tests).
+    pub(in crate::distributed) fn state_with(
+        workers: Option<u64>,
+        plan: Option<Arc<crate::plan::Plan>>,
+    ) -> State {
         State {
-            workers: Some(3),
+            workers,
             workers_from: None,
             run_id: "r".into(),
-            plan: Some(Arc::new(plan)),
+            plan,
             plan_text: None,
             plan_source: "p.yaml".into(),
             overrides: Default::default(),
@@ -322,7 +330,12 @@ mod tests {
         }
     }
 
-    fn reg(name: &str, segment: Option<u64>, segments: Option<u64>) -> Register {
+    /// A registration naming `segment` of `segments` (also for `count`'s tests).
+    pub(in crate::distributed) fn reg(
+        name: &str,
+        segment: Option<u64>,
+        segments: Option<u64>,
+    ) -> Register {
         Register {
             name: name.into(),
             plan_hash: None,
