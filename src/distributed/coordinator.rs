@@ -124,7 +124,7 @@ pub fn run(opts: CoordinatorOptions, interrupt: &CancellationToken) -> (Option<S
     };
     let mut pushers = Vec::new();
     for u in &rw_urls {
-        match super::remote_write::Pusher::start(u, state.clone()) {
+        match super::remote_write::start(u, state.clone()) {
             Ok(p) => pushers.push(p),
             Err(e) => return (None, Exit::Usage(e)),
         }

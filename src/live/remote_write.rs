@@ -159,7 +159,37 @@ impl Client {
     }
 }
 
-/// A background thread pushing the live state to one endpoint.
+/// One push: the families, and extra labels for every series.
+pub type Push = (Vec<Family>, Vec<(String, String)>);
+
+/// What a [`Pusher`] pushes: the single run's live state, or a coordinator's aggregate.
+pub trait Source: Send + 'static {
+    /// The families to push now and extra labels for every series (e.g. a `plan` label
+    /// learnt after the client was made); `None` when there is nothing to push yet.
+    /// `last` is the final push.
+    fn read(&self, last: bool) -> Option<Push>;
+    /// Where the once-per-failure-streak warning goes (the run's notices).
+    fn notice(&self, text: String);
+}
+
+/// The single run's live state: nothing before the run starts, then what `/metrics` shows.
+struct Live(Shared);
+
+impl Source for Live {
+    fn read(&self, last: bool) -> Option<Push> {
+        let s = lock(&self.0);
+        if !last && s.state == RunState::Starting {
+            return None;
+        }
+        Some((families(&s), Vec::new()))
+    }
+
+    fn notice(&self, text: String) {
+        lock(&self.0).notices.push(text);
+    }
+}
+
+/// A background thread pushing a [`Source`] to one endpoint.
 pub struct Pusher {
     url: String,
     done: Option<mpsc::Sender<()>>,
@@ -181,19 +211,31 @@ impl Pusher {
             Ok(_) => interval()?,
             Err(_) => opts.interval.unwrap_or(PUSH_EVERY),
         };
+        Pusher::spawn(client, every, Live(state), "loadtester-remote-write")
+    }
+
+    /// Push `source` with `client` every `every` on a thread named `name`, and once more on
+    /// [`finish`](Pusher::finish).
+    pub fn spawn(
+        client: Client,
+        every: Duration,
+        source: impl Source,
+        name: &str,
+    ) -> Result<Pusher, String> {
+        let url = client.url().to_string();
         let (tx, rx) = mpsc::channel::<()>();
         let thread = std::thread::Builder::new()
-            .name("loadtester-remote-write".into())
-            .spawn(move || push_loop(&client, &state, &rx, every))
+            .name(name.into())
+            .spawn(move || push_loop(&client, &source, &rx, every))
             .map_err(|e| format!("cannot start the prometheus-rw thread: {e}"))?;
         Ok(Pusher {
-            url: url.to_string(),
+            url,
             done: Some(tx),
             thread: Some(thread),
         })
     }
 
-    /// Push the final numbers (already in the shared state) and stop.
+    /// Push the final numbers (already in the source) and stop.
     pub fn finish(mut self) -> Result<(), String> {
         if let Some(tx) = self.done.take() {
             let _ = tx.send(());
@@ -208,7 +250,7 @@ impl Pusher {
 
 impl Drop for Pusher {
     fn drop(&mut self) {
-        // Without `finish` (an engine error): stop without a final push.
+        // Without `finish` (an engine error, no merged result): stop without a final push.
         self.done.take();
         if let Some(t) = self.thread.take() {
             let _ = t.join();
@@ -218,26 +260,29 @@ impl Drop for Pusher {
 
 fn push_loop(
     client: &Client,
-    state: &Shared,
+    source: &impl Source,
     done: &mpsc::Receiver<()>,
     every: Duration,
 ) -> Result<(), String> {
     let url = client.url();
+    let push = |(fams, extra): &Push, at: i64| {
+        let extra: Vec<(&str, &str)> = extra
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        client.push(fams, &extra, at)
+    };
     let mut warned = false;
     loop {
         match done.recv_timeout(every) {
             Err(mpsc::RecvTimeoutError::Timeout) => {
-                let fams = {
-                    let s = lock(state);
-                    if s.state == RunState::Starting {
-                        continue;
-                    }
-                    families(&s)
+                let Some(now) = source.read(false) else {
+                    continue;
                 };
-                match client.push(&fams, &[], now_ms()) {
+                match push(&now, now_ms()) {
                     Ok(()) => warned = false,
                     Err(e) if !warned => {
-                        lock(state).notices.push(format!(
+                        source.notice(format!(
                             "warning: prometheus-rw to {url}: {e} (retrying every push)"
                         ));
                         warned = true;
@@ -246,14 +291,15 @@ fn push_loop(
                 }
             }
             Ok(()) => {
-                let fams = families(&lock(state));
+                let Some(last) = source.read(true) else {
+                    return Ok(());
+                };
                 let at = now_ms();
                 // One retry: a final push is worth a second.
-                return client
-                    .push(&fams, &[], at)
+                return push(&last, at)
                     .or_else(|_| {
                         std::thread::sleep(Duration::from_secs(1));
-                        client.push(&fams, &[], at)
+                        push(&last, at)
                     })
                     .map_err(|e| format!("prometheus-rw to {url}: final push failed: {e}"));
             }
@@ -342,14 +388,6 @@ fn bytes_field(out: &mut Vec<u8>, field: u32, bytes: &[u8]) {
     varint(out, u64::from(field << 3 | 2));
     varint(out, bytes.len() as u64);
     out.extend_from_slice(bytes);
-}
-
-/// POST one compressed payload to `ep` without credentials or extra headers (any status
-/// but 2xx is an error naming it). [`Client`] keeps its connection setup across posts.
-pub fn post(ep: &Endpoint, body: &[u8]) -> Result<(), String> {
-    let scheme = if ep.tls { "https" } else { "http" };
-    let url = format!("{scheme}://{}{}", ep.host, ep.path);
-    Client::new(&url, &RemoteWrite::default(), "")?.send(body)
 }
 
 #[cfg(test)]
